@@ -1,0 +1,166 @@
+"""The workflow definition: the schema of a workflow YAML file as frozen pydantic models.
+
+A definition is data only. ``engine.loader`` reads a file into it and checks the whole
+graph; ``engine.machine`` compiles it into the shared transitions Machine. Strict mode:
+no coercion ("10" is not 10), and unknown keys are refused.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME = r"^[a-z][a-z0-9_]*$"
+Name = Annotated[str, Field(pattern=NAME)]
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|month|months)\s*$")
+
+
+class Duration(Spec):
+    """An amount of calendar time, written ``"3 days"``, ``"2 weeks"`` or ``"2 months"``."""
+
+    amount: int = Field(ge=0)
+    unit: Literal["days", "weeks", "months"]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            match = _DURATION.match(value)
+            if not match:
+                raise ValueError(
+                    f"'{value}' is not a duration: write '<n> days', '<n> weeks' or '<n> months'"
+                )
+            unit = match.group(2)
+            return {"amount": int(match.group(1)), "unit": unit if unit.endswith("s") else unit + "s"}
+        return value
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit}"
+
+
+class CampaignDate(Spec):
+    """A named date of the campaign: ``MM-DD`` in the campaign year, or a full ``YYYY-MM-DD``."""
+
+    date: str = Field(pattern=r"^(\d{4}-)?\d{2}-\d{2}$")
+    label: str
+
+    def resolve(self, year: int) -> date:
+        text = self.date if len(self.date) == 10 else f"{year}-{self.date}"
+        return date.fromisoformat(text)
+
+
+class Deadline(Spec):
+    """When a state must be left: a named campaign date or a duration after entering it.
+
+    ``later_rounds`` replaces it for re-rectification rounds (round ≥ 2), whose calendar
+    dates have passed: a fresh relative deadline.
+    """
+
+    date: Name | None = None
+    after: Duration | None = None
+    reminders: tuple[Duration, ...] = ()
+    escalations: tuple[Duration, ...] = ()
+    later_rounds: Deadline | None = None
+    reminder_notice: Name = "deadline_reminder"
+    escalation_notice: Name = "overdue_escalation"
+
+    @model_validator(mode="after")
+    def _one_anchor(self) -> Deadline:
+        if (self.date is None) == (self.after is None):
+            raise ValueError("a deadline needs exactly one of 'date' (a campaign date) or 'after' (a duration)")
+        return self
+
+
+class Recurring(Spec):
+    """A notice repeated while the case stays in the state (e.g. progress reports)."""
+
+    notice: Name
+    every: Duration
+    label: str = ""
+
+
+class Auto(Spec):
+    """An automatic transition the daemon fires once the case has been in the state ``after``."""
+
+    trigger: Name
+    after: Duration
+
+
+class State(Spec):
+    label: str
+    initial: bool = False
+    final: bool = False
+    description: str = ""
+    deadline: Deadline | None = None
+    recurring: tuple[Recurring, ...] = ()
+    auto: tuple[Auto, ...] = ()
+
+
+class Transition(Spec):
+    trigger: Name
+    label: str
+    source: Name | tuple[Name, ...]
+    dest: Name
+    roles: tuple[Name, ...] = ()
+    guards: tuple[str, ...] = ()
+    notice: Name | None = None
+    new_round: bool = False
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.source,) if isinstance(self.source, str) else self.source
+
+    @field_validator("guards")
+    @classmethod
+    def _guard_syntax(cls, guards: tuple[str, ...]) -> tuple[str, ...]:
+        for guard in guards:
+            if not re.fullmatch(r"(not\s+)?[a-z][a-z0-9_]*", guard):
+                raise ValueError(f"guard '{guard}' must be a rule name, or 'not <rule name>'")
+        return guards
+
+
+class RuleUse(Spec):
+    """A rule instance: a registered rule with its parameters, used as a guard by name."""
+
+    rule: str
+    label: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Fact(Spec):
+    """A fact officials record on a case (``rectify fact set``)."""
+
+    label: str
+    type: Literal["bool", "int", "text", "date"]
+
+
+class Workflow(Spec):
+    """A whole workflow file."""
+
+    name: Name
+    title: str
+    year: int = Field(ge=2000, le=2100)
+    timezone: str = "Asia/Shanghai"
+    issuer: str = "中共××县委组织部"
+    roles: dict[Name, str]
+    dates: dict[Name, CampaignDate] = Field(default_factory=dict)
+    facts: dict[Name, Fact] = Field(default_factory=dict)
+    rules: dict[Name, RuleUse] = Field(default_factory=dict)
+    states: dict[Name, State]
+    transitions: tuple[Transition, ...]
+
+    @property
+    def initial_state(self) -> str:
+        return next(name for name, state in self.states.items() if state.initial)
+
+    def resolved_dates(self) -> dict[str, date]:
+        return {name: d.resolve(self.year) for name, d in self.dates.items()}

@@ -1,0 +1,108 @@
+"""One error tree for the whole project.
+
+The CLI maps the classes to exit codes: ``BadInput`` and its children exit 2 (the user
+gave something malformed), ``Refused`` and its children exit 1 (a rule, a permission or
+a concurrent change said no). Every message names the offending thing and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class RectifyError(Exception):
+    """Base of every error the project raises on purpose."""
+
+    exit_code = 1
+
+
+class BadInput(RectifyError):
+    """The user gave something malformed or unknown: exit 2."""
+
+    exit_code = 2
+
+
+class Refused(RectifyError):
+    """A rule, a permission or a concurrent change refused the action: exit 1."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a definition file, with its place."""
+
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class InvalidDefinition(BadInput):
+    """A workflow file (or one of its templates) has one or more problems."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"工作流定义有 {count} 处错误 / the workflow definition has {count} problem(s):"
+        super().__init__("\n".join([head, *map(str, self.problems)]))
+
+
+class NotFound(BadInput):
+    """An organization, case, official, trigger, fact… that does not exist."""
+
+    def __init__(self, kind: str, key: object, hint: str = ""):
+        self.kind, self.key, self.hint = kind, key, hint
+        msg = f"{kind} not found / 未找到: {key}"
+        super().__init__(f"{msg}. {hint}" if hint else msg)
+
+
+class InvalidValue(BadInput):
+    """A value given on the command line or in a file is not acceptable."""
+
+
+class ImportFileError(BadInput):
+    """An import file has bad rows; nothing of it was written."""
+
+    def __init__(self, path: str, problems: Sequence[str]):
+        self.path, self.problems = path, list(problems)
+        head = f"{path}: {len(self.problems)} 处错误，未导入任何数据 / {len(self.problems)} problem(s), nothing imported:"
+        super().__init__("\n".join([head, *self.problems]))
+
+
+class DatabaseError(BadInput):
+    """The database cannot be opened or is not initialised."""
+
+
+@dataclass(frozen=True)
+class GuardFailure:
+    """Why one guard of one candidate transition did not pass."""
+
+    transition: str  # "trigger: source → dest"
+    guard: str  # the guard as written, e.g. "not satisfaction_passes"
+    reason_zh: str
+    reason_en: str
+
+    def __str__(self) -> str:
+        return f"[{self.transition}] {self.guard}: {self.reason_zh} / {self.reason_en}"
+
+
+class TransitionRefused(Refused):
+    """No transition of the trigger could fire: the state is wrong or guards failed."""
+
+    def __init__(self, case_ref: str, trigger: str, message: str, failures: Sequence[GuardFailure] = ()):
+        self.case_ref, self.trigger, self.failures = case_ref, trigger, list(failures)
+        lines = [message, *(f"  - {f}" for f in self.failures)]
+        super().__init__("\n".join(lines))
+
+
+class PermissionDenied(Refused):
+    """The acting official's role or jurisdiction does not allow the action."""
+
+
+class Conflict(Refused):
+    """Someone else changed the case at the same time; nothing was written."""

@@ -1,0 +1,167 @@
+"""Read a workflow file (or a deployed bundle) into a checked ``LoadedWorkflow``.
+
+Every problem is collected and reported as ``FILE:LINE:COL: message``; a workflow with
+any problem is never returned. The whole-graph checks live in ``engine.validate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from engine.definition import Workflow
+from engine.errors import BadInput, InvalidDefinition, Problem
+from engine.yamlsafe import Located, read_yaml
+from rules.base import Rule
+
+TEMPLATE_DIR = "templates"
+TEMPLATE_SUFFIX = ".j2"
+
+
+@dataclass(frozen=True)
+class LoadedWorkflow:
+    """A checked workflow: its definition, its rule instances and its templates."""
+
+    definition: Workflow
+    text: str
+    templates: dict[str, str]
+    file: str
+    rules: dict[str, Rule] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        """A content hash of the YAML text and every template: the version's identity."""
+        bundle = json.dumps({"workflow": self.text, "templates": self.templates},
+                            sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(bundle.encode("utf-8")).hexdigest()
+
+
+def load_workflow_file(path: str | Path) -> LoadedWorkflow:
+    """Load ``path`` and the ``templates/*.j2`` beside it; raise ``InvalidDefinition``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise BadInput(f"找不到工作流文件 / workflow file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"无法读取工作流文件 / cannot read workflow file {path}: {exc}") from exc
+    return load_workflow_text(text, str(path), read_templates(path.parent / TEMPLATE_DIR))
+
+
+def read_templates(folder: Path) -> dict[str, str]:
+    if not folder.is_dir():
+        return {}
+    return {p.name[: -len(TEMPLATE_SUFFIX)]: p.read_text(encoding="utf-8")
+            for p in sorted(folder.glob("*" + TEMPLATE_SUFFIX))}
+
+
+def load_workflow_text(text: str, file: str, templates: dict[str, str]) -> LoadedWorkflow:
+    from engine.validate import check_workflow  # the graph checks need the loaded model
+
+    located = read_yaml(text, file)
+    if located.problems:
+        raise InvalidDefinition(located.problems)
+    definition = _parse(located)
+    problems, rules = check_workflow(definition, located, templates, TEMPLATE_DIR)
+    if problems:
+        raise InvalidDefinition(sorted(problems, key=lambda p: (p.line, p.column)))
+    return LoadedWorkflow(definition, text, dict(templates), file, rules)
+
+
+def _parse(located: Located) -> Workflow:
+    if not isinstance(located.data, dict):
+        raise InvalidDefinition([located.problem((), "顶层必须是映射 / the top level must be a mapping of keys")])
+    try:
+        return Workflow.model_validate(located.data)
+    except ValidationError as exc:
+        raise InvalidDefinition(pydantic_problems(exc, located, Workflow)) from exc
+
+
+def pydantic_problems(exc: ValidationError, located: Located, model: type[BaseModel],
+                      prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+    """Turn pydantic's errors into placed, readable problems."""
+    problems = []
+    for err in exc.errors():
+        path = prefix + data_path(located.data, prefix, err["loc"])
+        where = ".".join(map(str, path)) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(allowed_keys(model, path[len(prefix):-1]))
+            msg = f"未知的键 / unknown key '{path[-1]}' in {'.'.join(map(str, path[:-1])) or 'the top level'}; allowed keys: {allowed}"
+        elif err["type"] == "missing":
+            msg = f"缺少必填项 / missing required key '{path[-1] if path else ''}' in {'.'.join(map(str, path[:-1])) or 'the top level'}"
+        else:
+            text = err["msg"].removeprefix("Value error, ")
+            msg = f"{where}: {text} (got {err['input']!r})" if _simple(err.get("input")) else f"{where}: {text}"
+        problems.append(located.problem(path, msg))
+    return problems
+
+
+def _simple(value: object) -> bool:
+    return isinstance(value, (str, int, float, bool)) or value is None
+
+
+def data_path(data: Any, prefix: tuple[str | int, ...], loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """Keep the parts of a pydantic ``loc`` that are real keys or indexes in the data.
+
+    pydantic inserts union-member and validator names (``'str'``, ``'tuple[str, ...]'``)
+    into ``loc``; they are not places in the file.
+    """
+    node = data
+    for part in prefix:
+        node = node[part]
+    path: list[str | int] = []
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, (list, tuple)) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            path.append(part)
+        elif i == len(loc) - 1 and isinstance(node, dict):
+            path.append(part)  # a missing or unknown key: name it anyway
+    return tuple(path)
+
+
+def allowed_keys(model: type[BaseModel], path: tuple[str | int, ...]) -> list[str]:
+    """The keys the schema allows at ``path`` (for 'unknown key' messages)."""
+    current: Any = model
+    for part in path:
+        current = _step(current, part)
+        if current is None:
+            return []
+    return list(current.model_fields) if _is_model(current) else []
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _step(tp: Any, part: str | int) -> Any:
+    if _is_model(tp):
+        if not isinstance(part, str) or part not in tp.model_fields:
+            return None
+        return _unwrap(tp.model_fields[part].annotation)
+    origin = typing.get_origin(tp)
+    if origin in (dict, tuple, list):
+        args = typing.get_args(tp)
+        return _unwrap(args[-1] if origin is dict else args[0])
+    return None
+
+
+def _unwrap(tp: Any) -> Any:
+    """From ``X | None`` or ``Annotated[X, …]`` to the structured member, if any."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        members = [_unwrap(a) for a in typing.get_args(tp) if a is not type(None)]
+        structured = [m for m in members if _is_model(m) or typing.get_origin(m) in (dict, tuple, list)]
+        return structured[0] if structured else members[0]
+    return tp

@@ -1,0 +1,215 @@
+"""Whole-graph checks of a parsed workflow; each problem carries its file place."""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+
+from engine.definition import Deadline, Transition, Workflow
+from engine.errors import Problem
+from engine.yamlsafe import Located
+from notifiers.render import NoticeRenderer
+from rules.base import Rule
+from rules.registry import UnknownRule, registry
+
+
+def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
+                   template_dir: str) -> tuple[list[Problem], dict[str, Rule]]:
+    problems: list[Problem] = []
+    add = lambda path, msg: problems.append(located.problem(path, msg))  # noqa: E731
+    _check_timezone(wf, add)
+    _check_dates(wf, add)
+    _check_states(wf, add)
+    _check_transitions(wf, add)
+    _check_reachability(wf, add)
+    _check_ambiguity(wf, add)
+    rules = _check_rules(wf, located, add, problems)
+    _check_guards(wf, add)
+    _check_notices(wf, templates, template_dir, located, add, problems)
+    return problems, rules
+
+
+def _check_timezone(wf: Workflow, add) -> None:
+    try:
+        ZoneInfo(wf.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        add(("timezone",), f"未知时区 / unknown time zone '{wf.timezone}' (e.g. Asia/Shanghai)")
+
+
+def _check_dates(wf: Workflow, add) -> None:
+    previous: tuple[str, date] | None = None
+    for name, spec in wf.dates.items():
+        try:
+            day = spec.resolve(wf.year)
+        except ValueError:
+            add(("dates", name, "date"), f"'{spec.date}' 不是有效日期 / is not a valid date (write MM-DD or YYYY-MM-DD)")
+            continue
+        if previous and day < previous[1]:
+            add(("dates", name), f"工作日期顺序错误 / campaign dates out of order: '{name}' ({day}) "
+                                 f"comes before '{previous[0]}' ({previous[1]}); list dates in time order")
+        previous = (name, day)
+
+
+def _deadlines(deadline: Deadline | None, path: tuple):
+    while deadline is not None:
+        yield deadline, path
+        deadline, path = deadline.later_rounds, (*path, "later_rounds")
+
+
+def _check_states(wf: Workflow, add) -> None:
+    initial = [name for name, s in wf.states.items() if s.initial]
+    if not initial:
+        add(("states",), "没有初始状态 / no initial state: mark exactly one state 'initial: true'")
+    for extra in initial[1:]:
+        add(("states", extra, "initial"), f"多个初始状态 / more than one initial state ({', '.join(initial)}); keep one")
+    by_source = _transitions_by_source(wf)
+    for name, state in wf.states.items():
+        if state.final and state.initial:
+            add(("states", name), f"state '{name}' cannot be both initial and final")
+        if state.final and (state.deadline or state.recurring or state.auto):
+            add(("states", name), f"终止状态不能有期限或定时 / final state '{name}' cannot have a deadline, recurring notices or automatic transitions")
+        if not state.final and not by_source.get(name):
+            add(("states", name), f"非终止状态没有出口 / state '{name}' is not final but no transition leaves it; add one or mark it 'final: true'")
+        for deadline, path in _deadlines(state.deadline, ("states", name, "deadline")):
+            if deadline.date and deadline.date not in wf.dates:
+                add((*path, "date"), f"未定义的工作日期 / unknown campaign date '{deadline.date}'; defined: {', '.join(wf.dates)}")
+        for i, rec in enumerate(state.recurring):
+            if rec.every.amount == 0:
+                add(("states", name, "recurring", i, "every"), "recurring interval must be more than 0")
+        triggers = {t.trigger for t in by_source.get(name, [])}
+        for i, auto in enumerate(state.auto):
+            if auto.trigger not in triggers:
+                add(("states", name, "auto", i, "trigger"),
+                    f"自动转换的触发器不存在 / automatic trigger '{auto.trigger}' has no transition from '{name}'")
+
+
+def _transitions_by_source(wf: Workflow) -> dict[str, list[Transition]]:
+    out: dict[str, list[Transition]] = defaultdict(list)
+    for t in wf.transitions:
+        for source in t.sources:
+            out[source].append(t)
+    return out
+
+
+def _check_transitions(wf: Workflow, add) -> None:
+    for i, t in enumerate(wf.transitions):
+        path = ("transitions", i)
+        for j, source in enumerate(t.sources):
+            where = (*path, "source") if isinstance(t.source, str) else (*path, "source", j)
+            if source not in wf.states:
+                add(where, f"未定义的状态 / unknown state '{source}'; states: {', '.join(wf.states)}")
+            elif wf.states[source].final:
+                add(where, f"终止状态不能有出口 / final state '{source}' cannot have outgoing transition '{t.trigger}'")
+        if t.dest not in wf.states:
+            add((*path, "dest"), f"未定义的状态 / unknown state '{t.dest}'; states: {', '.join(wf.states)}")
+        for j, role in enumerate(t.roles):
+            if role not in wf.roles:
+                add((*path, "roles", j), f"未定义的角色 / unknown role '{role}'; roles: {', '.join(wf.roles)}")
+
+
+def _check_reachability(wf: Workflow, add) -> None:
+    initial = [name for name, s in wf.states.items() if s.initial]
+    if not initial:
+        return
+    by_source = _transitions_by_source(wf)
+    seen, todo = {initial[0]}, deque([initial[0]])
+    while todo:
+        for t in by_source.get(todo.popleft(), []):
+            if t.dest in wf.states and t.dest not in seen:
+                seen.add(t.dest)
+                todo.append(t.dest)
+    for name in wf.states:
+        if name not in seen:
+            add(("states", name), f"不可达的状态 / state '{name}' cannot be reached from '{initial[0]}'")
+
+
+def _split(guard: str) -> tuple[str, bool]:
+    parts = guard.split()
+    return (parts[1], True) if len(parts) == 2 else (parts[0], False)
+
+
+def _distinguished(a: Transition, b: Transition) -> bool:
+    ga, gb = set(map(_split, a.guards)), set(map(_split, b.guards))
+    return any((name, not negated) in gb for name, negated in ga)
+
+
+def _check_ambiguity(wf: Workflow, add) -> None:
+    for i, a in enumerate(wf.transitions):
+        for j in range(i + 1, len(wf.transitions)):
+            b = wf.transitions[j]
+            common = set(a.sources) & set(b.sources)
+            if a.trigger == b.trigger and common and not _distinguished(a, b):
+                add(("transitions", j, "trigger"),
+                    f"触发器冲突 / trigger '{b.trigger}' from '{sorted(common)[0]}' is also transition #{i + 1}, "
+                    f"and no guard tells them apart: give one 'guard' and the other 'not guard'")
+
+
+def _check_rules(wf: Workflow, located: Located, add, problems: list[Problem]) -> dict[str, Rule]:
+    from engine.loader import pydantic_problems
+
+    rules: dict[str, Rule] = {}
+    for name, use in wf.rules.items():
+        path = ("rules", name)
+        try:
+            cls = registry.get(use.rule)
+        except UnknownRule as exc:
+            add((*path, "rule"), f"未知规则 / {exc}")
+            continue
+        try:
+            params = cls.Params.model_validate(use.params)
+        except ValidationError as exc:
+            problems.extend(pydantic_problems(exc, located, cls.Params, (*path, "params")))
+            continue
+        rule = cls(params)
+        for fact in rule.facts_used():
+            if fact not in wf.facts:
+                add((*path, "params"), f"规则 '{name}' 引用了未声明的事实 / uses undeclared fact '{fact}'; declare it under 'facts'")
+        for day in rule.dates_used():
+            if day not in wf.dates:
+                add((*path, "params"), f"规则 '{name}' 引用了未定义的工作日期 / uses unknown campaign date '{day}'")
+        rules[name] = rule
+    return rules
+
+
+def _check_guards(wf: Workflow, add) -> None:
+    for i, t in enumerate(wf.transitions):
+        for j, guard in enumerate(t.guards):
+            name, _ = _split(guard)
+            if name not in wf.rules:
+                add(("transitions", i, "guards", j),
+                    f"未定义的规则实例 / unknown guard '{name}'; define it under 'rules' (defined: {', '.join(wf.rules) or 'none'})")
+
+
+def notice_uses(wf: Workflow) -> list[tuple[tuple, str]]:
+    """Every (place, template name) the workflow may render."""
+    uses: list[tuple[tuple, str]] = []
+    for i, t in enumerate(wf.transitions):
+        if t.notice:
+            uses.append((("transitions", i, "notice"), t.notice))
+    for name, state in wf.states.items():
+        for deadline, path in _deadlines(state.deadline, ("states", name, "deadline")):
+            if deadline.reminders:
+                uses.append(((*path, "reminders"), deadline.reminder_notice))
+            if deadline.escalations:
+                uses.append(((*path, "escalations"), deadline.escalation_notice))
+        for k, rec in enumerate(state.recurring):
+            uses.append((("states", name, "recurring", k, "notice"), rec.notice))
+    return uses
+
+
+def _check_notices(wf: Workflow, templates: dict[str, str], template_dir: str, located: Located,
+                   add, problems: list[Problem]) -> None:
+    renderer = NoticeRenderer(templates)
+    checked: set[str] = set()
+    for path, name in notice_uses(wf):
+        if name not in templates:
+            add(path, f"找不到通知模板 / unknown notice template '{name}': expected {template_dir}/{name}.j2 "
+                      f"(available: {', '.join(sorted(templates)) or 'none'})")
+        elif name not in checked:
+            checked.add(name)
+            error = renderer.check(name)
+            if error:
+                problems.append(Problem(f"{template_dir}/{name}.j2", error.line, 1, error.message))

@@ -1,0 +1,1 @@
+"""Notice rendering and delivery channels (one module per channel)."""

@@ -1,0 +1,109 @@
+"""The rule contract: typed parameters in, a verdict with a bilingual reason out.
+
+Rules are pure: they judge a ``RuleContext`` (a snapshot of the case, its facts, the
+campaign dates, the clock's ``now`` and any figures the engine gathered for them) and
+never touch a session, a file or the network. That keeps them trivially testable and
+safe to evaluate for every case on a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Outcome(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"  # allows the transition but is recorded and shown
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reason_zh: str
+    reason_en: str
+    figures: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def allows(self) -> bool:
+        return self.outcome is not Outcome.FAIL
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome.value, "reason_zh": self.reason_zh,
+                "reason_en": self.reason_en, "figures": dict(self.figures)}
+
+
+def passed(zh: str, en: str, **figures: Any) -> Verdict:
+    return Verdict(Outcome.PASS, zh, en, figures)
+
+
+def failed(zh: str, en: str, **figures: Any) -> Verdict:
+    return Verdict(Outcome.FAIL, zh, en, figures)
+
+
+def warned(zh: str, en: str, **figures: Any) -> Verdict:
+    return Verdict(Outcome.WARN, zh, en, figures)
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What a rule may know about a case (no ORM object leaks into rules)."""
+
+    ref: str
+    state: str
+    round: int
+    key_target: bool
+    weak_and_lax: bool
+    problems: tuple[int, ...]
+    entered_at: datetime
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    case: CaseView
+    facts: Mapping[str, Any]
+    now: datetime
+    dates: Mapping[str, date]
+    figures: Mapping[str, Any] = field(default_factory=dict)  # gathered by the engine per `needs`
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Params(BaseModel):
+    """Base for rule parameter models: strict, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Rule:
+    """Subclass, set ``Params`` and implement ``evaluate``; register with ``@registry.register``.
+
+    ``facts_used`` and ``dates_used`` let the loader check that a rule instance only names
+    facts and dates the workflow declares. ``needs`` names figures the engine must gather
+    (e.g. ``"jurisdiction_counts"``) because a pure rule cannot query them itself.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel]] = NoParams
+    needs: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, params: BaseModel):
+        self.params = params
+
+    def facts_used(self) -> tuple[str, ...]:
+        return ()
+
+    def dates_used(self) -> tuple[str, ...]:
+        return ()
+
+    def evaluate(self, ctx: RuleContext) -> Verdict:
+        raise NotImplementedError
