@@ -152,6 +152,7 @@ class Workflow(Spec):
     timezone: str = "Asia/Shanghai"
     issuer: str = "中共××县委组织部"
     roles: dict[Name, str]
+    open_roles: tuple[Name, ...] = ()  # who may open (register) a case; empty: any official
     dates: dict[Name, CampaignDate] = Field(default_factory=dict)
     facts: dict[Name, Fact] = Field(default_factory=dict)
     rules: dict[Name, RuleUse] = Field(default_factory=dict)

@@ -24,6 +24,7 @@ def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
     _check_dates(wf, add)
     _check_states(wf, add)
     _check_transitions(wf, add)
+    _check_open_roles(wf, add)
     _check_reachability(wf, add)
     _check_ambiguity(wf, add)
     rules = _check_rules(wf, located, add, problems)
@@ -108,6 +109,12 @@ def _check_transitions(wf: Workflow, add) -> None:
         for j, role in enumerate(t.roles):
             if role not in wf.roles:
                 add((*path, "roles", j), f"未定义的角色 / unknown role '{role}'; roles: {', '.join(wf.roles)}")
+
+
+def _check_open_roles(wf: Workflow, add) -> None:
+    for j, role in enumerate(wf.open_roles):
+        if role not in wf.roles:
+            add(("open_roles", j), f"未定义的角色 / unknown role '{role}'; roles: {', '.join(wf.roles)}")
 
 
 def _check_reachability(wf: Workflow, add) -> None:

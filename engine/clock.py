@@ -1,0 +1,46 @@
+"""The clock: real time, or the time given by ``--now`` / ``RECTIFY_NOW`` for simulation."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+from engine.errors import InvalidValue
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+def parse_when(text: str, tz: str = DEFAULT_TZ) -> datetime:
+    """A date or datetime as an official types it; no zone means the campaign's zone.
+
+    ``2014-03-20`` means the start of that day (00:00) in the campaign's zone.
+    """
+    value = text.strip().replace("/", "-")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidValue(
+            f"无法识别的时间 / cannot read the time '{text}': write YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(tz))
+    return parsed
+
+
+def start_of(day: date, tz: str) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(tz))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def local(moment: datetime, tz: str) -> datetime:
+    return moment.astimezone(ZoneInfo(tz))
+
+
+def fmt(moment: datetime | None, tz: str, with_time: bool = True) -> str:
+    if moment is None:
+        return ""
+    shown = local(moment, tz)
+    return shown.strftime("%Y-%m-%d %H:%M") if with_time else shown.strftime("%Y-%m-%d")

@@ -1,0 +1,99 @@
+"""Database connections: SQLite configured as SPEC §5 says, or PostgreSQL by URL.
+
+SQLite: WAL, ``busy_timeout`` 10 s, ``synchronous=FULL``, ``foreign_keys=ON`` on every
+connection, and ``BEGIN IMMEDIATE`` for every transaction (a deferred transaction that
+later upgrades to a write fails at once with SQLITE_BUSY whatever the timeout).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.errors import DatabaseError
+
+DEFAULT_URL = "sqlite:///rectify.db"
+ENV_VAR = "RECTIFY_DB"
+
+
+def database_url(given: str | None = None) -> str:
+    """``--db`` wins, then ``RECTIFY_DB``, then ``./rectify.db``; a bare path means SQLite."""
+    url = given or os.environ.get(ENV_VAR) or DEFAULT_URL
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseError(f"数据库地址无效 / invalid database URL '{url}': {exc}") from exc
+    if parsed.drivername.startswith("sqlite"):
+        return _sqlite_engine(url, parsed.database)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except (ImportError, SQLAlchemyError) as exc:
+        raise DatabaseError(f"无法使用数据库 / cannot use database '{url}': {exc} "
+                            "(for PostgreSQL: pip install 'rectify[postgres]')") from exc
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:":
+        folder = Path(database).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise DatabaseError(f"数据库目录不存在 / cannot open database: folder {folder} does not exist")
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "busy_timeout=10000", "synchronous=FULL", "foreign_keys=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Store:
+    """An engine and its session factory; the caller owns each transaction."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction: committed if the block succeeds, rolled back if anything raises."""
+        session = self.sessions()
+        try:
+            with session.begin():
+                yield session
+        except OperationalError as exc:
+            raise DatabaseError(f"数据库操作失败 / database error on {self.url}: {exc.orig}") from exc
+        finally:
+            session.close()
+
+    def is_initialised(self) -> bool:
+        try:
+            return inspect(self.engine).has_table("alembic_version")
+        except OperationalError as exc:
+            raise DatabaseError(f"无法打开数据库 / cannot open database {self.url}: {exc.orig}") from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,58 @@
+"""Notices into the outbox, rendered in the same transaction as the event that causes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.clock import fmt
+from engine.definition import Transition
+from engine.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
+from engine.machine import CompiledWorkflow
+from engine.models import Case, Event, Notice, NoticeStatus
+
+
+def case_context(compiled: CompiledWorkflow, case: Case) -> dict[str, Any]:
+    wf = compiled.definition
+    org = case.organization
+    superior = org.parent.name if org.parent else ""
+    return {
+        "ref": case.ref, "organization": org.name, "org_code": org.code,
+        "township": case.township.name if case.township else superior, "superior": superior,
+        "state": case.state, "state_label": wf.states[case.state].label, "round": case.round,
+        "key_target": case.key_target, "weak_and_lax": case.weak_and_lax,
+        "problems": [PROBLEM_CATEGORIES.get(p, str(p)) for p in case.problems],
+        "flags": [KEY_TARGET_FLAGS.get(f, f) for f in case.flags],
+        "secretary": org.secretary_name or "", "secretary_phone": org.secretary_phone or "",
+    }
+
+
+def notice_context(compiled: CompiledWorkflow, case: Case, now: datetime, actor: str,
+                   transition: Transition | None = None, note: str | None = None,
+                   source: str | None = None, deadline: dict[str, Any] | None = None) -> dict[str, Any]:
+    wf = compiled.definition
+    return {
+        "workflow": {"name": wf.name, "title": wf.title, "year": wf.year, "issuer": wf.issuer},
+        "case": case_context(compiled, case),
+        "transition": None if transition is None else {
+            "trigger": transition.trigger, "label": transition.label, "source": source,
+            "source_label": wf.states[source].label if source else "", "dest": transition.dest,
+            "dest_label": wf.states[transition.dest].label, "note": note or "",
+        },
+        "deadline": deadline,
+        "now": fmt(now, wf.timezone, with_time=False),
+        "actor": actor,
+    }
+
+
+def queue_notice(session: Session, compiled: CompiledWorkflow, template: str, context: dict[str, Any],
+                 key: str, case: Case | None, event: Event | None, now: datetime) -> Notice:
+    rendered = compiled.renderer.render(template, context)
+    notice = Notice(case_id=case.id if case else None, event_id=event.id if event else None,
+                    idempotency_key=key, template=template, template_hash=rendered.template_hash,
+                    title=rendered.title, body=rendered.body, created_at=now,
+                    status=NoticeStatus.PENDING.value, attempts=0, next_attempt_at=now)
+    session.add(notice)
+    return notice
