@@ -173,7 +173,8 @@ def evaluate_guards(session: Session, compiled: CompiledWorkflow, case: Case, na
         case=CaseView(case.ref, case.state, case.round, case.key_target, case.weak_and_lax,
                       tuple(case.problems), case.entered_at),
         facts=case_facts(session, case.id) if facts is None else facts, now=now,
-        dates=compiled.definition.resolved_dates(), figures=_figures(session, case, needs))
+        dates=compiled.definition.resolved_dates(), figures=_figures(session, case, needs),
+        fact_labels={n: f.label for n, f in compiled.definition.facts.items()})
     return {name: rule.evaluate(ctx) for name, rule in rules.items()}
 
 

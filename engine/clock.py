@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from engine.errors import InvalidValue
@@ -40,7 +40,10 @@ def local(moment: datetime, tz: str) -> datetime:
 
 
 def fmt(moment: datetime | None, tz: str, with_time: bool = True) -> str:
+    """Local time for people; midnight shows as 24:00 of the day before (a date deadline's end)."""
     if moment is None:
         return ""
     shown = local(moment, tz)
+    if with_time and (shown.hour, shown.minute, shown.second) == (0, 0, 0):
+        return (shown - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
     return shown.strftime("%Y-%m-%d %H:%M") if with_time else shown.strftime("%Y-%m-%d")

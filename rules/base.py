@@ -71,6 +71,10 @@ class RuleContext:
     now: datetime
     dates: Mapping[str, date]
     figures: Mapping[str, Any] = field(default_factory=dict)  # gathered by the engine per `needs`
+    fact_labels: Mapping[str, str] = field(default_factory=dict)  # for readable reasons
+
+    def label(self, fact: str) -> str:
+        return self.fact_labels.get(fact, fact)
 
 
 class NoParams(BaseModel):

@@ -33,7 +33,7 @@ class FactsRecorded(Rule):
             return passed("非重点整顿对象，不要求", "not a key target: not required")
         missing = [name for name in p.facts if not _present(ctx.facts.get(name))]
         if missing:
-            return failed(f"尚未登记：{'、'.join(missing)}", f"not yet recorded: {', '.join(missing)}",
+            return failed(f"尚未登记：{'、'.join(map(ctx.label, missing))}", f"not yet recorded: {', '.join(missing)}",
                           missing=missing)
         return passed("均已登记", "all recorded", facts=list(p.facts))
 
@@ -56,6 +56,6 @@ class AnyFactRecorded(Rule):
         p: AnyFactParams = self.params  # type: ignore[assignment]
         present = [name for name in p.facts if _present(ctx.facts.get(name))]
         if present:
-            return passed(f"已登记：{'、'.join(present)}", f"recorded: {', '.join(present)}")
-        return failed(f"以下事实均未登记（至少需一项）：{'、'.join(p.facts)}",
+            return passed(f"已登记：{'、'.join(map(ctx.label, present))}", f"recorded: {', '.join(present)}")
+        return failed(f"以下事实均未登记（至少需一项）：{'、'.join(map(ctx.label, p.facts))}",
                       f"none of these is recorded (one is needed): {', '.join(p.facts)}")

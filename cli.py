@@ -1,0 +1,501 @@
+"""The ``rectify`` command line: the only module that knows about click.
+
+Exit codes: 0 success, 1 refused by a rule, a permission or a concurrent change, 2 bad
+input. Project errors become one clear message on stderr, never a traceback, and the
+command's transaction is rolled back so nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.errors import DatabaseError, InvalidDefinition, RectifyError
+
+
+class RectifyGroup(click.Group):
+    """Turns project errors into clean messages and exit codes for every sub-command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RectifyError as exc:
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from exc
+
+
+@dataclass
+class Settings:
+    db: str | None
+    now_text: str | None
+    actor: str | None
+    _store: Any = None
+
+    @property
+    def store(self):
+        from engine.db import Store, database_url
+
+        if self._store is None:
+            self._store = Store(database_url(self.db))
+        return self._store
+
+    def now(self, tz: str = "Asia/Shanghai") -> datetime:
+        from engine.clock import parse_when, utcnow
+
+        return parse_when(self.now_text, tz) if self.now_text else utcnow()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A transaction on an initialised database (never creates a stray SQLite file)."""
+        from sqlalchemy.engine import make_url
+
+        from engine.db import database_url
+
+        url = make_url(database_url(self.db))
+        if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:") \
+                and not Path(url.database).exists():
+            raise DatabaseError(f"数据库文件不存在 / database file not found: {url.database}. "
+                                "Create it with 'rectify init' (or point --db / RECTIFY_DB at yours)")
+        if not self.store.is_initialised():
+            raise DatabaseError(f"数据库尚未初始化 / the database {url.render_as_string(hide_password=True)} "
+                                "is not initialised: run 'rectify init'")
+        with self.store.transaction() as session:
+            yield session
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]]):
+    from rich.table import Table
+
+    t = Table(title=title, show_lines=False, title_justify="left")
+    for column in columns:
+        t.add_column(column, overflow="fold")
+    for row in rows:
+        t.add_row(*("" if v is None else str(v) for v in row))
+    return t
+
+
+@click.group(cls=RectifyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="RECTIFY_DB", metavar="URL",
+              help="Database URL or SQLite path (default ./rectify.db; env RECTIFY_DB).")
+@click.option("--now", "now_text", envvar="RECTIFY_NOW", metavar="WHEN",
+              help="Act as if it were this time (YYYY-MM-DD[THH:MM]); env RECTIFY_NOW.")
+@click.option("--as", "actor", envvar="RECTIFY_USER", metavar="NAME",
+              help="The acting official (env RECTIFY_USER).")
+@click.version_option(package_name="rectify")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, now_text: str | None, actor: str | None) -> None:
+    """rectify — 整顿后进基层党组织工作流 / workflow engine for rectifying backward grassroots party organizations."""
+    ctx.obj = Settings(db, now_text, actor)
+
+
+# --- init ------------------------------------------------------------------------------
+
+@main.command()
+@pass_settings
+def init(settings: Settings) -> None:
+    """Create the database, or upgrade its schema to this version of rectify."""
+    from engine.migrate import upgrade
+
+    before, after = upgrade(settings.store)
+    where = settings.store.url
+    if before == after:
+        click.echo(f"数据库已是最新 / database is up to date ({after}): {where}")
+    else:
+        click.echo(f"数据库已{'创建' if before is None else '升级'} / database {'created' if before is None else 'upgraded'} "
+                   f"({before or '-'} → {after}): {where}")
+
+
+# --- workflow --------------------------------------------------------------------------
+
+@main.group()
+def workflow() -> None:
+    """Check, deploy and show workflow definitions (YAML)."""
+
+
+def _default_workflow() -> str:
+    from workflows import DEFAULT_WORKFLOW
+
+    return str(DEFAULT_WORKFLOW)
+
+
+@workflow.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+def workflow_check(files: tuple[str, ...]) -> None:
+    """Check workflow FILES (default: the shipped one); print FILE:LINE:COL: message for each problem."""
+    from engine.loader import load_workflow_file
+
+    failed = False
+    for file in files or (_default_workflow(),):
+        try:
+            loaded = load_workflow_file(file)
+        except InvalidDefinition as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            continue
+        wf = loaded.definition
+        click.echo(f"{file}: OK — {wf.title}（{len(wf.states)} 个状态 states, {len(wf.transitions)} 个转换 "
+                   f"transitions, {len(wf.rules)} 条规则 rules, {len(loaded.templates)} 个模板 templates）")
+    if failed:
+        sys.exit(2)
+
+
+@workflow.command("deploy")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@pass_settings
+def workflow_deploy(settings: Settings, file: str | None) -> None:
+    """Deploy FILE (default: the shipped workflow) as a new version; new cases follow it."""
+    from engine.deploy import deploy
+    from engine.loader import load_workflow_file
+
+    loaded = load_workflow_file(file or _default_workflow())
+    with settings.transaction() as session:
+        version, created = deploy(session, loaded, settings.actor or os.environ.get("USER", "admin"),
+                                  settings.now(loaded.definition.timezone))
+        wf = loaded.definition
+        if created:
+            click.echo(f"已部署 / deployed {wf.name} v{version.version} ({version.digest[:12]}) — {wf.title} {wf.year}")
+        else:
+            click.echo(f"内容未变，沿用 / unchanged, still {wf.name} v{version.version} ({version.digest[:12]})")
+
+
+@workflow.command("show")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def workflow_show(file: str | None, as_json: bool) -> None:
+    """Show the states and transitions of FILE (default: the shipped workflow)."""
+    from engine.loader import load_workflow_file
+
+    wf = load_workflow_file(file or _default_workflow()).definition
+    if as_json:
+        emit_json(wf.model_dump(mode="json"))
+        return
+    out = console()
+    out.print(f"[bold]{wf.title}[/bold]  {wf.name} · {wf.year} · {wf.timezone}")
+    out.print(table("工作日期 / campaign dates", ["名称", "日期", "说明"],
+                    [[n, d.isoformat(), wf.dates[n].label] for n, d in wf.resolved_dates().items()]))
+    out.print(table("状态 / states", ["状态", "名称", "期限 deadline", "定时"], [
+        [n, s.label + (" (初始)" if s.initial else "") + (" (终止)" if s.final else ""),
+         _deadline_text(s.deadline), "; ".join([f"每 {r.every} {r.notice}" for r in s.recurring]
+                                               + [f"{a.after} 后自动 {a.trigger}" for a in s.auto])]
+        for n, s in wf.states.items()]))
+    out.print(table("转换 / transitions", ["触发器", "名称", "从 → 到", "角色", "条件 guards", "通知"], [
+        [t.trigger, t.label, f"{'/'.join(t.sources)} → {t.dest}", ", ".join(t.roles), ", ".join(t.guards),
+         t.notice or ""] for t in wf.transitions]))
+
+
+def _deadline_text(deadline) -> str:
+    if deadline is None:
+        return ""
+    text = f"日期 {deadline.date}" if deadline.date else f"进入后 {deadline.after}"
+    if deadline.later_rounds:
+        text += f"；重新整顿轮次 {_deadline_text(deadline.later_rounds)}"
+    return text
+
+
+# --- organizations and officials -------------------------------------------------------
+
+@main.group()
+def org() -> None:
+    """Organizations (基层党组织) and their hierarchy."""
+
+
+@org.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_settings
+def org_import(settings: Settings, file: str) -> None:
+    """Import organizations from a CSV or XLSX FILE (编码, 名称, 类型, 上级编码, 书记姓名, 书记电话)."""
+    from engine.orgs import import_organizations, parse_org_table
+    from engine.tabular import read_table
+
+    rows = parse_org_table(read_table(file))
+    with settings.transaction() as session:
+        added, updated = import_organizations(session, rows, file)
+    click.echo(f"已导入 / imported {file}: 新增 added {added}, 更新 updated {updated}")
+
+
+@org.command("list")
+@click.option("--township", help="Only this township's organizations (code).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def org_list(settings: Settings, township: str | None, as_json: bool) -> None:
+    """List organizations."""
+    from sqlalchemy import select
+
+    from engine.models import Organization
+    from engine.orgs import KIND_LABELS, get_org
+
+    with settings.transaction() as session:
+        query = select(Organization).order_by(Organization.path)
+        if township:
+            query = query.where(Organization.township_id == get_org(session, township).id)
+        rows = [{"code": o.code, "name": o.name, "kind": o.kind, "parent": o.parent.code if o.parent else None,
+                 "secretary": o.secretary_name, "phone": o.secretary_phone} for o in session.scalars(query)]
+    if as_json:
+        emit_json(rows)
+        return
+    labels = {k.value: v for k, v in KIND_LABELS.items()}
+    console().print(table(f"基层党组织 / organizations ({len(rows)})", ["编码", "名称", "类型", "上级", "书记", "电话"],
+                          [[r["code"], r["name"], labels.get(r["kind"], r["kind"]), r["parent"], r["secretary"],
+                            r["phone"]] for r in rows]))
+
+
+@main.group()
+def official() -> None:
+    """Officials who act on cases (role, jurisdiction, contacts)."""
+
+
+@official.command("add")
+@click.argument("name")
+@click.option("--role", required=True, help="Role code of the workflow, e.g. township_committee.")
+@click.option("--jurisdiction", required=True, help="Code of the organization they act for.")
+@click.option("--phone")
+@click.option("--email")
+@pass_settings
+def official_add(settings: Settings, name: str, role: str, jurisdiction: str, phone: str | None,
+                 email: str | None) -> None:
+    """Register an official."""
+    from engine.deploy import campaigns, compiled_version
+    from engine.officials import add_official
+
+    with settings.transaction() as session:
+        roles: dict[str, str] = {}
+        for campaign in campaigns(session):
+            roles.update(compiled_version(campaign.current_version).definition.roles)
+        person = add_official(session, name, role, jurisdiction, roles, phone, email)
+        click.echo(f"已登记 / added {person.name}（{roles.get(role, role)}，{person.jurisdiction.name}）")
+
+
+@official.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def official_list(settings: Settings, as_json: bool) -> None:
+    """List officials."""
+    from engine.officials import list_officials
+
+    with settings.transaction() as session:
+        rows = [{"name": o.name, "role": o.role, "jurisdiction": o.jurisdiction.name, "phone": o.phone,
+                 "email": o.email} for o in list_officials(session)]
+    if as_json:
+        emit_json(rows)
+        return
+    console().print(table(f"官员 / officials ({len(rows)})", ["姓名", "角色", "管辖", "电话", "邮箱"],
+                          [list(r.values()) for r in rows]))
+
+
+# --- cases -----------------------------------------------------------------------------
+
+@main.group()
+def case() -> None:
+    """Cases (整顿对象): open, list, show."""
+
+
+def _actor(settings: Settings, session):
+    from engine.officials import actor_for
+
+    return actor_for(session, settings.actor)
+
+
+@case.command("open")
+@click.argument("org_code")
+@click.option("--problem", "problems", multiple=True, type=int,
+              help="Problem category 1-4 (主要问题), repeatable.")
+@click.option("--flag", "flags", multiple=True,
+              help="Key-target circumstance: canvassing, interference, disclosure, petitions.")
+@click.option("--key-target", is_flag=True, help="Priority rectification (重点整顿对象).")
+@click.option("--weak-and-lax", is_flag=True, help="Weak and lax (软弱涣散): rectify first.")
+@click.option("--measures", help="Rectification measures (整改措施).")
+@click.option("--campaign", "campaign_ref", help="name[:year] when several campaigns exist.")
+@pass_settings
+def case_open(settings: Settings, org_code: str, problems: tuple[int, ...], flags: tuple[str, ...],
+              key_target: bool, weak_and_lax: bool, measures: str | None, campaign_ref: str | None) -> None:
+    """Register organization ORG_CODE as a case (in the workflow's first state)."""
+    from engine.cases import open_case
+    from engine.deploy import compiled_version, resolve_campaign
+
+    with settings.transaction() as session:
+        campaign = resolve_campaign(session, campaign_ref)
+        tz = compiled_version(campaign.current_version).definition.timezone
+        opened = open_case(session, campaign, org_code, _actor(settings, session), settings.now(tz),
+                           problems=problems, flags=flags, key_target=key_target,
+                           weak_and_lax=weak_and_lax, measures=measures)
+        click.echo(f"已登记整顿对象 / opened case {opened.ref}: {opened.organization.name}（{opened.state}）")
+
+
+@case.command("list")
+@click.option("--state", help="Only cases in this state.")
+@click.option("--township", help="Only cases under this township (code).")
+@click.option("--overdue", is_flag=True, help="Only cases past their current deadline.")
+@click.option("--campaign", "campaign_ref", help="name[:year] when several campaigns exist.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many rows.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def case_list(settings: Settings, state: str | None, township: str | None, overdue: bool,
+              campaign_ref: str | None, limit: int | None, as_json: bool) -> None:
+    """List cases, filtered by state, township or overdue."""
+    from engine.cases import list_cases
+    from engine.deploy import resolve_campaign
+    from engine.orgs import get_org
+    from engine.views import case_row
+
+    with settings.transaction() as session:
+        campaign = resolve_campaign(session, campaign_ref)
+        now = settings.now()
+        town = get_org(session, township) if township else None
+        rows = [case_row(c, now) for c in list_cases(session, campaign, state, town, now if overdue else None, limit)]
+    if as_json:
+        emit_json(rows)
+        return
+    console().print(table(f"整顿对象 / cases ({len(rows)})", ["编号", "党组织", "乡镇", "状态", "轮次", "重点", "期限"], [
+        [r["ref"], r["organization"], r["township"], r["state_label"], r["round"], "是" if r["key_target"] else "",
+         r["due"] + (" 逾期" if r["overdue"] else "")] for r in rows]))
+
+
+@case.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def case_show(settings: Settings, ref: str, as_json: bool) -> None:
+    """Show a case: state, facts, deadlines, what can be done now and what blocks the rest, history."""
+    from engine.cases import get_case
+    from engine.views import case_detail
+
+    with settings.transaction() as session:
+        detail = case_detail(session, get_case(session, ref), settings.now())
+    if as_json:
+        emit_json(detail)
+        return
+    _print_case(detail)
+
+
+def _print_case(d: dict[str, Any]) -> None:
+    out = console()
+    marks = [m for m, on in (("重点整顿对象", d["key_target"]), ("软弱涣散", d["weak_and_lax"])) if on]
+    out.print(f"[bold]{d['ref']}  {d['organization']}[/bold]（{d['org_code']}）{' · '.join(marks)}")
+    out.print(f"上级党组织：{d['superior']}    书记：{d['secretary'] or '—'}    工作流：{d['workflow']}")
+    out.print(f"状态：[bold]{d['state_label']}[/bold]（{d['state']}）  第 {d['round']} 轮  "
+              f"进入于 {d['entered']}  期限 {d['due'] or '—'}{'  [red]已逾期 overdue[/red]' if d['overdue'] else ''}")
+    if d["problems"]:
+        out.print("主要问题：" + "；".join(d["problems"]))
+    if d["flags"]:
+        out.print("重点整顿情形：" + "；".join(d["flags"]))
+    out.print(table("整顿事实 / facts", ["事实", "说明", "值"],
+                    [[f["name"], f["label"], "—" if f["value"] is None else f["value"]] for f in d["facts"]]))
+    out.print(table("期限与定时 / deadlines and timers", ["类型", "时间", "依据"],
+                    [[t["kind_label"], t["due"], t["detail"]] for t in d["timers"]]))
+    rows = []
+    for t in d["triggers"]:
+        if t["available"]:
+            rows.append(["✓ " + t["trigger"], t["label"], f"→ {t['dest_label']}", ", ".join(t["roles"]), ""])
+        else:
+            why = "\n".join(f"{b['guard']}: {b['reason_zh']}" for b in t["blocked_by"])
+            rows.append(["✗ " + t["trigger"], t["label"], "", ", ".join(t["roles"]), why])
+    out.print(table("可执行操作 / triggers now", ["操作", "名称", "去向", "角色", "受阻原因"], rows))
+    _print_history(d["history"])
+
+
+def _print_history(events: list[dict[str, Any]]) -> None:
+    console().print(table("经过 / history", ["#", "时间", "操作人", "事件", "说明"], [
+        [e["seq"], e["at"], e["actor"], e["what"], "；".join(filter(None, [e["note"], *e["warnings"]]))]
+        for e in events]))
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def history(settings: Settings, ref: str, as_json: bool) -> None:
+    """The event log of a case: who did what, when, and why."""
+    from engine.cases import get_case
+    from engine.views import history as case_history
+
+    with settings.transaction() as session:
+        events = case_history(session, get_case(session, ref))
+    if as_json:
+        emit_json(events)
+    else:
+        _print_history(events)
+
+
+@main.group()
+def fact() -> None:
+    """Record facts on a case (plan published, secretary appointed, survey figures …)."""
+
+
+@fact.command("set")
+@click.argument("ref")
+@click.argument("name")
+@click.argument("value")
+@pass_settings
+def fact_set(settings: Settings, ref: str, name: str, value: str) -> None:
+    """Set fact NAME of case REF to VALUE (是/否, a number, a date or text)."""
+    from engine.cases import get_case, set_fact
+
+    with settings.transaction() as session:
+        target = get_case(session, ref)
+        old, new = set_fact(session, target, name, value, _actor(settings, session), settings.now())
+        click.echo(f"{target.ref} {name}: {'—' if old is None else old} → {new}")
+
+
+@main.command()
+@click.argument("ref")
+@click.argument("trigger")
+@click.option("--note", help="Why (recorded in the history).")
+@pass_settings
+def fire(settings: Settings, ref: str, trigger: str, note: str | None) -> None:
+    """Fire TRIGGER on case REF (e.g. confirm, submit_self_check, conclude_survey)."""
+    from engine.cases import fire as fire_trigger
+    from engine.cases import get_case
+    from engine.deploy import compiled_version
+
+    with settings.transaction() as session:
+        target = get_case(session, ref)
+        result = fire_trigger(session, target, trigger, _actor(settings, session), settings.now(), note)
+        states = compiled_version(target.workflow_version).definition.states
+        click.echo(f"{target.ref} {trigger}: {states[result.source].label} → {states[result.dest].label}"
+                   + (f"（第 {target.round} 轮）" if target.round > 1 else ""))
+        for warning in result.warnings:
+            click.echo(f"提醒 warning: {warning.reason_zh} / {warning.reason_en}", err=True)
+        for notice in result.notices:
+            click.echo(f"已生成通知 / notice queued: {notice}")
+
+
+# --- demo ------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--dir", "folder", default="rectify-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the demo database (replaced if it exists).")
+@click.option("--seed", default=2014, show_default=True, help="Random seed of the generated county.")
+def demo(folder: str, seed: int) -> None:
+    """Generate a county, run its campaign end to end, and print what happened."""
+    from engine.demo import run_demo
+
+    summary = run_demo(Path(folder), seed, progress=lambda msg: click.echo(msg))
+    click.echo(summary)
+
+
+if __name__ == "__main__":
+    main()
