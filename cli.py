@@ -483,6 +483,44 @@ def fire(settings: Settings, ref: str, trigger: str, note: str | None) -> None:
             click.echo(f"已生成通知 / notice queued: {notice}")
 
 
+# --- daemon ----------------------------------------------------------------------------
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one tick (at --now, or the real time) and exit.")
+@click.option("--until", "until_text", metavar="DATE",
+              help="Simulate: tick day by day from --now up to DATE, then exit.")
+@click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between ticks when running as a service.")
+@pass_settings
+def daemon(settings: Settings, once: bool, until_text: str | None, interval: float) -> None:
+    """Fire due timers: reminders, escalations, recurring notices, automatic transitions."""
+    import logging
+
+    from engine.clock import parse_when
+    from engine.daemon import run_forever, run_until
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with settings.transaction():
+        pass  # fails early, with a clear message, if the database is missing or not initialised
+    store = settings.store
+    if until_text:
+        if not settings.now_text:
+            raise click.UsageError("--until needs --now (the simulated start time)")
+        for day, report in run_until(store, settings.now(), parse_when(until_text)):
+            for line in report.messages:
+                click.echo(f"{day:%Y-%m-%d} {line}")
+        return
+    if once:
+        from engine.ticker import tick
+
+        report = tick(store, settings.now())
+        click.echo(f"tick: fired {report.total} ({dict(report.fired)}), skipped {report.skipped}")
+        for line in report.messages:
+            click.echo(line)
+        return
+    run_forever(store, interval, settings.now if settings.now_text else None)
+
+
 # --- demo ------------------------------------------------------------------------------
 
 @main.command()

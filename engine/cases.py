@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 
 from engine.deploy import compiled_version
 from engine.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
-from engine.errors import BadInput, GuardFailure, InvalidValue, NotFound, PermissionDenied, TransitionRefused
+from engine.errors import (
+    BadInput,
+    GuardFailure,
+    InvalidValue,
+    NotFound,
+    PermissionDenied,
+    TransitionRefused,
+)
 from engine.machine import CompiledWorkflow, guard_passes, split_guard
 from engine.models import Campaign, Case, CaseFact, Event, Organization, OrgKind
 from engine.notices import notice_context, queue_notice
@@ -36,7 +43,7 @@ def get_case(session: Session, ref: str) -> Case:
     return case
 
 
-def _record(session: Session, case: Case, actor: Actor, now: datetime, kind: str, *, trigger: str | None = None,
+def record_event(session: Session, case: Case, actor: Actor, now: datetime, kind: str, *, trigger: str | None = None,
             from_state: str | None = None, to_state: str | None = None, note: str | None = None,
             data: dict[str, Any] | None = None) -> Event:
     seq = (session.scalar(select(func.max(Event.seq)).where(Event.case_id == case.id)) or 0) + 1
@@ -91,7 +98,7 @@ def open_case(session: Session, campaign: Campaign, org_code: str, actor: Actor,
                 opened_at=now, entered_at=now, updated_at=now)
     session.add(case)
     session.flush()
-    _record(session, case, actor, now, "opened", to_state=case.state,
+    record_event(session, case, actor, now, "opened", to_state=case.state,
             data={"workflow_version": version.version, "problems": case.problems, "flags": case.flags,
                   "key_target": case.key_target, "weak_and_lax": weak_and_lax})
     schedule_state_timers(session, compiled, case, now)
@@ -144,7 +151,7 @@ def set_fact(session: Session, case: Case, name: str, raw: str, actor: Actor, no
         session.add(CaseFact(case_id=case.id, name=name, value={"v": value}, set_at=now, set_by=actor.name))
     else:
         row.value, row.set_at, row.set_by = {"v": value}, now, actor.name
-    _record(session, case, actor, now, "fact", data={"fact": name, "old": old, "new": value})
+    record_event(session, case, actor, now, "fact", data={"fact": name, "old": old, "new": value})
     return old, value
 
 
@@ -254,7 +261,7 @@ def _apply(session: Session, compiled: CompiledWorkflow, case: Case, transition,
     if transition.new_round:
         case.round += 1
     case.entered_at = now
-    event = _record(session, case, actor, now, "transition", trigger=transition.trigger, from_state=source,
+    event = record_event(session, case, actor, now, "transition", trigger=transition.trigger, from_state=source,
                     to_state=case.state, note=note,
                     data={"guards": {n: verdicts[n].as_dict() for n in sorted(used)},
                           "warnings": [w.as_dict() for w in warnings]})

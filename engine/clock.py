@@ -47,3 +47,8 @@ def fmt(moment: datetime | None, tz: str, with_time: bool = True) -> str:
     if with_time and (shown.hour, shown.minute, shown.second) == (0, 0, 0):
         return (shown - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
     return shown.strftime("%Y-%m-%d %H:%M") if with_time else shown.strftime("%Y-%m-%d")
+
+
+def due_day(moment: datetime, tz: str) -> str:
+    """The calendar day a deadline belongs to: a midnight deadline ends the day before."""
+    return fmt(moment, tz).removesuffix(" 24:00")[:10]

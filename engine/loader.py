@@ -118,10 +118,7 @@ def data_path(data: Any, prefix: tuple[str | int, ...], loc: tuple[Any, ...]) ->
         node = node[part]
     path: list[str | int] = []
     for i, part in enumerate(loc):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            path.append(part)
-        elif isinstance(node, (list, tuple)) and isinstance(part, int) and part < len(node):
+        if isinstance(node, dict) and part in node or isinstance(node, (list, tuple)) and isinstance(part, int) and part < len(node):
             node = node[part]
             path.append(part)
         elif i == len(loc) - 1 and isinstance(node, dict):

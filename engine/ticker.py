@@ -1,0 +1,109 @@
+"""Fire what time has made due: reminders, escalations, recurring notices, automatic transitions.
+
+Each timer fires in its own short transaction, with its notice written to the outbox in
+that same transaction. Finding due timers reads the partial index on pending timers'
+due time, so a tick with nothing due costs the same with 100 cases or 250 000. A timer
+whose case has moved on is marked ``skipped`` (leaving a state cancels its timers, so
+this only happens when two actors race).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.cases import fire, record_event
+from engine.clock import due_day
+from engine.db import Store
+from engine.deadlines import add
+from engine.deploy import compiled_version
+from engine.errors import RectifyError
+from engine.models import Case, Timer, TimerStatus
+from engine.notices import notice_context, queue_notice
+from engine.officials import SYSTEM
+
+log = logging.getLogger("rectify.daemon")
+
+
+@dataclass
+class TickReport:
+    fired: Counter = field(default_factory=Counter)
+    skipped: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.fired.values())
+
+
+def tick(store: Store, now: datetime, batch: int = 500) -> TickReport:
+    """Fire every timer due at ``now``, oldest first, each in its own transaction."""
+    report = TickReport()
+    while True:
+        with store.transaction() as session:
+            due = list(session.scalars(
+                select(Timer.id).where(Timer.status == TimerStatus.PENDING.value, Timer.due_at <= now)
+                .order_by(Timer.due_at, Timer.id).limit(batch)))
+        if not due:
+            return report
+        for timer_id in due:
+            with store.transaction() as session:
+                timer = session.get(Timer, timer_id, with_for_update={"skip_locked": True})
+                if timer is not None and timer.status == TimerStatus.PENDING.value:
+                    _fire_timer(session, timer, now, report)
+
+
+def _fire_timer(session: Session, timer: Timer, now: datetime, report: TickReport) -> None:
+    case = session.get(Case, timer.case_id)
+    assert case is not None
+    timer.fired_at = now
+    if case.state != timer.state or case.round != timer.round:
+        timer.status = TimerStatus.SKIPPED.value
+        report.skipped += 1
+        return
+    timer.status = TimerStatus.FIRED.value
+    if timer.kind == "auto":
+        _fire_auto(session, case, timer, now, report)
+    elif timer.kind in ("reminder", "escalation", "recurring"):
+        _fire_notice(session, case, timer, now, report)
+    report.fired[timer.kind] += 1
+
+
+def _fire_auto(session: Session, case: Case, timer: Timer, now: datetime, report: TickReport) -> None:
+    trigger = timer.payload["trigger"]
+    try:
+        with session.begin_nested():  # a refused automatic transition must not undo the timer's status
+            result = fire(session, case, trigger, SYSTEM, now, note="自动转换 / automatic transition")
+    except RectifyError as exc:
+        timer.status = TimerStatus.SKIPPED.value
+        timer.payload = {**timer.payload, "refused": str(exc)}
+        report.messages.append(f"{case.ref}: automatic '{trigger}' refused: {exc}")
+        log.warning("%s: automatic %s refused: %s", case.ref, trigger, exc)
+        return
+    report.messages.append(f"{case.ref}: {trigger} {result.source} → {result.dest}")
+
+
+def _fire_notice(session: Session, case: Case, timer: Timer, now: datetime, report: TickReport) -> None:
+    compiled = compiled_version(case.workflow_version)
+    wf = compiled.definition
+    payload = timer.payload
+    deadline = None
+    if timer.kind != "recurring":
+        deadline = {"kind": timer.kind, "due": due_day(case.due_at, wf.timezone) if case.due_at else "",
+                    "label": wf.states[case.state].label, "offset": payload.get("offset", ""),
+                    "days": payload.get("days", 0), "notice_label": ""}
+    event = record_event(session, case, SYSTEM, now, "timer", trigger=timer.kind,
+                    data={"timer": timer.id, "notice": payload["notice"], **({"occurrence": payload["occurrence"]}
+                                                                           if timer.kind == "recurring" else {})})
+    context = notice_context(compiled, case, now, SYSTEM.name, deadline=deadline)
+    queue_notice(session, compiled, payload["notice"], context, f"timer:{timer.id}", case, event, now)
+    if timer.kind == "recurring":
+        rec = wf.states[case.state].recurring[payload["index"]]
+        session.add(Timer(case_id=case.id, state=case.state, round=case.round, kind="recurring",
+                          due_at=add(timer.due_at, rec.every), status=TimerStatus.PENDING.value,
+                          payload={**payload, "occurrence": payload["occurrence"] + 1}))
