@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def read_table(path: str | Path) -> Table:
     if suffix in (".xlsx", ".xlsm"):
         grid = _xlsx_rows(path)
     elif suffix in (".csv", ".txt"):
-        grid = list(csv.reader(io.StringIO(_decode(path))))
+        grid = _csv_rows(path)
     else:
         raise BadInput(f"{path}: 只支持 .csv 和 .xlsx 文件 / only .csv and .xlsx files are supported")
     numbered = [(i + 1, [c.strip() for c in row]) for i, row in enumerate(grid)]
@@ -40,9 +41,27 @@ def read_table(path: str | Path) -> Table:
     return Table(str(path), header, header_row, rows)
 
 
+def _csv_rows(path: Path) -> list[list[str]]:
+    text = _decode(path)
+    first_line = text.split("\n", 1)[0]
+    # Excel's "Unicode text (*.txt)" is tab-separated; everything else here uses commas
+    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise BadInput(f"{path}: 不是有效的 CSV 文件 / not a valid CSV file: {exc}") from exc
+
+
 def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"{path}: 无法读取文件 / cannot read the file: {exc.strerror}") from exc
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM, as Excel saves "Unicode text"
+        encodings: tuple[str, ...] = ("utf-16",)
+    else:
+        encodings = ("utf-8-sig", "gb18030")
+    for encoding in encodings:
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
@@ -53,15 +72,25 @@ def _decode(path: Path) -> str:
 def _xlsx_rows(path: Path) -> list[list[str]]:
     from openpyxl import load_workbook  # imported here: most commands never read a spreadsheet
 
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise BadInput(f"{path}: 无法读取 Excel 文件 / cannot read the workbook: {exc}") from exc
-    try:
-        sheet = workbook.worksheets[0]
-        return [["" if v is None else _cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
+    # openpyxl warns about harmless things other tools write (no default style, unsupported
+    # extensions); the user cannot act on them, so they must not clutter the command's output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            workbook = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for a damaged file
+            raise BadInput(f"{path}: 无法读取 Excel 文件 / cannot read the workbook: {exc}") from exc
+        try:
+            sheet = workbook.worksheets[0]
+            # read-only mode trusts the <dimension> the writing program declared, and some
+            # declare "A1" or a stale range: rows and columns beyond it would be dropped silently
+            sheet.reset_dimensions()
+            return [["" if v is None else _cell_text(v) for v in row]
+                    for row in sheet.iter_rows(values_only=True)]
+        except Exception as exc:  # a damaged sheet part fails only while it is parsed
+            raise BadInput(f"{path}: 无法读取 Excel 文件 / cannot read the workbook: {exc}") from exc
+        finally:
+            workbook.close()
 
 
 def _cell_text(value: object) -> str:

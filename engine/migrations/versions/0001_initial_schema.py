@@ -52,8 +52,8 @@ def upgrade() -> None:
     sa.Column('deployed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('deployed_by', sa.String(length=50), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workflow_versions')),
-    sa.UniqueConstraint('name', 'digest', name=op.f('uq_workflow_versions_name')),
-    sa.UniqueConstraint('name', 'version', name=op.f('uq_workflow_versions_name'))
+    sa.UniqueConstraint('name', 'digest', name=op.f('uq_workflow_versions_name_digest')),
+    sa.UniqueConstraint('name', 'version', name=op.f('uq_workflow_versions_name_version'))
     )
     op.create_table('campaigns',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('case_seq', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['current_version_id'], ['workflow_versions.id'], name=op.f('fk_campaigns_current_version_id_workflow_versions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaigns')),
-    sa.UniqueConstraint('workflow_name', 'year', name=op.f('uq_campaigns_workflow_name'))
+    sa.UniqueConstraint('workflow_name', 'year', name=op.f('uq_campaigns_workflow_name_year'))
     )
     op.create_table('officials',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -103,7 +103,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['township_id'], ['organizations.id'], name=op.f('fk_cases_township_id_organizations')),
     sa.ForeignKeyConstraint(['workflow_version_id'], ['workflow_versions.id'], name=op.f('fk_cases_workflow_version_id_workflow_versions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cases')),
-    sa.UniqueConstraint('campaign_id', 'organization_id', name=op.f('uq_cases_campaign_id')),
+    sa.UniqueConstraint('campaign_id', 'organization_id', name=op.f('uq_cases_campaign_id_organization_id')),
     sa.UniqueConstraint('ref', name=op.f('uq_cases_ref'))
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
@@ -120,7 +120,7 @@ def upgrade() -> None:
     sa.Column('set_by', sa.String(length=50), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_facts_case_id_cases')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_case_facts')),
-    sa.UniqueConstraint('case_id', 'name', name=op.f('uq_case_facts_case_id'))
+    sa.UniqueConstraint('case_id', 'name', name=op.f('uq_case_facts_case_id_name'))
     )
     with op.batch_alter_table('case_facts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_facts_case_id'), ['case_id'], unique=False)
@@ -140,7 +140,7 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_events_case_id_cases')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
-    sa.UniqueConstraint('case_id', 'seq', name=op.f('uq_events_case_id'))
+    sa.UniqueConstraint('case_id', 'seq', name=op.f('uq_events_case_id_seq'))
     )
     op.create_table('timers',
     sa.Column('id', sa.Integer(), nullable=False),

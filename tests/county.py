@@ -1,0 +1,42 @@
+"""A small county for tests: 1 county, 2 townships, 12 villages, officials, the shipped workflow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from engine.db import Store
+from engine.deploy import deploy
+from engine.loader import load_workflow_file
+from engine.models import OrgKind
+from engine.officials import add_official
+from engine.orgs import OrgRow, import_organizations
+from tests.conftest import WORKFLOW, at
+
+
+def county_rows() -> list[OrgRow]:
+    rows = [OrgRow(1, "X", "××县", OrgKind.COUNTY, None, None, None)]
+    for t, town in enumerate(("城关镇", "河西乡"), start=1):
+        rows.append(OrgRow(len(rows) + 1, f"T{t}", f"{town}党委", OrgKind.TOWNSHIP, "X", None, None))
+        for v in range(1, 7):
+            rows.append(OrgRow(len(rows) + 1, f"T{t}-{v:02d}", f"{town}第{v}村党支部", OrgKind.VILLAGE,
+                               f"T{t}", f"书记{t}{v}", f"1380000{t}{v:03d}"))
+    return rows
+
+
+OFFICIALS = [
+    ("县委组织部李", "county_department", "X"),
+    ("城关镇王", "township_committee", "T1"),
+    ("河西乡赵", "township_committee", "T2"),
+    ("联系领导周", "contact_leader", "X"),
+]
+
+
+def seed_county(store: Store, workflow_file=WORKFLOW, now: datetime | None = None):
+    now = now or at("2014-03-01")
+    loaded = load_workflow_file(workflow_file)
+    with store.transaction() as session:
+        import_organizations(session, county_rows(), "county")
+        deploy(session, loaded, "admin", now)
+        for name, role, where in OFFICIALS:
+            add_official(session, name, role, where, loaded.definition.roles)
+    return loaded

@@ -1,0 +1,352 @@
+"""The engine against a real SQLite file and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.cases import fire, get_case, open_case, set_fact, trigger_statuses
+from engine.deploy import compiled_version, deploy, resolve_campaign
+from engine.errors import InvalidValue, NotFound, PermissionDenied, TransitionRefused
+from engine.loader import load_workflow_file
+from engine.machine import compiled
+from engine.models import Case, CaseFact, Event, Notice, Timer, TimerStatus
+from engine.officials import actor_for
+from engine.ticker import tick
+from tests.conftest import WORKFLOW, at
+from tests.county import seed_county
+
+LI, WANG, ZHAO = "县委组织部李", "城关镇王", "河西乡赵"
+READY = {"plan_made": "是", "plan_published": "是", "contact_leader": "周建国",
+         "secretary_appointed": "张三", "stationed_cadre": "驻村工作队"}
+
+
+def snapshot(store) -> dict[str, object]:
+    """Everything a refused action must leave untouched."""
+    with store.transaction() as s:
+        return {
+            "events": s.scalar(select(func.count()).select_from(Event)),
+            "notices": s.scalar(select(func.count()).select_from(Notice)),
+            "timers": sorted(s.execute(select(Timer.id, Timer.status)).all()),
+            "facts": s.scalar(select(func.count()).select_from(CaseFact)),
+            "cases": sorted(s.execute(select(Case.ref, Case.state, Case.round, Case.version)).all()),
+        }
+
+
+def do(store, fn, *args, **kwargs):
+    with store.transaction() as s:
+        return fn(s, *args, **kwargs)
+
+
+def open_(store, org="T1-01", who=WANG, when="2014-03-05", **kw):
+    def run(s):
+        case = open_case(s, resolve_campaign(s, None), org, actor_for(s, who), at(when), **kw)
+        return case.ref
+    return do(store, run)
+
+
+def fire_(store, ref, trigger, who=LI, when="2014-03-10", note=None):
+    def run(s):
+        result = fire(s, get_case(s, ref), trigger, actor_for(s, who), at(when), note)
+        return result.dest, [w.outcome.value for w in result.warnings], list(result.notices)
+    return do(store, run)
+
+
+def facts_(store, ref, values, who=WANG, when="2014-04-01"):
+    def run(s):
+        case, actor = get_case(s, ref), actor_for(s, who)
+        for name, value in values.items():
+            set_fact(s, case, name, value, actor, at(when))
+    do(store, run)
+
+
+def state_of(store, ref):
+    return do(store, lambda s: (lambda c: (c.state, c.round))(get_case(s, ref)))
+
+
+def to_survey(store, ref, start="2014-11-01"):
+    """From screening through the acceptance steps up to the survey."""
+    fire_(store, ref, "confirm")
+    facts_(store, ref, READY)
+    fire_(store, ref, "submit_self_check", WANG, start)
+    facts_(store, ref, {"self_check_report": "自查报告"}, WANG, start)
+    fire_(store, ref, "request_superior_check", WANG, start)
+    facts_(store, ref, {"superior_check_opinion": "同意"}, WANG, start)
+    fire_(store, ref, "pass_superior_check", WANG, start)
+    fire_(store, ref, "pass_spot_check", LI, start)
+
+
+@pytest.fixture
+def county(store):
+    seed_county(store)
+    return store
+
+
+def test_a_case_goes_from_screening_to_accepted(county):
+    ref = open_(county)
+    assert state_of(county, ref) == ("screening", 1)
+    to_survey(county, ref)
+    facts_(county, ref, {"survey_respondents": "40", "survey_satisfied": "30"}, WANG, "2014-12-03")
+    dest, _, notices = fire_(county, ref, "conclude_survey", WANG, "2014-12-03")
+    assert dest == "accepted" and notices == ["accepted_notice"]
+    with county.transaction() as s:
+        case = get_case(s, ref)
+        events = s.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)).all()
+        path = [e.to_state for e in events if e.kind in ("opened", "transition")]
+        assert path == ["screening", "rectifying", "self_check", "superior_check", "spot_check",
+                        "survey", "accepted"]
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert case.due_at is None  # a final state has no deadline
+        pending = s.scalar(select(func.count()).select_from(Timer).where(
+            Timer.case_id == case.id, Timer.status == "pending"))
+        assert pending == 0
+
+
+def test_low_satisfaction_re_rectifies_and_the_daemon_restarts_a_fresh_round(county):
+    ref = open_(county)
+    to_survey(county, ref)
+    facts_(county, ref, {"survey_respondents": "40", "survey_satisfied": "27"}, WANG, "2014-12-03")
+    dest, _, notices = fire_(county, ref, "conclude_survey", WANG, "2014-12-03T10:00")
+    assert dest == "re_rectify" and notices == ["re_rectify_notice"]
+    report = tick(county, at("2014-12-03T10:05"))
+    assert report.fired["auto"] == 1
+    assert state_of(county, ref) == ("rectifying", 2)
+    with county.transaction() as s:
+        case = get_case(s, ref)
+        # Round 2 gets a fresh relative deadline (3 months after re-entering), not 11-30.
+        assert case.due_at == at("2015-03-03T10:05")
+        last = s.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq.desc())).first()
+        assert (last.actor, last.trigger, last.round) == ("system", "restart_rectification", 2)
+
+
+@pytest.mark.parametrize(("satisfied", "dest"), [(28, "accepted"), (27, "re_rectify")])
+def test_seventy_percent_exactly_passes(county, satisfied, dest):
+    ref = open_(county)
+    to_survey(county, ref)
+    facts_(county, ref, {"survey_respondents": "40", "survey_satisfied": str(satisfied)}, WANG, "2014-12-03")
+    assert fire_(county, ref, "conclude_survey", WANG, "2014-12-03")[0] == dest
+
+
+def test_too_few_respondents_blocks_both_outcomes(county):
+    ref = open_(county)
+    to_survey(county, ref)
+    facts_(county, ref, {"survey_respondents": "10", "survey_satisfied": "2"}, WANG, "2014-12-03")
+    before = snapshot(county)
+    with pytest.raises(TransitionRefused, match="少于最低要求 20"):
+        fire_(county, ref, "conclude_survey", WANG, "2014-12-03")
+    assert snapshot(county) == before
+
+
+def test_guards_report_every_reason_and_change_nothing(county):
+    ref = open_(county)
+    fire_(county, ref, "confirm")
+    before = snapshot(county)
+    with pytest.raises(TransitionRefused) as refused:
+        fire_(county, ref, "submit_self_check", WANG, "2014-11-01")
+    guards = {f.guard for f in refused.value.failures}
+    assert guards == {"plan_ready", "secretary_in_place", "contact_leader_assigned", "cadre_stationed"}
+    assert "整改方案已向群众公布" in str(refused.value)
+    assert snapshot(county) == before
+
+
+def test_key_target_needs_county_staffing(county):
+    ref = open_(county, flags=("canvassing",))
+    fire_(county, ref, "confirm")
+    facts_(county, ref, READY)
+    with pytest.raises(TransitionRefused) as refused:
+        fire_(county, ref, "submit_self_check", WANG, "2014-11-01")
+    assert [f.guard for f in refused.value.failures] == ["key_target_staffed"]
+    facts_(county, ref, {"county_contact_leader": "周建国", "county_cadre": "陈静"})
+    assert fire_(county, ref, "submit_self_check", WANG, "2014-11-01")[0] == "self_check"
+
+
+def test_wrong_state_unknown_trigger_role_and_jurisdiction_are_refused(county):
+    ref = open_(county)
+    before = snapshot(county)
+    with pytest.raises(TransitionRefused, match="not allowed in state 'screening'; available now: confirm"):
+        fire_(county, ref, "pass_spot_check")
+    with pytest.raises(NotFound, match="no_such_trigger"):
+        fire_(county, ref, "no_such_trigger")
+    with pytest.raises(PermissionDenied, match="allowed roles: county_department"):
+        fire_(county, ref, "confirm", WANG)
+    fire_(county, ref, "confirm")
+    facts_(county, ref, READY)
+    mid = snapshot(county)
+    with pytest.raises(PermissionDenied, match="jurisdiction"):
+        fire_(county, ref, "submit_self_check", ZHAO, "2014-11-01")  # another township's official
+    with pytest.raises(PermissionDenied, match="jurisdiction"):
+        facts_(county, ref, {"measures": "x"}, ZHAO)
+    assert snapshot(county) == mid
+    assert before != mid
+
+
+def test_bad_facts_and_cases_are_refused(county):
+    ref = open_(county)
+    before = snapshot(county)
+    with pytest.raises(NotFound, match="plan_made"):  # the message lists the known facts
+        facts_(county, ref, {"no_such_fact": "1"})
+    with pytest.raises(InvalidValue, match="whole number"):
+        facts_(county, ref, {"survey_respondents": "-3"})
+    with pytest.raises(InvalidValue, match="yes/no"):
+        facts_(county, ref, {"plan_made": "maybe"})
+    with pytest.raises(NotFound, match="case"):
+        fire_(county, "2014-9-9999", "confirm")
+    with pytest.raises(NotFound, match="organization"):
+        open_(county, org="NOPE")
+    with pytest.raises(InvalidValue, match="problem category"):
+        open_(county, org="T1-02", problems=(9,))
+    with pytest.raises(PermissionDenied, match="only county_department, township_committee"):
+        open_(county, org="T1-02", who="联系领导周")
+    assert snapshot(county) == before
+
+
+def test_quota_warns_but_allows(county):
+    refs = [open_(county, org=f"T1-0{i}") for i in (1, 2)]
+    assert fire_(county, refs[0], "confirm")[1] == ["warn"]  # 1 of 6 villages is already > 7 %
+    with county.transaction() as s:
+        event = s.scalars(select(Event).where(Event.kind == "transition")).one()
+        assert event.data["warnings"][0]["figures"] == {
+            "organizations": 6, "cases": 1, "ratio": 0.1667, "target": 0.05, "tolerance": 0.02}
+
+
+def test_timers_are_scheduled_on_entry_and_cancelled_on_exit(county):
+    ref = open_(county)
+    with county.transaction() as s:
+        case = get_case(s, ref)
+        kinds = sorted(t.kind for t in s.scalars(select(Timer).where(Timer.case_id == case.id)))
+        assert kinds == ["deadline", "escalation", "escalation", "reminder", "reminder"]
+        assert case.due_at == at("2014-03-17")  # the end of 03-16
+    fire_(county, ref, "confirm")
+    with county.transaction() as s:
+        case = get_case(s, ref)
+        statuses = {(t.state, t.status) for t in s.scalars(select(Timer).where(Timer.case_id == case.id))}
+        assert ("screening", "pending") not in statuses
+        assert ("rectifying", "pending") in statuses
+        assert case.due_at == at("2014-12-01")
+
+
+def test_tick_fires_reminders_once_and_recurring_notices_repeat(county):
+    ref = open_(county)
+    report = tick(county, at("2014-03-14T09:00"))  # reminder 3 days before the end of 03-16
+    assert report.fired == {"reminder": 1}
+    assert tick(county, at("2014-03-14T09:00")).total == 0  # nothing fires twice
+    fire_(county, ref, "confirm", when="2014-03-15")
+    tick(county, at("2014-07-16"))  # two progress-report requests: 05-15 and 07-15
+    with county.transaction() as s:
+        keys = s.scalars(select(Notice.idempotency_key).order_by(Notice.id)).all()
+        templates = s.scalars(select(Notice.template).order_by(Notice.id)).all()
+    assert templates == ["deadline_reminder", "case_listed", "progress_report_request", "progress_report_request"]
+    assert len(set(keys)) == len(keys)
+    with county.transaction() as s:
+        body = s.scalars(select(Notice.body).where(Notice.template == "deadline_reminder")).one()
+        assert "2014-03-16前完成" in body
+
+
+def test_overdue_escalation_names_the_days(county):
+    open_(county)
+    tick(county, at("2014-03-24T09:00"))
+    with county.transaction() as s:
+        notices = s.scalars(select(Notice).where(Notice.template == "overdue_escalation").order_by(Notice.id)).all()
+    assert [n.title for n in notices] == [
+        "逾期督办通报：城关镇第1村党支部排查建账工作已逾期1天",
+        "逾期督办通报：城关镇第1村党支部排查建账工作已逾期7天"]
+
+
+def test_skipped_timer_for_a_case_that_moved_on(county):
+    ref = open_(county)
+    with county.transaction() as s:  # simulate a race: the timer row is still pending after the case left
+        case = get_case(s, ref)
+        timer = s.scalars(select(Timer).where(Timer.case_id == case.id, Timer.kind == "reminder")).first()
+        timer_id = timer.id
+        case.state = "rectifying"
+    report = tick(county, at("2014-03-16"))
+    assert report.skipped >= 1
+    with county.transaction() as s:
+        assert s.get(Timer, timer_id).status == TimerStatus.SKIPPED.value
+
+
+def test_trigger_statuses_explain_what_blocks(county):
+    ref = open_(county)
+    fire_(county, ref, "confirm")
+    with county.transaction() as s:
+        statuses = trigger_statuses(s, get_case(s, ref), at("2014-04-01"))
+    assert [(st.trigger, st.available) for st in statuses] == [("submit_self_check", False)]
+    assert len(statuses[0].failures) == 4
+
+
+def test_an_administrator_changes_the_workflow_without_code(county, workflow_copy):
+    ref_v1 = open_(county)
+    data = workflow_copy.read_text(encoding="utf-8")
+    data = data.replace("params: {threshold: 0.70}", "params: {threshold: 0.80}")
+    data = data.replace("trigger: pass_spot_check", "trigger: clear_spot_check")
+    data = data.replace('survey_end:             {date: "12-10"', 'survey_end:             {date: "12-12"')
+    # A new state between spot check and survey.
+    data = data.replace("""    source: spot_check
+    dest: survey""", """    source: spot_check
+    dest: publicity""")
+    data += """  - trigger: end_publicity
+    label: 公示期满
+    source: publicity
+    dest: survey
+    roles: [county_department]
+"""
+    data = data.replace("""  re_rectify:
+    label: 重新整顿""", """  publicity:
+    label: 验收结果公示
+  re_rectify:
+    label: 重新整顿""")
+    workflow_copy.write_text(data, encoding="utf-8")
+    loaded = load_workflow_file(workflow_copy)
+    version = do(county, lambda s: deploy(s, loaded, "admin", at("2014-03-06"))[0].version)
+    assert version == 2
+    ref_v2 = open_(county, org="T1-02")
+    for ref in (ref_v1, ref_v2):
+        fire_(county, ref, "confirm")
+        facts_(county, ref, READY)
+        fire_(county, ref, "submit_self_check", WANG, "2014-11-01")
+        facts_(county, ref, {"self_check_report": "r", "superior_check_opinion": "ok"}, WANG, "2014-11-01")
+        fire_(county, ref, "request_superior_check", WANG, "2014-11-01")
+        fire_(county, ref, "pass_superior_check", WANG, "2014-11-01")
+    with pytest.raises(NotFound, match="pass_spot_check"):
+        fire_(county, ref_v1, "clear_spot_check")  # v1 does not know the renamed trigger…
+    fire_(county, ref_v1, "pass_spot_check")
+    fire_(county, ref_v2, "clear_spot_check")  # …v2 does, and goes through the new state
+    fire_(county, ref_v2, "end_publicity")
+    for ref in (ref_v1, ref_v2):
+        facts_(county, ref, {"survey_respondents": "40", "survey_satisfied": "30"}, WANG, "2014-12-03")
+    assert fire_(county, ref_v1, "conclude_survey", WANG, "2014-12-03")[0] == "accepted"  # 75 % ≥ 70 %
+    assert fire_(county, ref_v2, "conclude_survey", WANG, "2014-12-03")[0] == "re_rectify"  # 75 % < 80 %
+    with county.transaction() as s:
+        assert get_case(s, ref_v2).workflow_version.version == 2
+        assert get_case(s, ref_v1).workflow_version.version == 1
+
+
+def test_redeploying_the_same_text_is_a_no_op(county):
+    loaded = load_workflow_file(WORKFLOW)
+    version, created = do(county, lambda s: deploy(s, loaded, "admin", at("2014-03-02")))
+    assert (version.version, created) == (1, False)
+
+
+def test_one_shared_machine_per_version_with_no_models(county):
+    first, second = compiled(load_workflow_file(WORKFLOW)), compiled(load_workflow_file(WORKFLOW))
+    assert first is second
+    ref = open_(county)
+    fire_(county, ref, "confirm")
+    with county.transaction() as s:
+        assert compiled_version(get_case(s, ref).workflow_version).machine is first.machine
+    assert first.machine.models == []
+
+
+def test_deadlines_absolute_and_relative(county):
+    ref = open_(county)
+    fire_(county, ref, "confirm")
+    facts_(county, ref, READY)
+    fire_(county, ref, "submit_self_check", WANG, "2014-11-01T15:30")
+    with county.transaction() as s:
+        assert get_case(s, ref).due_at == at("2014-11-11T15:30")  # self check: 10 days after entry
+    facts_(county, ref, {"self_check_report": "r", "superior_check_opinion": "ok"}, WANG, "2014-11-02")
+    fire_(county, ref, "request_superior_check", WANG, "2014-11-02")
+    fire_(county, ref, "pass_superior_check", WANG, "2014-11-03")
+    fire_(county, ref, "pass_spot_check", LI, "2014-11-04")
+    with county.transaction() as s:
+        assert get_case(s, ref).due_at == at("2014-12-11")  # survey: the end of 12-10
