@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from rules.base import Params, Rule, RuleContext, Verdict, passed, warned, failed
+from rules.base import Params, Rule, RuleContext, Verdict, failed, passed, warned
 from rules.registry import registry
 
 
