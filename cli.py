@@ -108,6 +108,10 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]):
 @click.pass_context
 def main(ctx: click.Context, db: str | None, now_text: str | None, actor: str | None) -> None:
     """rectify — 整顿后进基层党组织工作流 / workflow engine for rectifying backward grassroots party organizations."""
+    if now_text:  # a bad clock is bad input for every command, found before any work starts
+        from engine.clock import parse_when
+
+        parse_when(now_text)
     ctx.obj = Settings(db, now_text, actor)
 
 
@@ -419,7 +423,7 @@ def _print_case(d: dict[str, Any]) -> None:
 
 def _print_history(events: list[dict[str, Any]]) -> None:
     console().print(table("经过 / history", ["#", "时间", "操作人", "事件", "说明"], [
-        [e["seq"], e["at"], e["actor"], e["what"], "；".join(filter(None, [e["note"], *e["warnings"]]))]
+        [e["seq"], e["at"], e["actor"], e["what"], "；".join(filter(None, [e["note"], *e["basis"], *e["warnings"]]))]
         for e in events]))
 
 

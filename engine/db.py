@@ -14,10 +14,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
-from engine.errors import DatabaseError
+from engine.errors import Conflict, DatabaseError
 
 DEFAULT_URL = "sqlite:///rectify.db"
 ENV_VAR = "RECTIFY_DB"
@@ -84,7 +85,10 @@ class Store:
         try:
             with session.begin():
                 yield session
-        except OperationalError as exc:
+        except (StaleDataError, IntegrityError) as exc:
+            raise Conflict("有人同时修改了同一对象，本次操作未写入任何内容，请重试 / someone else changed "
+                           f"the same record at the same time; nothing was written, try again ({exc})") from exc
+        except DBAPIError as exc:
             raise DatabaseError(f"数据库操作失败 / database error on {self.url}: {exc.orig}") from exc
         finally:
             session.close()
@@ -92,7 +96,7 @@ class Store:
     def is_initialised(self) -> bool:
         try:
             return inspect(self.engine).has_table("alembic_version")
-        except OperationalError as exc:
+        except DBAPIError as exc:
             raise DatabaseError(f"无法打开数据库 / cannot open database {self.url}: {exc.orig}") from exc
 
     def dispose(self) -> None:

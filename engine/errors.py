@@ -56,8 +56,10 @@ class NotFound(BadInput):
     """An organization, case, official, trigger, fact… that does not exist."""
 
     def __init__(self, kind: str, key: object, hint: str = ""):
+        """``kind`` is "english 中文", e.g. "case 整顿对象"."""
         self.kind, self.key, self.hint = kind, key, hint
-        msg = f"{kind} not found / 未找到: {key}"
+        english, _, chinese = kind.partition(" ")
+        msg = f"未找到{chinese or english}“{key}” / {english} not found: {key}"
         super().__init__(f"{msg}. {hint}" if hint else msg)
 
 

@@ -33,6 +33,7 @@ COLUMNS = {  # field → accepted headers (Chinese first)
     "secretary_phone": ("书记电话", "党组织书记联系电话", "secretary_phone"),
 }
 REQUIRED = ("code", "name", "kind")
+MAX_LENGTH = {"code": 64, "name": 200, "secretary_name": 50}  # the column sizes in engine.models
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
 
 
@@ -55,31 +56,41 @@ def parse_org_table(table: Table) -> list[OrgRow]:
     rows: list[OrgRow] = []
     seen: dict[str, int] = {}
     for number, cells in table.rows:
-        get = lambda field: (cells[index[field]].strip() if field in index and index[field] < len(cells) else "")  # noqa: E731
-        bad = lambda column, msg: problems.append(f"第 {number} 行 row {number}, 列 column '{column}': {msg}")  # noqa: E731
-        code, name, kind_text = get("code"), get("name"), get("kind")
+        value = {field: cells[i].strip() if i < len(cells) else "" for field, i in index.items()}
+        found: list[tuple[str, str]] = []  # (column, message) for this row
+        code, name, kind_text = value["code"], value["name"], value["kind"]
         if not code:
-            bad("编码", "编码为空 / code is empty")
+            found.append(("编码", "编码为空 / code is empty"))
         elif code in seen:
-            bad("编码", f"编码 '{code}' 与第 {seen[code]} 行重复 / duplicate code (row {seen[code]})")
+            found.append(("编码", f"编码 '{code}' 与第 {seen[code]} 行重复 / duplicate code (row {seen[code]})"))
         else:
             seen[code] = number
         if not name:
-            bad("名称", "名称为空 / name is empty")
-        kind = _KIND_WORDS.get(kind_text)
+            found.append(("名称", "名称为空 / name is empty"))
+        for field, column in (("code", "编码"), ("name", "名称"), ("secretary_name", "书记姓名")):
+            if len(value.get(field, "")) > MAX_LENGTH[field]:  # PostgreSQL would refuse it with a DataError
+                found.append((column, f"超过 {MAX_LENGTH[field]} 个字 / longer than {MAX_LENGTH[field]} characters"))
+        kind = _kind(kind_text)
         if kind is None:
-            bad("类型", f"未知类型 '{kind_text}' / unknown kind; use one of: {'、'.join(KIND_LABELS.values())}")
-        phone = get("secretary_phone")
+            found.append(("类型", f"未知类型 '{kind_text}' / unknown kind; use one of: {'、'.join(KIND_LABELS.values())}"))
+        phone = value.get("secretary_phone", "")
         if phone and not PHONE.match(phone):
-            bad("书记电话", f"电话号码格式不对 '{phone}' / not a phone number")
-        parent = get("parent_code") or None
+            found.append(("书记电话", f"电话号码格式不对 '{phone}' / not a phone number"))
+        parent = value.get("parent_code") or None
         if kind is not None and kind is not OrgKind.COUNTY and parent is None:
-            bad("上级编码", "非县级组织必须填写上级编码 / parent code is required below the county")
-        if kind is not None and code and name:
-            rows.append(OrgRow(number, code, name, kind, parent, get("secretary_name") or None, phone or None))
+            found.append(("上级编码", "非县级组织必须填写上级编码 / parent code is required below the county"))
+        problems.extend(f"第 {number} 行 row {number}, 列 column '{column}': {msg}" for column, msg in found)
+        if kind is not None and not found:
+            rows.append(OrgRow(number, code, name, kind, parent, value.get("secretary_name") or None, phone or None))
     if problems:
         raise ImportFileError(table.path, problems)
     return rows
+
+
+def _kind(text: str) -> OrgKind | None:
+    """The kind a cell names: Chinese label or English value, any case, ASCII or full-width brackets."""
+    text = text.replace("(", "（").replace(")", "）").replace(" ", "")
+    return _KIND_WORDS.get(text) or _KIND_WORDS.get(text.lower())
 
 
 def _column_index(table: Table) -> tuple[dict[str, int], list[str]]:
@@ -107,9 +118,11 @@ def import_organizations(session: Session, rows: list[OrgRow], path: str) -> tup
     if problems:
         raise ImportFileError(path, problems)
     added = updated = 0
+    moved_township: list[Organization] = []  # existing organizations whose township_id changed
     for row in _parents_first(rows, by_code):
         org = existing.get(row.code)
         parent = existing.get(row.parent_code) if row.parent_code else None
+        is_new = org is None
         if org is None:
             org = Organization(code=row.code, path="")
             session.add(org)
@@ -117,12 +130,26 @@ def import_organizations(session: Session, rows: list[OrgRow], path: str) -> tup
             added += 1
         else:
             updated += 1
+        old_township = org.township_id
         org.name, org.kind = row.name, row.kind.value
         org.secretary_name, org.secretary_phone = row.secretary_name, row.secretary_phone
         org.parent = parent
         session.flush()  # the id is part of the path
         _place(org, parent)
+        if not is_new and org.township_id != old_township:
+            moved_township.append(org)
+    for org in moved_township:  # a kind changed to or from township: descendants follow
+        _retownship_below(session, org)
     return added, updated
+
+
+def _retownship_below(session: Session, top: Organization) -> None:
+    below = session.scalars(select(Organization).where(Organization.path.startswith(top.path, autoescape=True),
+                                                       Organization.id != top.id))
+    township = {top.id: top.township_id}
+    for org in sorted(below, key=lambda o: o.path.count("/")):
+        org.township_id = org.id if org.kind == OrgKind.TOWNSHIP.value else township.get(org.parent_id)
+        township[org.id] = org.township_id
 
 
 def _place(org: Organization, parent: Organization | None) -> None:
@@ -142,7 +169,7 @@ def _hierarchy_problems(rows: list[OrgRow], by_code: dict[str, OrgRow],
             problems.append(f"第 {r.row} 行 row {r.row}, 列 column '上级编码': 上级组织 '{r.parent_code}' 不存在 / unknown parent")
         if r.parent_code == r.code:
             problems.append(f"第 {r.row} 行 row {r.row}, 列 column '上级编码': 不能以自己为上级 / an organization cannot be its own parent")
-        if _in_cycle(r, by_code):
+        elif _in_cycle(r, by_code):
             problems.append(f"第 {r.row} 行 row {r.row}, 列 column '上级编码': 上下级关系成环 / the parent chain loops back to '{r.code}'")
         old = existing.get(r.code)
         if old is not None and (old.parent.code if old.parent else None) != r.parent_code:

@@ -38,6 +38,8 @@ def read_table(path: str | Path) -> Table:
     if not numbered:
         raise BadInput(f"{path}: 文件中没有数据 / the file has no rows")
     (header_row, header), *rows = numbered
+    width = len(header)  # spreadsheets omit trailing empty cells: give every row the header's width
+    rows = [(n, row + [""] * (width - len(row))) for n, row in rows]
     return Table(str(path), header, header_row, rows)
 
 

@@ -83,7 +83,15 @@ def history(session: Session, case: Case) -> list[dict[str, Any]]:
         else:
             what = f"{e.trigger}：“{label(e.from_state)}” → “{label(e.to_state)}”"
         warnings = [w["reason_zh"] for w in e.data.get("warnings", [])]
+        # The figures that decided a transition (satisfaction, respondents…) belong in the story.
+        basis = [v["reason_zh"] for v in e.data.get("guards", {}).values()
+                 if v["outcome"] == "fail" or _numeric(v.get("figures", {}))]
         rows.append({"seq": e.seq, "at": fmt(e.at, wf.timezone), "actor": e.actor, "kind": e.kind,
                      "trigger": e.trigger, "from": e.from_state, "to": e.to_state, "round": e.round,
-                     "what": what, "note": e.note or "", "warnings": warnings, "data": e.data})
+                     "what": what, "note": e.note or "", "basis": [b for b in basis if b not in warnings],
+                     "warnings": warnings, "data": e.data})
     return rows
+
+
+def _numeric(figures: dict[str, Any]) -> bool:
+    return any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in figures.values())

@@ -1,0 +1,270 @@
+"""The ``rectify`` CLI: the whole story told with commands only, and every bad input answered cleanly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from tests.conftest import ROOT
+
+ORGS = """编码,名称,类型,上级编码,书记姓名,书记电话
+X,中共××县委,县,,,
+T1,中共城关镇委员会,乡镇,X,,
+T2,中共河西乡委员会,乡镇,X,,
+""" + "".join(f"T1-{i:02d},城关镇第{i}村党支部,村,T1,书记{i},1380000{i:04d}\n" for i in range(1, 21)) \
+    + "".join(f"T2-{i:02d},河西乡第{i}村党支部,村,T2,,\n" for i in range(1, 21))
+
+
+class Rectify:
+    """Runs ``rectify`` in-process against one database, like an official at a terminal."""
+
+    def __init__(self, db_url: str):
+        self.db = db_url
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, who: str | None = None, now: str | None = None, code: int = 0):
+        argv = ["--db", self.db]
+        if who:
+            argv += ["--as", who]
+        if now:
+            argv += ["--now", now]
+        result = self.runner.invoke(main, [*argv, *args], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        assert "Traceback" not in result.output
+        return result
+
+    def json(self, *args: str, **kw):
+        return json.loads(self(*args, "--json", **kw).stdout)
+
+
+def fingerprint(db_url: str) -> str:
+    """A digest of every row of every table: proof that a failed command wrote nothing."""
+    from sqlalchemy import MetaData, create_engine, select
+
+    engine = create_engine(db_url)
+    meta = MetaData()
+    meta.reflect(engine)
+    digest = hashlib.sha256()
+    with engine.connect() as conn:
+        for table in meta.sorted_tables:
+            for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
+                digest.update(repr(tuple(row)).encode())
+    engine.dispose()
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def rectify(tmp_path, request) -> Rectify:
+    db = f"sqlite:///{tmp_path / 'county.db'}"
+    run = Rectify(db)
+    run("init")
+    run("workflow", "deploy", now="2014-03-01")
+    orgs = tmp_path / "orgs.csv"
+    orgs.write_text(ORGS, encoding="utf-8-sig")
+    run("org", "import", str(orgs))
+    run("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
+    run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1", "--phone", "13900000001")
+    run("official", "add", "赵刚", "--role", "township_committee", "--jurisdiction", "T2")
+    return run
+
+
+def prepare(run: Rectify, ref: str) -> None:
+    run("fire", ref, "confirm", who="李明", now="2014-03-12")
+    for name, value in [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周建国"),
+                        ("secretary_appointed", "张三"), ("stationed_cadre", "驻村工作队 3 人")]:
+        run("fact", "set", ref, name, value, who="王强", now="2014-04-01")
+    run("fire", ref, "submit_self_check", who="王强", now="2014-11-20")
+    run("fact", "set", ref, "self_check_report", "已完成自查", who="王强", now="2014-11-21")
+    run("fire", ref, "request_superior_check", who="王强", now="2014-11-22")
+    run("fact", "set", ref, "superior_check_opinion", "同意", who="王强", now="2014-11-24")
+    run("fire", ref, "pass_superior_check", who="王强", now="2014-11-24")
+    run("fire", ref, "pass_spot_check", "--note", "未抽中", who="李明", now="2014-11-26")
+
+
+def test_screening_to_accepted_with_the_cli_only(rectify):
+    out = rectify("case", "open", "T1-01", "--problem", "1", "--problem", "4", who="王强", now="2014-03-05").stdout
+    assert "2014-1-0001" in out
+    prepare(rectify, "2014-1-0001")
+    rectify("fact", "set", "T1-01", "survey_respondents", "50", who="王强", now="2014-12-03")  # by org code too
+    rectify("fact", "set", "2014-1-0001", "survey_satisfied", "35", who="王强", now="2014-12-03")
+    out = rectify("fire", "2014-1-0001", "conclude_survey", who="王强", now="2014-12-03").stdout
+    assert "群众满意度测评 → 验收通过" in out and "accepted_notice" in out
+    show = rectify.json("case", "show", "2014-1-0001", now="2014-12-04")
+    assert show["state"] == "accepted" and show["triggers"] == [] and show["timers"] == []
+    steps = [e["to"] for e in rectify.json("history", "2014-1-0001") if e["kind"] == "transition"]
+    assert steps == ["rectifying", "self_check", "superior_check", "spot_check", "survey", "accepted"]
+    text = rectify("history", "2014-1-0001").stdout
+    assert "conclude_survey" in text and "未抽中" in text
+
+
+def test_re_rectify_and_back_to_rectifying_with_the_cli_only(rectify):
+    rectify("case", "open", "T1-02", "--flag", "petitions", who="王强", now="2014-03-05")
+    rectify("fact", "set", "T1-02", "county_contact_leader", "周建国", who="李明", now="2014-04-01")
+    rectify("fact", "set", "T1-02", "county_cadre", "陈静", who="李明", now="2014-04-01")
+    prepare(rectify, "2014-1-0001")
+    rectify("fact", "set", "T1-02", "survey_respondents", "40", who="王强", now="2014-12-03")
+    rectify("fact", "set", "T1-02", "survey_satisfied", "27", who="王强", now="2014-12-03")
+    out = rectify("fire", "T1-02", "conclude_survey", who="王强", now="2014-12-03T10:00").stdout
+    assert "重新整顿" in out and "re_rectify_notice" in out
+    out = rectify("daemon", "--once", now="2014-12-03T10:01").stdout
+    assert "restart_rectification re_rectify → rectifying" in out
+    show = rectify.json("case", "show", "T1-02", now="2014-12-04")
+    assert (show["state"], show["round"], show["key_target"]) == ("rectifying", 2, True)
+    assert show["due"] == "2015-03-03 10:01"  # a fresh relative deadline for round 2
+    assert [t["trigger"] for t in show["triggers"]] == ["submit_self_check"]
+    assert show["triggers"][0]["available"]  # facts from round 1 still hold
+    history = rectify.json("history", "T1-02")
+    assert history[-1]["actor"] == "system" and history[-1]["round"] == 2
+    table = rectify("case", "show", "T1-02", now="2014-12-04").stdout
+    assert "第 2 轮" in table and "满意度 67.5%" in table
+
+
+def test_case_show_explains_what_blocks(rectify):
+    rectify("case", "open", "T1-03", who="王强", now="2014-03-05")
+    rectify("fire", "T1-03", "confirm", who="李明", now="2014-03-12")
+    show = rectify.json("case", "show", "T1-03", now="2014-03-13")
+    blocked = show["triggers"][0]
+    assert blocked["trigger"] == "submit_self_check" and not blocked["available"]
+    assert {b["guard"] for b in blocked["blocked_by"]} == {
+        "plan_ready", "secretary_in_place", "contact_leader_assigned", "cadre_stationed"}
+    kinds = [t["kind"] for t in show["timers"]]
+    assert kinds.count("reminder") == 2 and "deadline" in kinds and "recurring" in kinds
+    assert show["due"] == "2014-11-30 24:00"
+
+
+def test_case_list_filters(rectify):
+    for org in ("T1-01", "T1-02"):
+        rectify("case", "open", org, who="王强", now="2014-03-05")
+    rectify("case", "open", "T2-01", who="赵刚", now="2014-03-05")
+    rectify("fire", "T1-01", "confirm", who="李明", now="2014-03-10")
+    assert len(rectify.json("case", "list")) == 3
+    assert [c["org_code"] for c in rectify.json("case", "list", "--state", "rectifying")] == ["T1-01"]
+    assert [c["org_code"] for c in rectify.json("case", "list", "--township", "T2")] == ["T2-01"]
+    overdue = rectify.json("case", "list", "--overdue", now="2014-03-20")
+    assert sorted(c["org_code"] for c in overdue) == ["T1-02", "T2-01"]
+    assert "城关镇第1村党支部" in rectify("case", "list").stdout
+
+
+@pytest.mark.parametrize(("args", "who", "code", "message"), [
+    (("fire", "2014-1-0001", "pass_spot_check"), "李明", 1, "not allowed in state 'screening'"),
+    (("fire", "2014-1-0001", "confirm"), "王强", 1, "allowed roles: county_department"),
+    (("fire", "2014-1-0001", "confirm"), "赵刚", 1, "allowed roles"),
+    (("fire", "2014-1-0001", "fly"), "李明", 2, "trigger not found"),
+    (("fire", "2014-9-9999", "confirm"), "李明", 2, "case not found"),
+    (("fire", "2014-1-0001", "confirm"), "nobody", 2, "official not found"),
+    (("fire", "2014-1-0001", "confirm"), None, 2, "--as NAME"),
+    (("case", "open", "NOPE"), "王强", 2, "organization not found"),
+    (("case", "open", "T1-01"), "王强", 2, "already case 2014-1-0001"),
+    (("case", "open", "T2-05"), "王强", 1, "jurisdiction"),
+    (("case", "open", "T1-05", "--problem", "7"), "王强", 2, "unknown problem category 7"),
+    (("case", "open", "T1-05", "--flag", "bribes"), "王强", 2, "unknown flag 'bribes'"),
+    (("fact", "set", "2014-1-0001", "plan_made", "maybe"), "王强", 2, "is not yes/no"),
+    (("fact", "set", "2014-1-0001", "color", "red"), "王强", 2, "fact not found"),
+    (("official", "add", "新人", "--role", "mayor", "--jurisdiction", "X"), None, 2, "unknown role 'mayor'"),
+    (("official", "add", "王强", "--role", "county_department", "--jurisdiction", "X"), None, 2, "already exists"),
+    (("case", "list", "--state", "rectifying", "--township", "NOPE"), None, 2, "organization not found"),
+])
+def test_bad_input_and_refusals_exit_cleanly_and_write_nothing(rectify, args, who, code, message):
+    rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
+    before = fingerprint(rectify.db)
+    result = rectify(*args, who=who, now="2014-03-10", code=code)
+    assert message in result.output
+    assert fingerprint(rectify.db) == before
+
+
+def test_a_refused_guard_exits_1_with_every_reason(rectify):
+    rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
+    rectify("fire", "T1-01", "confirm", who="李明", now="2014-03-10")
+    before = fingerprint(rectify.db)
+    out = rectify("fire", "T1-01", "submit_self_check", who="王强", now="2014-11-01", code=1).output
+    for guard in ("plan_ready", "secretary_in_place", "contact_leader_assigned", "cadre_stationed"):
+        assert guard in out
+    assert "整改方案已向群众公布" in out
+    assert fingerprint(rectify.db) == before
+
+
+def test_bad_clock_and_missing_database(tmp_path):
+    run = Rectify(f"sqlite:///{tmp_path / 'absent.db'}")
+    assert "database file not found" in run("case", "list", code=2).output
+    assert not (tmp_path / "absent.db").exists()  # no stray empty database was created
+    run = Rectify(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
+    assert "folder" in run("init", code=2).output
+    run = Rectify(f"sqlite:///{tmp_path / 'blank.db'}")
+    (tmp_path / "blank.db").write_bytes(b"")
+    assert "rectify init" in run("case", "list", code=2).output
+    run = Rectify(f"sqlite:///{tmp_path / 'ok.db'}")
+    run("init")
+    assert "no workflow deployed" in run("case", "list", code=2).output
+    assert "cannot read the time" in run("case", "list", now="next tuesday", code=2).output
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    assert "cannot open database" in Rectify(f"sqlite:///{junk}")("case", "list", code=2).output
+
+
+def test_init_twice_is_up_to_date(tmp_path):
+    run = Rectify(f"sqlite:///{tmp_path / 'r.db'}")
+    assert "created" in run("init").stdout
+    assert "up to date" in run("init").stdout
+
+
+def test_workflow_show_and_deploy_of_a_broken_file(rectify, tmp_path):
+    out = rectify("workflow", "show").stdout
+    assert "排查建账" in out and "conclude_survey" in out
+    broken = tmp_path / "wf.yaml"
+    broken.write_text("name: x\nname: y\n", encoding="utf-8")
+    before = fingerprint(rectify.db)
+    assert f"{broken}:2:1: 重复的键" in rectify("workflow", "deploy", str(broken), code=2).output
+    assert fingerprint(rectify.db) == before
+
+
+def _rectify_exe() -> list[str]:
+    exe = shutil.which("rectify")
+    return [exe] if exe else [sys.executable, "-c", "import cli; cli.main()"]
+
+
+def test_real_process_exit_codes_and_no_traceback(tmp_path):
+    """The installed console script, as a real process: exit codes and stderr."""
+    env = {**os.environ, "RECTIFY_DB": str(tmp_path / "p.db"), "RECTIFY_NOW": "2014-03-05"}
+    env.pop("RECTIFY_USER", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*_rectify_exe(), *args], env=env, capture_output=True, text=True,
+                              cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
+
+    assert run("init").returncode == 0
+    assert run("workflow", "deploy").returncode == 0
+    orgs = tmp_path / "orgs.csv"
+    orgs.write_bytes(ORGS.encode("gb18030"))
+    assert run("org", "import", str(orgs)).returncode == 0
+    assert run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1").returncode == 0
+    assert run("--as", "王强", "case", "open", "T1-01").returncode == 0
+    refused = run("--as", "王强", "fire", "T1-01", "confirm")
+    assert refused.returncode == 1 and "county_department" in refused.stderr
+    assert "Traceback" not in refused.stderr + refused.stdout
+    bad = run("--as", "王强", "fire", "T1-01", "nope")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    usage = run("case", "open")
+    assert usage.returncode == 2 and "Missing argument" in usage.stderr
+
+
+def test_demo_runs_the_campaign(tmp_path):
+    from engine.demo import run_demo
+
+    lines: list[str] = []
+    summary = run_demo(tmp_path / "demo", 7, lines.append)
+    assert "验收通过" in summary and "重新整顿" in summary and "第2轮" in summary
+    assert "overdue_escalation" in summary and "deadline_reminder" in summary
+    run = Rectify(f"sqlite:///{Path(tmp_path / 'demo' / 'rectify.db')}")
+    cases = run.json("case", "list")
+    assert 12 <= len(cases) <= 20
+    assert {c["state"] for c in cases} == {"accepted"}
+    assert max(c["round"] for c in cases) == 2
