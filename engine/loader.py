@@ -52,36 +52,56 @@ def load_workflow_file(path: str | Path) -> LoadedWorkflow:
         raise BadInput(f"找不到工作流文件 / workflow file not found: {path}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"无法读取工作流文件 / cannot read workflow file {path}: {exc}") from exc
-    return load_workflow_text(text, str(path), read_templates(path.parent / TEMPLATE_DIR))
+    folder = path.parent / TEMPLATE_DIR
+    templates, problems = read_templates(folder)
+    return load_workflow_text(text, str(path), templates, str(folder), problems)
 
 
-def read_templates(folder: Path) -> dict[str, str]:
+def read_templates(folder: Path) -> tuple[dict[str, str], list[Problem]]:
+    """Every ``*.j2`` in ``folder``; a file that is not UTF-8 is a problem, not a crash."""
+    templates: dict[str, str] = {}
+    problems: list[Problem] = []
     if not folder.is_dir():
-        return {}
-    return {p.name[: -len(TEMPLATE_SUFFIX)]: p.read_text(encoding="utf-8")
-            for p in sorted(folder.glob("*" + TEMPLATE_SUFFIX))}
+        return templates, problems
+    for file in sorted(folder.glob("*" + TEMPLATE_SUFFIX)):
+        try:
+            templates[file.name[: -len(TEMPLATE_SUFFIX)]] = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(str(file), 1, 1, f"模板不是 UTF-8 编码 / template is not UTF-8 "
+                                                      f"({exc.reason} at byte {exc.start}): save it as UTF-8"))
+        except OSError as exc:
+            problems.append(Problem(str(file), 1, 1, f"无法读取模板 / cannot read template: {exc}"))
+    return templates, problems
 
 
-def load_workflow_text(text: str, file: str, templates: dict[str, str]) -> LoadedWorkflow:
+def load_workflow_text(text: str, file: str, templates: dict[str, str], template_dir: str = TEMPLATE_DIR,
+                       problems: list[Problem] | None = None) -> LoadedWorkflow:
     from engine.validate import check_workflow  # the graph checks need the loaded model
 
+    problems = list(problems or [])
     located = read_yaml(text, file)
-    if located.problems:
-        raise InvalidDefinition(located.problems)
-    definition = _parse(located)
-    problems, rules = check_workflow(definition, located, templates, TEMPLATE_DIR)
-    if problems:
-        raise InvalidDefinition(sorted(problems, key=lambda p: (p.line, p.column)))
+    problems += located.problems
+    # The reader recovers from most problems (it keeps the first of duplicate keys), so go on
+    # and report the schema's and the graph's problems in the same run.
+    definition = _parse(located, problems) if located.data is not None else None
+    rules: dict[str, Rule] = {}
+    if definition is not None:
+        graph_problems, rules = check_workflow(definition, located, templates, template_dir)
+        problems += graph_problems
+    if problems or definition is None:
+        raise InvalidDefinition(sorted(set(problems), key=lambda p: (p.file != file, p.file, p.line, p.column)))
     return LoadedWorkflow(definition, text, dict(templates), file, rules)
 
 
-def _parse(located: Located) -> Workflow:
+def _parse(located: Located, problems: list[Problem]) -> Workflow | None:
     if not isinstance(located.data, dict):
-        raise InvalidDefinition([located.problem((), "顶层必须是映射 / the top level must be a mapping of keys")])
+        problems.append(located.problem((), "顶层必须是映射 / the top level must be a mapping of keys"))
+        return None
     try:
         return Workflow.model_validate(located.data)
     except ValidationError as exc:
-        raise InvalidDefinition(pydantic_problems(exc, located, Workflow)) from exc
+        problems += pydantic_problems(exc, located, Workflow)
+        return None
 
 
 def pydantic_problems(exc: ValidationError, located: Located, model: type[BaseModel],

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from engine.definition import Deadline, Transition, Workflow
 from engine.errors import Problem
 from engine.yamlsafe import Located
-from notifiers.render import NoticeRenderer
+from notifiers.render import NoticeRenderer, sample_context
 from rules.base import Rule
 from rules.registry import UnknownRule, registry
 
@@ -36,7 +36,7 @@ def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
 def _check_timezone(wf: Workflow, add) -> None:
     try:
         ZoneInfo(wf.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder of zones: OSError
         add(("timezone",), f"未知时区 / unknown time zone '{wf.timezone}' (e.g. Asia/Shanghai)")
 
 
@@ -190,33 +190,41 @@ def _check_guards(wf: Workflow, add) -> None:
                     f"未定义的规则实例 / unknown guard '{name}'; define it under 'rules' (defined: {', '.join(wf.rules) or 'none'})")
 
 
-def notice_uses(wf: Workflow) -> list[tuple[tuple, str]]:
-    """Every (place, template name) the workflow may render."""
-    uses: list[tuple[tuple, str]] = []
+def notice_uses(wf: Workflow) -> list[tuple[tuple, str, str]]:
+    """Every (place, template name, kind of notice) the workflow may render."""
+    uses: list[tuple[tuple, str, str]] = []
     for i, t in enumerate(wf.transitions):
         if t.notice:
-            uses.append((("transitions", i, "notice"), t.notice))
+            uses.append((("transitions", i, "notice"), t.notice, "transition"))
     for name, state in wf.states.items():
         for deadline, path in _deadlines(state.deadline, ("states", name, "deadline")):
             if deadline.reminders:
-                uses.append(((*path, "reminders"), deadline.reminder_notice))
+                uses.append(((*path, "reminders"), deadline.reminder_notice, "deadline"))
             if deadline.escalations:
-                uses.append(((*path, "escalations"), deadline.escalation_notice))
+                uses.append(((*path, "escalations"), deadline.escalation_notice, "deadline"))
         for k, rec in enumerate(state.recurring):
-            uses.append((("states", name, "recurring", k, "notice"), rec.notice))
+            uses.append((("states", name, "recurring", k, "notice"), rec.notice, "recurring"))
     return uses
 
 
 def _check_notices(wf: Workflow, templates: dict[str, str], template_dir: str, located: Located,
                    add, problems: list[Problem]) -> None:
     renderer = NoticeRenderer(templates)
-    checked: set[str] = set()
-    for path, name in notice_uses(wf):
+    broken: dict[str, bool] = {}
+    for path, name, kind in notice_uses(wf):
+        where = f"{template_dir}/{name}.j2"
         if name not in templates:
-            add(path, f"找不到通知模板 / unknown notice template '{name}': expected {template_dir}/{name}.j2 "
+            add(path, f"找不到通知模板 / unknown notice template '{name}': expected {where} "
                       f"(available: {', '.join(sorted(templates)) or 'none'})")
-        elif name not in checked:
-            checked.add(name)
+            continue
+        if name not in broken:  # broken whatever the use: report it in the template itself
             error = renderer.check(name)
+            broken[name] = error is not None
             if error:
-                problems.append(Problem(f"{template_dir}/{name}.j2", error.line, 1, error.message))
+                problems.append(Problem(where, error.line, 1, error.message))
+        if broken[name]:
+            continue
+        error = renderer.check(name, sample_context(kind))
+        if error:  # fine in general, wrong for this use (e.g. a transition's notice has no deadline)
+            add(path, f"通知模板 {where}:{error.line} 不适用于此处 / template does not fit this use "
+                      f"(a {kind} notice): {error.message}")

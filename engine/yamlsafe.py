@@ -24,6 +24,7 @@ from engine.errors import Problem
 
 Path = tuple[str | int, ...]
 
+_RESOLVER = yaml.resolver.Resolver()
 _INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[-+]?(0|[1-9][0-9]*)\.[0-9]+")
 
@@ -36,6 +37,7 @@ class Located:
     data: Any = None
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set, repr=False)
 
     def place(self, path: Path) -> tuple[int, int]:
         """The closest known place for ``path`` (a missing key points at its parent)."""
@@ -64,7 +66,7 @@ def read_yaml(text: str, file: str) -> Located:
     if root is None:
         out.problems.append(Problem(file, 1, 1, "文件为空 / the file is empty"))
         return out
-    out.data = _convert(root, (), out, set())
+    out.data = _convert(root, (), out)
     return out
 
 
@@ -72,21 +74,23 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _convert(node: yaml.Node, path: Path, out: Located, seen: set[int]) -> Any:
+def _convert(node: yaml.Node, path: Path, out: Located) -> Any:
     out.marks[path] = _mark(node)
-    if id(node) in seen:
-        out.problems.append(out.problem(path, "不支持锚点/别名 / anchors and aliases are not allowed here"))
+    # An alias is the very same node object met a second time: refuse it, do not expand it.
+    if id(node) in out.seen:
+        out.problems.append(out.problem(path, "不支持锚点/别名 / anchors and aliases are not allowed: write the value out"))
         return None
+    out.seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
-        return _convert_mapping(node, path, out, seen | {id(node)})
+        return _convert_mapping(node, path, out)
     if isinstance(node, yaml.SequenceNode):
         # Tuples, not lists: the strict schema takes sequences as immutable tuples.
-        return tuple(_convert(item, (*path, i), out, seen | {id(node)}) for i, item in enumerate(node.value))
+        return tuple(_convert(item, (*path, i), out) for i, item in enumerate(node.value))
     assert isinstance(node, yaml.ScalarNode)
     return _scalar(node, path, out)
 
 
-def _convert_mapping(node: yaml.MappingNode, path: Path, out: Located, seen: set[int]) -> dict[str, Any]:
+def _convert_mapping(node: yaml.MappingNode, path: Path, out: Located) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key_node, value_node in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
@@ -104,16 +108,18 @@ def _convert_mapping(node: yaml.MappingNode, path: Path, out: Located, seen: set
                 Problem(out.file, line, col, f"重复的键 '{key}'（第 {first} 行已定义）/ duplicate key '{key}' (first defined on line {first})")
             )
             continue
-        result[key] = _convert(value_node, (*path, key), out, seen)
+        result[key] = _convert(value_node, (*path, key), out)
         out.marks[(*path, key)] = _mark(key_node)
     return result
 
 
 def _scalar(node: yaml.ScalarNode, path: Path, out: Located) -> Any:
     value = node.value
-    if node.tag not in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-                        "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"):
-        out.problems.append(out.problem(path, f"不支持的 YAML 标签 / unsupported YAML tag {node.tag}"))
+    implicit = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) if node.style is None \
+        else "tag:yaml.org,2002:str"
+    if node.tag != implicit:  # an explicit tag such as !!str or !!python/…: we do not guess
+        out.problems.append(out.problem(path, f"不支持显式 YAML 标签 / explicit YAML tags are not allowed ({node.tag}); "
+                                              "quote the value to make it text"))
         return None
     if node.style is not None:  # quoted or block scalars are always strings: "10" stays "10"
         return value

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
@@ -58,13 +58,36 @@ class NoticeRenderer:
         title, _, body = text.strip().partition("\n")
         return RenderedNotice(name, template_hash(self.sources[name]), title.strip(), body.strip() + "\n")
 
-    def check(self, name: str) -> NoticeTemplateError | None:
-        """Render against the sample context; return the problem, if any."""
+    def check(self, name: str, context: Mapping[str, Any] | None = None) -> NoticeTemplateError | None:
+        """Find unknown variables (in every branch) and render against a sample context.
+
+        ``context`` is the shape a particular use gets (e.g. ``deadline`` is None for a
+        transition's notice); without it, every part is filled in.
+        """
+        context = SAMPLE_CONTEXT if context is None else context
         try:
-            self.render(name, SAMPLE_CONTEXT)
+            self._check_names(name, context)
+            self.render(name, context)
         except NoticeTemplateError as exc:
             return exc
         return None
+
+    def _check_names(self, name: str, context: Mapping[str, Any]) -> None:
+        # Rendering only walks the branches the sample takes; the syntax tree shows them all.
+        try:
+            tree = self._env.parse(self.sources[name])
+        except TemplateSyntaxError as exc:
+            raise NoticeTemplateError(name, exc.lineno or 1, f"template syntax error: {exc.message}") from exc
+        for var in sorted(meta.find_undeclared_variables(tree)):
+            if var not in SAMPLE_CONTEXT:
+                line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == var), 1)
+                raise NoticeTemplateError(name, line, f"unknown variable '{var}'; known: {', '.join(SAMPLE_CONTEXT)}")
+        for node in tree.find_all(nodes.Getattr):
+            if isinstance(node.node, nodes.Name) and isinstance(SAMPLE_CONTEXT.get(node.node.name), dict):
+                known = SAMPLE_CONTEXT[node.node.name]
+                if node.attr not in known:
+                    raise NoticeTemplateError(name, node.lineno, f"'{node.node.name}' has no field '{node.attr}'; "
+                                                                 f"fields: {', '.join(known)}")
 
 
 def _error_line(exc: BaseException) -> int:
@@ -94,3 +117,13 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "now": "2014-03-20",
     "actor": "县委组织部 李四",
 }
+
+
+def sample_context(kind: str) -> dict[str, Any]:
+    """The sample context with the parts a notice of ``kind`` does not get set to None."""
+    context = dict(SAMPLE_CONTEXT)
+    if kind != "transition":
+        context["transition"] = None
+    if kind != "deadline":
+        context["deadline"] = None
+    return context

@@ -6,9 +6,8 @@ deliberate defect (line 4 of each says which). The fixtures share
 (an undefined variable), ``bad_syntax.j2`` (a misspelt ``{% endif %}``) and ``bad_branch.j2``
 (an undefined variable inside an ``{% if %}`` the sample context does not take).
 
-Tests marked ``xfail(strict=True)`` document checks the engine is missing or gets wrong:
-they describe the correct behaviour and will start passing (and then fail as XPASS, so
-remove the mark) once the engine is fixed.
+Fixtures 27–29 and the alias/tag/encoding tests were written as strict xfails documenting
+gaps in the loader; the gaps are fixed and the tests now pass as plain tests.
 """
 
 from __future__ import annotations
@@ -57,9 +56,8 @@ EXPECTED: dict[str, tuple[int, int, str]] = {
     "16_rule_param_missing": (92, 5, "missing required key 'min_respondents' "
                                      "in rules.survey_valid.params"),
     "17_guard_undefined": (164, 14, "unknown guard 'self_check_finished'"),
-    "18_unknown_notice": (152, 5, "unknown notice template 'case_list': "
-                                  "expected templates/case_list.j2"),
-    "19_template_undefined_var": (3, 1, "has no attribute 'nonexistent_field'"),
+    "18_unknown_notice": (152, 5, "unknown notice template 'case_list': expected "),
+    "19_template_undefined_var": (3, 1, "has no field 'nonexistent_field'"),
     "20_template_syntax": (3, 1, "template syntax error: Encountered unknown tag 'endfi'"),
     "21_dates_out_of_order": (25, 3, "'acceptance_start' (2014-11-01) comes before "
                                      "'rectification_end'"),
@@ -70,7 +68,7 @@ EXPECTED: dict[str, tuple[int, int, str]] = {
     "25_auto_no_transition": (140, 10, "automatic trigger 'restart' has no transition "
                                        "from 're_rectify'"),
     "26_unknown_role": (169, 13, "unknown role 'township_commitee'"),
-    # --- the engine misses these (see XFAIL); the expectation is the correct report ---------
+    # --- found missing by these tests, then fixed ----------------------------------------
     "27_timezone_directory": (9, 1, "unknown time zone 'Asia'"),
     "28_transition_notice_uses_deadline": (152, 5, "deadline_reminder"),
     "29_template_undefined_in_branch": (3, 1, "nonexistent_field"),
@@ -83,20 +81,9 @@ IN_TEMPLATE = {
     "29_template_undefined_in_branch": "bad_branch.j2",
 }
 
-XFAIL = {
-    "27_timezone_directory": (
-        "engine/validate.py _check_timezone catches only ZoneInfoNotFoundError/ValueError; "
-        "ZoneInfo('Asia') raises IsADirectoryError (an OSError), which escapes as a traceback"),
-    "28_transition_notice_uses_deadline": (
-        "engine/validate.py _check_notices renders every template against one SAMPLE_CONTEXT in "
-        "which 'deadline' is set, but transition notices are rendered with deadline=None, so a "
-        "transition notice using {{ deadline.due }} passes the check and fails at fire time"),
-    "29_template_undefined_in_branch": (
-        "notifiers/render.py NoticeRenderer.check only renders the sample context, so an "
-        "undefined variable inside an {% if %} branch the sample does not take is not found"),
-}
+XFAIL: dict[str, str] = {}  # every gap found while writing these tests has been fixed
 
-CRASHES = {"27_timezone_directory"}  # escape as a non-project exception today
+CRASHES: set[str] = set()  # fixtures that used to escape as a non-project exception
 
 
 def _fixture_params() -> list:
@@ -138,10 +125,6 @@ def test_problem_in_the_yaml_file_names_the_path_given():
     assert problems[0].file == str(BROKEN / "09_unknown_dest.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/validate.py _check_notices reports template problems as 'templates/<name>.j2', "
-    "relative to the workflow's folder, not a path the user can open from where they ran "
-    "the check (and it does not say which workflow file uses the template)"))
 def test_template_problem_names_a_path_that_can_be_opened():
     problems = _check(BROKEN / "19_template_undefined_var.yaml")
     assert Path(problems[0].file) == BROKEN / "templates" / "bad_var.j2"
@@ -169,20 +152,16 @@ def test_several_schema_defects_are_all_reported():
     text = text.replace("    initial: true\n", "    initial: yes\n", 1)
     text = text.replace("    guards: [self_check_done]\n", "    gaurds: [self_check_done]\n", 1)
     with pytest.raises(InvalidDefinition) as info:
-        load_workflow_text(text, "several.yaml", read_templates(BROKEN / "templates"))
+        load_workflow_text(text, "several.yaml", read_templates(BROKEN / "templates")[0])
     got = [(p.line, p.column) for p in info.value.problems]
     assert got == [(8, 1), (101, 5), (164, 5)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/loader.py load_workflow_text stops after read_yaml's problems, although "
-    "read_yaml recovered (it keeps the first of duplicate keys), so schema problems are only "
-    "shown after the duplicate key is fixed: one check run per stage"))
 def test_yaml_and_schema_defects_are_reported_together():
     text = (BROKEN / "02_duplicate_key.yaml").read_text(encoding="utf-8")
     text = text.replace("    guards: [self_check_done]\n", "    gaurds: [self_check_done]\n", 1)
     with pytest.raises(InvalidDefinition) as info:
-        load_workflow_text(text, "mixed.yaml", read_templates(BROKEN / "templates"))
+        load_workflow_text(text, "mixed.yaml", read_templates(BROKEN / "templates")[0])
     got = [(p.line, p.column) for p in info.value.problems]
     assert got == [(77, 3), (168, 5)]
 
@@ -272,10 +251,6 @@ def _gbk_template_copy(folder: Path) -> Path:
     return workflow
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/loader.py read_templates calls read_text(encoding='utf-8') outside any try: a "
-    "template that is not UTF-8 escapes as UnicodeDecodeError (load_workflow_file only "
-    "guards the YAML file itself)"))
 def test_template_that_is_not_utf8_is_a_reported_problem(tmp_path: Path):
     with pytest.raises(BadInput, match="accepted_notice.j2"):
         load_workflow_file(_gbk_template_copy(tmp_path))
@@ -286,9 +261,6 @@ def test_template_that_is_not_utf8_is_a_reported_problem(tmp_path: Path):
     pytest.param("timezone", id="timezone_directory"),
     pytest.param("gbk", id="template_not_utf8"),
 ])
-@pytest.mark.xfail(strict=True, reason=(
-    "an OSError / UnicodeDecodeError escapes the loader (see the two tests above) and the CLI "
-    "prints a traceback with exit code 1 instead of FILE:LINE:COL and exit code 2"))
 def test_cli_never_prints_a_traceback(case: str, tmp_path: Path):
     if case == "timezone":
         path = BROKEN / "27_timezone_directory.yaml"
@@ -342,19 +314,11 @@ def test_yaml_scalars(text: str, value: object):
     assert type(located.data["value"]) is type(value)
 
 
-def _xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 @pytest.mark.parametrize("text", [
     pytest.param("a: &x [*x]\n", id="recursive"),
-    pytest.param("a: &x {k: 1}\nb: *x\n", id="mapping", marks=_xfail(
-        "engine/yamlsafe.py _convert only refuses a node already among its ancestors ('seen'), "
-        "so an alias of a sibling mapping is silently expanded")),
-    pytest.param("a: &x [1, 2]\nb: *x\n", id="sequence", marks=_xfail(
-        "engine/yamlsafe.py _convert: an alias of a sibling sequence is silently expanded")),
-    pytest.param("a: &x 1\nb: *x\n", id="scalar", marks=_xfail(
-        "engine/yamlsafe.py _convert never records scalar nodes, so a scalar alias is expanded")),
+    pytest.param("a: &x {k: 1}\nb: *x\n", id="mapping"),
+    pytest.param("a: &x [1, 2]\nb: *x\n", id="sequence"),
+    pytest.param("a: &x 1\nb: *x\n", id="scalar"),
 ])
 def test_yaml_anchors_and_aliases_are_refused(text: str):
     located = read_yaml(text, "f.yaml")
@@ -372,12 +336,9 @@ def test_yaml_merge_keys_are_refused():
 def test_yaml_tags_are_refused(text: str):
     located = read_yaml(text, "f.yaml")
     assert [(p.line, p.column) for p in located.problems] == [(1, 4)]
-    assert "unsupported YAML tag" in located.problems[0].message
+    assert "explicit YAML tags are not allowed" in located.problems[0].message
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/yamlsafe.py _scalar accepts the standard tags but ignores them for plain scalars: "
-    "'!!str 10' becomes the int 10 (the module docstring says tags are errors)"))
 def test_yaml_explicit_str_tag_is_not_turned_into_a_number():
     located = read_yaml("a: !!str 10\n", "f.yaml")
     assert located.problems or located.data == {"a": "10"}
