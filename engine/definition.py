@@ -8,7 +8,7 @@ no coercion ("10" is not 10), and unknown keys are refused.
 from __future__ import annotations
 
 import re
-from datetime import date
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -53,9 +53,9 @@ class CampaignDate(Spec):
     date: str = Field(pattern=r"^(\d{4}-)?\d{2}-\d{2}$")
     label: str
 
-    def resolve(self, year: int) -> date:
+    def resolve(self, year: int) -> dt.date:
         text = self.date if len(self.date) == 10 else f"{year}-{self.date}"
-        return date.fromisoformat(text)
+        return dt.date.fromisoformat(text)
 
 
 class Deadline(Spec):
@@ -163,5 +163,5 @@ class Workflow(Spec):
     def initial_state(self) -> str:
         return next(name for name, state in self.states.items() if state.initial)
 
-    def resolved_dates(self) -> dict[str, date]:
+    def resolved_dates(self) -> dict[str, dt.date]:
         return {name: d.resolve(self.year) for name, d in self.dates.items()}

@@ -258,19 +258,17 @@ class Demo:
 
     def run(self, end: date) -> None:
         day = date(self.wf.year, 3, 1)
-        auto_seen = 0
         while day <= end:
             for action in self.agenda.pop(day, []):
                 action(self.at(day))
             report = tick(self.store, self.at(day, 18))
             for message in report.messages:
                 self.log.append(f"{day:%Y-%m-%d} 自动 {message}")
-                auto_seen += 1
             for plan in self.plans:  # the daemon restarted a re-rectified case: schedule its round 2
-                if plan.outcome and plan.outcome[-1] == "re_rectify" and report.messages:
-                    if any(m.startswith(plan.ref) for m in report.messages):
-                        plan.outcome.append("rectifying")
-                        self._after(plan, "rectifying", self.at(day))
+                restarted = any(m.startswith(plan.ref) for m in report.messages)
+                if plan.outcome and plan.outcome[-1] == "re_rectify" and restarted:
+                    plan.outcome.append("rectifying")
+                    self._after(plan, "rectifying", self.at(day))
             if day.day == 1:
                 self.say(f"  {day:%Y-%m} …")
             day += timedelta(days=1)

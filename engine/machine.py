@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from transitions import EventData, Machine
 
@@ -84,7 +85,7 @@ def _condition(guards: tuple[tuple[str, bool], ...], roles: frozenset[str]):
 
 def _recorder(transition: Transition):
     def record(event: EventData) -> None:
-        event.model.fired = transition
+        cast(StateToken, event.model).fired = transition
     return record
 
 

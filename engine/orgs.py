@@ -148,7 +148,8 @@ def _retownship_below(session: Session, top: Organization) -> None:
                                                        Organization.id != top.id))
     township = {top.id: top.township_id}
     for org in sorted(below, key=lambda o: o.path.count("/")):
-        org.township_id = org.id if org.kind == OrgKind.TOWNSHIP.value else township.get(org.parent_id)
+        org.township_id = org.id if org.kind == OrgKind.TOWNSHIP.value else (
+            township.get(org.parent_id) if org.parent_id is not None else None)
         township[org.id] = org.township_id
 
 

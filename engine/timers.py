@@ -29,7 +29,7 @@ def cancel_case_timers(session: Session, case_id: int, now: datetime) -> int:
         update(Timer).where(Timer.case_id == case_id, Timer.status == TimerStatus.PENDING.value)
         .values(status=TimerStatus.CANCELLED.value, fired_at=now)
     )
-    return result.rowcount or 0
+    return getattr(result, "rowcount", 0) or 0  # an UPDATE's CursorResult
 
 
 def pending_timers(session: Session, case_id: int) -> list[Timer]:
