@@ -7,8 +7,8 @@ no coercion ("10" is not 10), and unknown keys are refused.
 
 from __future__ import annotations
 
-import re
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
