@@ -188,12 +188,25 @@ def workflow_deploy(settings: Settings, file: str | None) -> None:
 
 @workflow.command("show")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--deployed", is_flag=True, help="Show the version deployed in the database instead of a file.")
+@click.option("--campaign", "campaign_ref", help="name[:year] when several campaigns exist (with --deployed).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def workflow_show(file: str | None, as_json: bool) -> None:
-    """Show the states and transitions of FILE (default: the shipped workflow)."""
+@pass_settings
+def workflow_show(settings: Settings, file: str | None, deployed: bool, campaign_ref: str | None,
+                  as_json: bool) -> None:
+    """Show the states, transitions and dates of FILE (default: the shipped workflow)."""
     from engine.loader import load_workflow_file
 
-    wf = load_workflow_file(file or _default_workflow()).definition
+    if deployed:
+        from engine.deploy import compiled_version, resolve_campaign
+
+        with settings.transaction() as session:
+            version = resolve_campaign(session, campaign_ref).current_version
+            wf = compiled_version(version).definition
+            click.echo(f"已部署版本 / deployed version v{version.version} ({version.digest[:12]}), "
+                       f"from {version.source_file}")
+    else:
+        wf = load_workflow_file(file or _default_workflow()).definition
     if as_json:
         emit_json(wf.model_dump(mode="json"))
         return
@@ -407,7 +420,8 @@ def _print_case(d: dict[str, Any]) -> None:
     if d["flags"]:
         out.print("重点整顿情形：" + "；".join(d["flags"]))
     out.print(table("整顿事实 / facts", ["事实", "说明", "值"],
-                    [[f["name"], f["label"], "—" if f["value"] is None else f["value"]] for f in d["facts"]]))
+                    [[f["name"], f["label"], "—" if f["value"] is None else fact_text(f["value"])]
+                     for f in d["facts"]]))
     out.print(table("期限与定时 / deadlines and timers", ["类型", "时间", "依据"],
                     [[t["kind_label"], t["due"], t["detail"]] for t in d["timers"]]))
     rows = []
@@ -421,9 +435,13 @@ def _print_case(d: dict[str, Any]) -> None:
     _print_history(d["history"])
 
 
+def fact_text(value: Any) -> str:
+    return ("是" if value else "否") if isinstance(value, bool) else str(value)
+
+
 def _print_history(events: list[dict[str, Any]]) -> None:
-    console().print(table("经过 / history", ["#", "时间", "操作人", "事件", "说明"], [
-        [e["seq"], e["at"], e["actor"], e["what"], "；".join(filter(None, [e["note"], *e["basis"], *e["warnings"]]))]
+    console().print(table("经过 / history", ["#", "时间", "轮次", "操作人", "事件", "说明"], [
+        [e["seq"], e["at"], e["round"], e["actor"], e["what"], "；".join(filter(None, [e["note"], *e["basis"], *e["warnings"]]))]
         for e in events]))
 
 

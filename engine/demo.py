@@ -95,6 +95,7 @@ class Demo:
         self.plans: list[Plan] = []
         self.agenda: dict[date, list[Callable[[datetime], None]]] = {}
         self.log: list[str] = []
+        self.township_officials: dict[int, str] = {}
 
     def at(self, day: date, hour: int = 10) -> datetime:
         return datetime.combine(day, time(hour), tzinfo=self.tz)
@@ -114,8 +115,14 @@ class Demo:
             add_official(s, "刘明", "county_department", "X", self.wf.roles, "13900000001", "liuming@example.org")
             add_official(s, "陈静", "county_department", "X", self.wf.roles)
             add_official(s, "周建国", "contact_leader", "X", self.wf.roles)
-            for t, town in enumerate(TOWNSHIPS, start=1):
-                add_official(s, f"{town}·{_person(self.rng)}", "township_committee", f"T{t:02d}", self.wf.roles)
+            used = {"刘明", "陈静", "周建国"}
+            for t, _town in enumerate(TOWNSHIPS, start=1):
+                name = _person(self.rng)
+                while name in used:
+                    name = _person(self.rng)
+                used.add(name)
+                self.township_officials[t] = name
+                add_official(s, name, "township_committee", f"T{t:02d}", self.wf.roles)
         grassroots = [r for r in rows if r.kind not in (OrgKind.COUNTY, OrgKind.TOWNSHIP)]
         self.say(f"生成示范县 / generated a county: {len(TOWNSHIPS)} 个乡镇（街道）, {len(grassroots)} 个基层党组织")
         self.screen(grassroots)
@@ -154,13 +161,9 @@ class Demo:
                                     note="因换届后班子调整，自查延期"))
 
     def _township_official(self, plan: Plan) -> str:
-        return f"{TOWNSHIPS[plan.township - 1]}·"
+        return self.township_officials[plan.township]
 
     def _actor(self, session, name: str) -> Actor:
-        if name.endswith("·"):  # the township committee's official, whatever the generated name
-            from engine.models import Official
-
-            name = session.scalar(select(Official.name).where(Official.name.startswith(name)))
         return actor_for(session, name)
 
     def _opener(self, row: OrgRow, plan: Plan, i: int):

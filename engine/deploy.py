@@ -7,7 +7,6 @@ it started with even after the files change; the version's identity is the conte
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -44,16 +43,20 @@ def deploy(session: Session, loaded: LoadedWorkflow, actor: str, now: datetime) 
     return existing, created
 
 
-@lru_cache(maxsize=64)
-def _compile(digest: str, text: str, file: str, templates: tuple[tuple[str, str], ...]) -> CompiledWorkflow:
-    del digest  # part of the cache key only
-    return compiled(load_workflow_text(text, file, dict(templates)))
+_by_digest: dict[str, CompiledWorkflow] = {}
 
 
 def compiled_version(version: WorkflowVersion) -> CompiledWorkflow:
-    """The shared machine of a deployed version (parsed and compiled once per process)."""
-    return _compile(version.digest, version.text, f"{version.name}@v{version.version}",
-                    tuple(sorted(version.templates.items())))
+    """The shared machine of a deployed version (parsed and compiled once per process).
+
+    Looked up by the version's content hash first, so listing many cases costs one dict
+    look-up per case, not a parse.
+    """
+    found = _by_digest.get(version.digest)
+    if found is None:
+        loaded = load_workflow_text(version.text, f"{version.name}@v{version.version}", dict(version.templates))
+        found = _by_digest[version.digest] = compiled(loaded)
+    return found
 
 
 def campaigns(session: Session) -> list[Campaign]:

@@ -35,7 +35,10 @@ def add_official(session: Session, name: str, role: str, jurisdiction_code: str,
     name = name.strip()
     if not name or name == SYSTEM_ACTOR:
         raise InvalidValue(f"无效的姓名 / invalid official name '{name}'")
-    if known_roles and role not in known_roles:
+    if not known_roles:
+        raise BadInput("尚未部署工作流，角色未知 / no workflow deployed yet, so no roles are known: "
+                       "run 'rectify workflow deploy' first")
+    if role not in known_roles:
         listed = ", ".join(f"{code}（{label}）" for code, label in known_roles.items())
         raise InvalidValue(f"未知角色 / unknown role '{role}'; roles of the deployed workflow: {listed}")
     if phone and not PHONE.match(phone):

@@ -77,7 +77,9 @@ def history(session: Session, case: Case) -> list[dict[str, Any]]:
     rows = []
     for e in session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)):
         if e.kind == "fact":
-            what = f"登记事实 {e.data.get('fact')} = {e.data.get('new')}"
+            what = f"登记事实 {e.data.get('fact')} = {_value(e.data.get('new'))}"
+        elif e.kind == "timer":
+            what = f"{TIMER_LABELS.get(e.trigger or '', e.trigger)}：发出通知 {e.data.get('notice')}"
         elif e.kind == "opened":
             what = f"列入排查，进入“{label(e.to_state)}”"
         else:
@@ -95,3 +97,9 @@ def history(session: Session, case: Case) -> list[dict[str, Any]]:
 
 def _numeric(figures: dict[str, Any]) -> bool:
     return any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in figures.values())
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return "" if value is None else str(value)

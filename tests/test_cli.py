@@ -214,11 +214,17 @@ def test_init_twice_is_up_to_date(tmp_path):
     run = Rectify(f"sqlite:///{tmp_path / 'r.db'}")
     assert "created" in run("init").stdout
     assert "up to date" in run("init").stdout
+    # Roles come from the deployed workflow: before a deploy none is known, so none is guessed.
+    assert "no workflow deployed" in run("official", "add", "王强", "--role", "township_committee",
+                                         "--jurisdiction", "X", code=2).output
 
 
 def test_workflow_show_and_deploy_of_a_broken_file(rectify, tmp_path):
     out = rectify("workflow", "show").stdout
     assert "排查建账" in out and "conclude_survey" in out
+    out = rectify("workflow", "show", "--deployed").stdout
+    assert "deployed version v1" in out and "验收通过" in out
+    assert rectify.json("workflow", "show")["states"]["survey"]["label"] == "群众满意度测评"
     broken = tmp_path / "wf.yaml"
     broken.write_text("name: x\nname: y\n", encoding="utf-8")
     before = fingerprint(rectify.db)
