@@ -350,3 +350,20 @@ def test_deadlines_absolute_and_relative(county):
     fire_(county, ref, "pass_spot_check", LI, "2014-11-04")
     with county.transaction() as s:
         assert get_case(s, ref).due_at == at("2014-12-11")  # survey: the end of 12-10
+
+
+def test_concurrent_change_is_a_conflict_and_writes_nothing(county, db_url):
+    """Two officials fire on the same case at once: the second commit is refused whole."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE: the race cannot interleave")
+    from engine.errors import Conflict
+
+    ref = open_(county)
+    with pytest.raises(Conflict, match="nothing was written"):
+        with county.transaction() as second:
+            stale = get_case(second, ref)  # read before the other official commits
+            fire_(county, ref, "confirm")  # the other official, in their own transaction
+            before = snapshot(county)
+            fire(second, stale, "confirm", actor_for(second, LI), at("2014-03-10"))
+    assert snapshot(county) == before
+    assert state_of(county, ref) == ("rectifying", 1)
