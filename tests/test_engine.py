@@ -359,11 +359,10 @@ def test_concurrent_change_is_a_conflict_and_writes_nothing(county, db_url):
     from engine.errors import Conflict
 
     ref = open_(county)
-    with pytest.raises(Conflict, match="nothing was written"):
-        with county.transaction() as second:
-            stale = get_case(second, ref)  # read before the other official commits
-            fire_(county, ref, "confirm")  # the other official, in their own transaction
-            before = snapshot(county)
-            fire(second, stale, "confirm", actor_for(second, LI), at("2014-03-10"))
+    with pytest.raises(Conflict, match="nothing was written"), county.transaction() as second:
+        stale = get_case(second, ref)  # read before the other official commits
+        fire_(county, ref, "confirm")  # the other official, in their own transaction
+        before = snapshot(county)
+        fire(second, stale, "confirm", actor_for(second, LI), at("2014-03-10"))
     assert snapshot(county) == before
     assert state_of(county, ref) == ("rectifying", 1)
