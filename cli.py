@@ -233,6 +233,54 @@ def _deadline_text(deadline) -> str:
     return text
 
 
+# --- rules -----------------------------------------------------------------------------
+
+@main.group()
+def rules() -> None:
+    """The rules workflows can use as guards (built-in and plug-ins)."""
+
+
+@rules.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def rules_list(as_json: bool) -> None:
+    """List every registered rule with its parameters."""
+    import rules as _builtin  # noqa: F401  (registers the built-in rules)
+    from rules.docs import all_rule_docs
+
+    docs = all_rule_docs()
+    if as_json:
+        emit_json(docs)
+        return
+    console().print(table(f"规则 / rules ({len(docs)})", ["规则", "说明", "参数"], [
+        [d["name"], d["summary"], ", ".join(p["name"] + ("" if p["required"] else f"={p['default']}")
+                                            for p in d["params"])] for d in docs]))
+
+
+@rules.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def rules_show(name: str, as_json: bool) -> None:
+    """Explain rule NAME: what it checks and its parameters."""
+    import rules as _builtin  # noqa: F401
+    from engine.errors import NotFound
+    from rules.docs import rule_doc
+    from rules.registry import UnknownRule
+
+    try:
+        doc = rule_doc(name)
+    except UnknownRule as exc:
+        raise NotFound("rule 规则", name, str(exc)) from exc
+    if as_json:
+        emit_json(doc)
+        return
+    out = console()
+    out.print(f"[bold]{doc['name']}[/bold] — {doc['summary']}  ({doc['module']})")
+    out.print(doc["doc"])
+    out.print(table("参数 / parameters", ["参数", "类型", "必填", "默认", "约束", "说明"], [
+        [p["name"], p["type"], "是" if p["required"] else "", "" if p["required"] else p["default"],
+         ", ".join(p["constraints"]), p["description"]] for p in doc["params"]]))
+
+
 # --- organizations and officials -------------------------------------------------------
 
 @main.group()

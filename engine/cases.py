@@ -29,7 +29,7 @@ from engine.notices import notice_context, queue_notice
 from engine.officials import Actor
 from engine.orgs import get_org, is_within
 from engine.timers import cancel_case_timers, schedule_state_timers
-from rules.base import CaseView, Outcome, RuleContext, Verdict
+from rules.base import CaseView, Outcome, RuleContext, Verdict, evaluate_safely
 
 
 def get_case(session: Session, ref: str) -> Case:
@@ -182,7 +182,7 @@ def evaluate_guards(session: Session, compiled: CompiledWorkflow, case: Case, na
         facts=case_facts(session, case.id) if facts is None else facts, now=now,
         dates=compiled.definition.resolved_dates(), figures=_figures(session, case, needs),
         fact_labels={n: f.label for n, f in compiled.definition.facts.items()})
-    return {name: rule.evaluate(ctx) for name, rule in rules.items()}
+    return {name: evaluate_safely(name, rule, ctx) for name, rule in rules.items()}
 
 
 def guard_failures(candidates, verdicts: dict[str, Verdict], labels: dict[str, str]) -> list[GuardFailure]:
@@ -193,7 +193,7 @@ def guard_failures(candidates, verdicts: dict[str, Verdict], labels: dict[str, s
             verdict = verdicts[name]
             if not guard_passes(verdict, negated):
                 label = labels.get(name) or name
-                if negated:
+                if negated and verdict.outcome is not Outcome.ERROR:
                     zh, en = f"“{label}”已满足（本转换要求不满足）：{verdict.reason_zh}", f"'{name}' holds: {verdict.reason_en}"
                 else:
                     zh, en = f"{label}：{verdict.reason_zh}", verdict.reason_en

@@ -30,6 +30,9 @@ def split_guard(guard: str) -> tuple[str, bool]:
 
 
 def guard_passes(verdict: Verdict, negated: bool) -> bool:
+    """``x`` passes when the rule allows; ``not x`` when it refuses. A broken rule blocks both."""
+    if verdict.outcome is Outcome.ERROR:
+        return False
     return (verdict.outcome is Outcome.FAIL) if negated else verdict.allows
 
 

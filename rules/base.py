@@ -21,6 +21,7 @@ class Outcome(str, Enum):
     PASS = "pass"
     FAIL = "fail"
     WARN = "warn"  # allows the transition but is recorded and shown
+    ERROR = "error"  # the rule itself failed (raised, or returned no verdict): blocks either way
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Verdict:
 
     @property
     def allows(self) -> bool:
-        return self.outcome is not Outcome.FAIL
+        return self.outcome in (Outcome.PASS, Outcome.WARN)
 
     def as_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome.value, "reason_zh": self.reason_zh,
@@ -111,3 +112,20 @@ class Rule:
 
     def evaluate(self, ctx: RuleContext) -> Verdict:
         raise NotImplementedError
+
+
+def evaluate_safely(instance: str, rule: Rule, ctx: RuleContext) -> Verdict:
+    """Run a rule; a rule that raises or returns no verdict becomes that rule's ERROR verdict.
+
+    A broken third-party rule must block the transition with its name and the reason,
+    never crash the command with a traceback, and never let a ``not <rule>`` guard pass.
+    """
+    try:
+        verdict = rule.evaluate(ctx)
+    except Exception as exc:  # any bug in any rule: reported, not raised
+        return Verdict(Outcome.ERROR, f"规则“{instance}”（{rule.name}）执行出错：{type(exc).__name__}: {exc}",
+                       f"rule '{instance}' ({rule.name}) raised {type(exc).__name__}: {exc}")
+    if not isinstance(verdict, Verdict):
+        return Verdict(Outcome.ERROR, f"规则“{instance}”（{rule.name}）没有返回判定结果",
+                       f"rule '{instance}' ({rule.name}) returned {type(verdict).__name__}, not a Verdict")
+    return verdict
