@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from engine.machine import guard_passes
-from rules.base import CaseView, NoParams, Outcome, Rule, RuleContext, evaluate_safely, failed, passed
+from rules.base import (
+    CaseView,
+    NoParams,
+    Outcome,
+    Rule,
+    RuleContext,
+    evaluate_safely,
+    failed,
+    passed,
+)
 
 CTX = RuleContext(case=CaseView("C1", "survey", 1, False, False, (), datetime(2014, 12, 1, tzinfo=timezone.utc)),
                   facts={}, now=datetime(2014, 12, 1, tzinfo=timezone.utc), dates={})
