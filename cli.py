@@ -161,6 +161,8 @@ def workflow_check(files: tuple[str, ...]) -> None:
                 click.echo(str(problem), err=True)
             continue
         wf = loaded.definition
+        for warning in loaded.warnings:
+            click.echo(str(warning), err=True)
         click.echo(f"{file}: OK — {wf.title}（{len(wf.states)} 个状态 states, {len(wf.transitions)} 个转换 "
                    f"transitions, {len(wf.rules)} 条规则 rules, {len(loaded.templates)} 个模板 templates）")
     if failed:
@@ -176,6 +178,8 @@ def workflow_deploy(settings: Settings, file: str | None) -> None:
     from engine.loader import load_workflow_file
 
     loaded = load_workflow_file(file or _default_workflow())
+    for warning in loaded.warnings:
+        click.echo(str(warning), err=True)
     with settings.transaction() as session:
         version, created = deploy(session, loaded, settings.actor or os.environ.get("USER", "admin"),
                                   settings.now(loaded.definition.timezone))

@@ -39,16 +39,17 @@ def local(moment: datetime, tz: str) -> datetime:
     return moment.astimezone(ZoneInfo(tz))
 
 
-def fmt(moment: datetime | None, tz: str, with_time: bool = True) -> str:
-    """Local time for people; midnight shows as 24:00 of the day before (a date deadline's end)."""
+def fmt(moment: datetime | None, tz: str, with_time: bool = True, end_of_day: bool = False) -> str:
+    """Local time for people. With ``end_of_day`` (deadlines), midnight shows as 24:00 of the
+    day before: a deadline "by 11-30" reads 2014-11-30 24:00, not 2014-12-01 00:00."""
     if moment is None:
         return ""
     shown = local(moment, tz)
-    if with_time and (shown.hour, shown.minute, shown.second) == (0, 0, 0):
+    if with_time and end_of_day and (shown.hour, shown.minute, shown.second) == (0, 0, 0):
         return (shown - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
     return shown.strftime("%Y-%m-%d %H:%M") if with_time else shown.strftime("%Y-%m-%d")
 
 
 def due_day(moment: datetime, tz: str) -> str:
     """The calendar day a deadline belongs to: a midnight deadline ends the day before."""
-    return fmt(moment, tz).removesuffix(" 24:00")[:10]
+    return fmt(moment, tz, end_of_day=True)[:10]

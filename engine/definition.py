@@ -21,14 +21,23 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|month|months)\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*(working days?|workdays?|days?|weeks?|months?|个工作日|工作日|天|日|周|个月|月)\s*$")
+_UNITS = {"day": "days", "days": "days", "天": "days", "日": "days", "week": "weeks", "weeks": "weeks",
+          "周": "weeks", "month": "months", "months": "months", "个月": "months", "月": "months",
+          "working day": "working_days", "working days": "working_days", "workday": "working_days",
+          "workdays": "working_days", "个工作日": "working_days", "工作日": "working_days"}
+_UNIT_ZH = {"days": "天", "weeks": "周", "months": "个月", "working_days": "个工作日"}
 
 
 class Duration(Spec):
-    """An amount of calendar time, written ``"3 days"``, ``"2 weeks"`` or ``"2 months"``."""
+    """An amount of time: ``"3 days"``, ``"2 weeks"``, ``"2 months"``, ``"10 working days"``.
+
+    Chinese units work too: ``"3天"``, ``"2个月"``, ``"10个工作日"``. Working days follow the
+    campaign's working-day calendar (statutory holidays and adjusted working days).
+    """
 
     amount: int = Field(ge=0)
-    unit: Literal["days", "weeks", "months"]
+    unit: Literal["days", "weeks", "months", "working_days"]
 
     @model_validator(mode="before")
     @classmethod
@@ -37,14 +46,18 @@ class Duration(Spec):
             match = _DURATION.match(value)
             if not match:
                 raise ValueError(
-                    f"'{value}' is not a duration: write '<n> days', '<n> weeks' or '<n> months'"
+                    f"'{value}' is not a duration: write '<n> days', '<n> weeks', '<n> months' "
+                    "or '<n> working days' (or 3天, 2个月, 10个工作日)"
                 )
-            unit = match.group(2)
-            return {"amount": int(match.group(1)), "unit": unit if unit.endswith("s") else unit + "s"}
+            return {"amount": int(match.group(1)), "unit": _UNITS[match.group(2)]}
         return value
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.unit}"
+        return f"{self.amount} {self.unit.replace('_', ' ')}"
+
+    @property
+    def zh(self) -> str:
+        return f"{self.amount}{_UNIT_ZH[self.unit]}"
 
 
 class CampaignDate(Spec):
@@ -70,6 +83,8 @@ class Deadline(Spec):
     reminders: tuple[Duration, ...] = ()
     escalations: tuple[Duration, ...] = ()
     later_rounds: Deadline | None = None
+    # "keep": a deadline on a rest day stays there; "next_workday": it moves to the next working day.
+    if_holiday: Literal["keep", "next_workday"] = "keep"
     reminder_notice: Name = "deadline_reminder"
     escalation_notice: Name = "overdue_escalation"
 

@@ -30,6 +30,7 @@ def deploy(session: Session, loaded: LoadedWorkflow, actor: str, now: datetime) 
         last = session.scalar(select(func.max(WorkflowVersion.version)).where(WorkflowVersion.name == wf.name))
         existing = WorkflowVersion(name=wf.name, version=(last or 0) + 1, digest=loaded.digest,
                                    source_file=loaded.file, text=loaded.text, templates=loaded.templates,
+                                   calendar=loaded.calendar_text,
                                    deployed_at=now, deployed_by=actor)
         session.add(existing)
         session.flush()
@@ -54,7 +55,9 @@ def compiled_version(version: WorkflowVersion) -> CompiledWorkflow:
     """
     found = _by_digest.get(version.digest)
     if found is None:
-        loaded = load_workflow_text(version.text, f"{version.name}@v{version.version}", dict(version.templates))
+        label = f"{version.name}@v{version.version}"
+        loaded = load_workflow_text(version.text, label, dict(version.templates), calendar_text=version.calendar,
+                                    calendar_file=f"{label}:calendar.yaml")
         found = _by_digest[version.digest] = compiled(loaded)
     return found
 

@@ -18,11 +18,13 @@ from pydantic import BaseModel, ValidationError
 
 from engine.definition import Workflow
 from engine.errors import BadInput, InvalidDefinition, Problem
+from engine.workcalendar import DEFAULT_CALENDAR, WorkCalendar, parse_overrides
 from engine.yamlsafe import Located, read_yaml
 from rules.base import Rule
 
 TEMPLATE_DIR = "templates"
 TEMPLATE_SUFFIX = ".j2"
+CALENDAR_FILE = "calendar.yaml"  # the administrators' holiday overrides, beside the workflow
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,14 @@ class LoadedWorkflow:
     templates: dict[str, str]
     file: str
     rules: dict[str, Rule] = field(default_factory=dict)
+    calendar_text: str | None = None
+    calendar: WorkCalendar = DEFAULT_CALENDAR
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def digest(self) -> str:
-        """A content hash of the YAML text and every template: the version's identity."""
-        bundle = json.dumps({"workflow": self.text, "templates": self.templates},
+        """A content hash of the YAML, every template and the calendar: the version's identity."""
+        bundle = json.dumps({"workflow": self.text, "templates": self.templates, "calendar": self.calendar_text},
                             sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(bundle.encode("utf-8")).hexdigest()
 
@@ -54,7 +59,14 @@ def load_workflow_file(path: str | Path) -> LoadedWorkflow:
         raise BadInput(f"无法读取工作流文件 / cannot read workflow file {path}: {exc}") from exc
     folder = path.parent / TEMPLATE_DIR
     templates, problems = read_templates(folder)
-    return load_workflow_text(text, str(path), templates, str(folder), problems)
+    calendar_path = path.parent / CALENDAR_FILE
+    calendar_text = None
+    if calendar_path.is_file():
+        try:
+            calendar_text = calendar_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(calendar_path), 1, 1, f"无法读取节假日文件 / cannot read (save it as UTF-8): {exc}"))
+    return load_workflow_text(text, str(path), templates, str(folder), problems, calendar_text, str(calendar_path))
 
 
 def read_templates(folder: Path) -> tuple[dict[str, str], list[Problem]]:
@@ -74,11 +86,23 @@ def read_templates(folder: Path) -> tuple[dict[str, str], list[Problem]]:
     return templates, problems
 
 
+def load_calendar(text: str | None, file: str, problems: list[Problem]) -> WorkCalendar:
+    if text is None:
+        return DEFAULT_CALENDAR
+    located = read_yaml(text, file)
+    problems += located.problems
+    if located.data is None:
+        return DEFAULT_CALENDAR
+    return parse_overrides(located.data, lambda path, msg: problems.append(located.problem(path, msg)))
+
+
 def load_workflow_text(text: str, file: str, templates: dict[str, str], template_dir: str = TEMPLATE_DIR,
-                       problems: list[Problem] | None = None) -> LoadedWorkflow:
-    from engine.validate import check_workflow  # the graph checks need the loaded model
+                       problems: list[Problem] | None = None, calendar_text: str | None = None,
+                       calendar_file: str = CALENDAR_FILE) -> LoadedWorkflow:
+    from engine.validate import check_workflow, coverage_warnings  # they need the loaded model
 
     problems = list(problems or [])
+    calendar = load_calendar(calendar_text, calendar_file, problems)
     located = read_yaml(text, file)
     problems += located.problems
     # The reader recovers from most problems (it keeps the first of duplicate keys), so go on
@@ -90,7 +114,8 @@ def load_workflow_text(text: str, file: str, templates: dict[str, str], template
         problems += graph_problems
     if problems or definition is None:
         raise InvalidDefinition(sorted(set(problems), key=lambda p: (p.file != file, p.file, p.line, p.column)))
-    return LoadedWorkflow(definition, text, dict(templates), file, rules)
+    return LoadedWorkflow(definition, text, dict(templates), file, rules, calendar_text, calendar,
+                          coverage_warnings(definition, located, calendar))
 
 
 def _parse(located: Located, problems: list[Problem]) -> Workflow | None:

@@ -127,6 +127,7 @@ class WorkflowVersion(Base):
     source_file: Mapped[str] = mapped_column(String(500))
     text: Mapped[str] = mapped_column(Text)
     templates: Mapped[dict[str, Any]] = mapped_column()
+    calendar: Mapped[str | None] = mapped_column(Text)  # the calendar.yaml deployed with it
     deployed_at: Mapped[datetime] = mapped_column()
     deployed_by: Mapped[str] = mapped_column(String(50))
 

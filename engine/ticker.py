@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine.cases import fire, record_event
 from engine.clock import due_day
 from engine.db import Store
-from engine.deadlines import add
+from engine.deadlines import shift
 from engine.deploy import compiled_version
 from engine.errors import RectifyError
 from engine.models import Case, Timer, TimerStatus
@@ -104,6 +104,7 @@ def _fire_notice(session: Session, case: Case, timer: Timer, now: datetime, repo
     queue_notice(session, compiled, payload["notice"], context, f"timer:{timer.id}", case, event, now)
     if timer.kind == "recurring":
         rec = wf.states[case.state].recurring[payload["index"]]
+        following = shift(timer.due_at, rec.every, 1, compiled.loaded.calendar, wf.timezone)
         session.add(Timer(case_id=case.id, state=case.state, round=case.round, kind="recurring",
-                          due_at=add(timer.due_at, rec.every), status=TimerStatus.PENDING.value,
-                          payload={**payload, "occurrence": payload["occurrence"] + 1}))
+                          due_at=following.at, status=TimerStatus.PENDING.value,
+                          payload={**payload, "occurrence": payload["occurrence"] + 1, "explain": following.explain}))

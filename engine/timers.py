@@ -15,7 +15,8 @@ from engine.models import Case, Timer, TimerStatus
 def schedule_state_timers(session: Session, compiled: CompiledWorkflow, case: Case, now: datetime) -> list[Timer]:
     """Create the timers of ``case``'s current state and round; set ``case.due_at``."""
     wf = compiled.definition
-    planned = plan_timers(wf.states[case.state], case.round, case.entered_at, wf.resolved_dates(), wf.timezone)
+    planned = plan_timers(wf.states[case.state], case.round, case.entered_at, wf.resolved_dates(), wf.timezone,
+                          compiled.loaded.calendar, {n: d.label for n, d in wf.dates.items()})
     timers = [Timer(case_id=case.id, state=case.state, round=case.round, kind=p.kind, due_at=p.due_at,
                     payload=p.payload, status=TimerStatus.PENDING.value) for p in planned]
     session.add_all(timers)

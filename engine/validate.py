@@ -228,3 +228,30 @@ def _check_notices(wf: Workflow, templates: dict[str, str], template_dir: str, l
         if error:  # fine in general, wrong for this use (e.g. a transition's notice has no deadline)
             add(path, f"通知模板 {where}:{error.line} 不适用于此处 / template does not fit this use "
                       f"(a {kind} notice): {error.message}")
+
+
+def _uses_calendar(wf: Workflow) -> list[tuple]:
+    """Places where the working-day calendar decides a time."""
+    places: list[tuple] = []
+    for name, state in wf.states.items():
+        for deadline, path in _deadlines(state.deadline, ("states", name, "deadline")):
+            durations = [deadline.after, *deadline.reminders, *deadline.escalations]
+            if deadline.if_holiday == "next_workday" or any(d is not None and d.unit == "working_days"
+                                                            for d in durations):
+                places.append(path)
+        for k, rec in enumerate(state.recurring):
+            if rec.every.unit == "working_days":
+                places.append(("states", name, "recurring", k))
+    return places
+
+
+def coverage_warnings(wf: Workflow, located: Located, calendar) -> list[Problem]:
+    """A warning where working days are used in a year no holiday data covers."""
+    places = _uses_calendar(wf)
+    years = [y for y in (wf.year, wf.year + 1) if not calendar.covers(y)]
+    if not places or not years:
+        return []
+    listed = "、".join(map(str, years))
+    return [located.problem(places[0], f"警告 warning: {listed} 年的节假日安排不在日历数据中，工作日将按周末推算；"
+                                       f"请在 calendar.yaml 中补充 / no holiday data for {listed}: working days "
+                                       "will assume weekends only until calendar.yaml lists that year")]

@@ -25,12 +25,18 @@ def case_row(case: Case, now: datetime) -> dict[str, Any]:
         "ref": case.ref, "organization": case.organization.name, "org_code": case.organization.code,
         "township": case.township.name if case.township else "", "state": case.state,
         "state_label": wf.states[case.state].label, "round": case.round, "key_target": case.key_target,
-        "weak_and_lax": case.weak_and_lax, "due": fmt(case.due_at, wf.timezone),
+        "weak_and_lax": case.weak_and_lax, "due": fmt(case.due_at, wf.timezone, end_of_day=True),
         "overdue": bool(case.due_at and case.due_at < now),
     }
 
 
 def _timer_detail(timer: Timer, wf) -> str:
+    explain = "；".join(timer.payload.get("explain", []))
+    head = _timer_basis(timer, wf)
+    return f"{head}。{explain}" if explain else head
+
+
+def _timer_basis(timer: Timer, wf) -> str:
     p = timer.payload
     if timer.kind == "deadline":
         basis = p.get("basis", "")
@@ -59,7 +65,7 @@ def case_detail(session: Session, case: Case, now: datetime) -> dict[str, Any]:
         "superior": case.organization.parent.name if case.organization.parent else "",
         "secretary": case.organization.secretary_name or "",
         "facts": [{"name": n, "label": f.label, "value": facts.get(n)} for n, f in wf.facts.items()],
-        "timers": [{"kind": t.kind, "kind_label": TIMER_LABELS.get(t.kind, t.kind), "due": fmt(t.due_at, wf.timezone),
+        "timers": [{"kind": t.kind, "kind_label": TIMER_LABELS.get(t.kind, t.kind), "due": fmt(t.due_at, wf.timezone, end_of_day=t.kind == "deadline"),
                     "detail": _timer_detail(t, wf)} for t in pending_timers(session, case.id)],
         "triggers": [{"trigger": s.trigger, "label": s.label, "available": s.available, "dest": s.dest,
                       "dest_label": wf.states[s.dest].label if s.dest else "", "roles": list(s.roles),

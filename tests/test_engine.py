@@ -343,7 +343,8 @@ def test_deadlines_absolute_and_relative(county):
     facts_(county, ref, READY)
     fire_(county, ref, "submit_self_check", WANG, "2014-11-01T15:30")
     with county.transaction() as s:
-        assert get_case(s, ref).due_at == at("2014-11-11T15:30")  # self check: 10 days after entry
+        # Self check: 10 working days after the day of entry (Sat 11-01): 11-03 … 11-14.
+        assert get_case(s, ref).due_at == at("2014-11-15")
     facts_(county, ref, {"self_check_report": "r", "superior_check_opinion": "ok"}, WANG, "2014-11-02")
     fire_(county, ref, "request_superior_check", WANG, "2014-11-02")
     fire_(county, ref, "pass_superior_check", WANG, "2014-11-03")
