@@ -557,6 +557,38 @@ def fire(settings: Settings, ref: str, trigger: str, note: str | None) -> None:
             click.echo(f"已生成通知 / notice queued: {notice}")
 
 
+# --- survey ----------------------------------------------------------------------------
+
+@main.group()
+def survey() -> None:
+    """The satisfaction survey (群众满意度测评)."""
+
+
+@survey.command("record")
+@click.argument("ref")
+@click.option("--respondents", required=True, type=int, help="Number of people surveyed (参评人数).")
+@click.option("--satisfied", required=True, type=int, help="Number satisfied (满意人数).")
+@click.option("--score", "scores", multiple=True, metavar="Q=V", help="A per-question score 0-100, repeatable.")
+@click.option("--note", help="Recorded in the history.")
+@pass_settings
+def survey_record(settings: Settings, ref: str, respondents: int, satisfied: int, scores: tuple[str, ...],
+                  note: str | None) -> None:
+    """Record the survey of case REF and conclude it: accepted at or above the threshold, else re-rectify."""
+    from engine.cases import get_case
+    from engine.deploy import compiled_version
+    from engine.survey import check_figures, parse_scores, record_survey
+
+    check_figures(respondents, satisfied)
+    parsed = parse_scores(scores)
+    with settings.transaction() as session:
+        target = get_case(session, ref)
+        result = record_survey(session, target, respondents, satisfied, _actor(settings, session),
+                               settings.now(), parsed, note)
+        states = compiled_version(target.workflow_version).definition.states
+        basis = "；".join(v["reason_zh"] for v in result.event.data["guards"].values() if "满意度" in v["reason_zh"])
+        click.echo(f"{target.ref} 测评 {satisfied}/{respondents}：{basis} → {states[result.dest].label}")
+
+
 # --- daemon ----------------------------------------------------------------------------
 
 @main.command()
