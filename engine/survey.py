@@ -12,7 +12,7 @@ from engine.errors import InvalidValue, TransitionRefused
 from engine.machine import split_guard
 from engine.models import Case
 from engine.officials import Actor
-from rules.survey import SatisfactionAtLeast
+from rules.survey import SatisfactionAtLeast, ThresholdParams
 
 
 def check_figures(respondents: int, satisfied: int) -> None:
@@ -55,8 +55,9 @@ def record_survey(session: Session, case: Case, respondents: int, satisfied: int
         for guard in t.guards:
             rule = compiled.loaded.rules[split_guard(guard)[0]]
             if isinstance(rule, SatisfactionAtLeast):
-                set_fact(session, case, rule.params.respondents_fact, str(respondents), actor, now)
-                set_fact(session, case, rule.params.satisfied_fact, str(satisfied), actor, now)
+                params: ThresholdParams = rule.params  # type: ignore[assignment]
+                set_fact(session, case, params.respondents_fact, str(respondents), actor, now)
+                set_fact(session, case, params.satisfied_fact, str(satisfied), actor, now)
                 if scores and "survey_scores" in wf.facts:
                     text = "；".join(f"{q}={v:g}" for q, v in scores.items())
                     set_fact(session, case, "survey_scores", text, actor, now)
