@@ -557,6 +557,37 @@ def fire(settings: Settings, ref: str, trigger: str, note: str | None) -> None:
             click.echo(f"已生成通知 / notice queued: {notice}")
 
 
+# --- quota -----------------------------------------------------------------------------
+
+@main.command()
+@click.option("--campaign", "campaign_ref", help="name[:year] when several campaigns exist.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def quota(settings: Settings, campaign_ref: str | None, as_json: bool) -> None:
+    """The backward ratio (后进比例) of each township and of the county against the workflow's target."""
+    from engine.deploy import resolve_campaign
+    from engine.errors import BadInput
+    from engine.quota import quota_params, quota_table
+
+    with settings.transaction() as session:
+        campaign = resolve_campaign(session, campaign_ref)
+        params = quota_params(campaign)
+        if params is None:
+            raise BadInput("工作流没有配置后进比例规则（backward_ratio）/ the workflow has no backward_ratio rule")
+        rows, total = quota_table(session, campaign, params)
+    data = [{"code": r.code, "name": r.name, "organizations": r.organizations, "screening": r.screening,
+             "confirmed": r.confirmed, "ratio": r.verdict.figures["ratio"], "outcome": r.verdict.outcome.value}
+            for r in [*rows, total]]
+    if as_json:
+        emit_json({"target": params.target, "tolerance": params.tolerance, "mode": params.mode, "rows": data})
+        return
+    marks = {"pass": "", "warn": "超出（提醒）", "fail": "超出"}
+    console().print(table(f"后进比例 / backward ratio — 目标 {params.target:.0%}±{params.tolerance:.0%}",
+                          ["编码", "乡镇（街道）", "基层党组织", "排查中", "已确定", "比例", ""],
+                          [[d["code"], d["name"], d["organizations"], d["screening"], d["confirmed"],
+                            f"{d['ratio']:.1%}", marks[d["outcome"]]] for d in data]))
+
+
 # --- survey ----------------------------------------------------------------------------
 
 @main.group()

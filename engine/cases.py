@@ -158,17 +158,12 @@ def set_fact(session: Session, case: Case, name: str, raw: str, actor: Actor, no
 # --- guards and firing -----------------------------------------------------------------
 
 def _figures(session: Session, case: Case, needs: set[str]) -> dict[str, Any]:
+    from engine.quota import jurisdiction_counts
+
     figures: dict[str, Any] = {}
     if "jurisdiction_counts" in needs:
-        township = case.township_id
-        orgs = select(func.count()).select_from(Organization).where(
-            Organization.township_id == township, Organization.kind != OrgKind.TOWNSHIP.value)
         initial = compiled_version(case.workflow_version).definition.initial_state
-        cases = select(func.count()).select_from(Case).where(
-            Case.campaign_id == case.campaign_id, Case.township_id == township,
-            Case.state != initial, Case.id != case.id)
-        figures["jurisdiction_organizations"] = session.scalar(orgs) or 0
-        figures["jurisdiction_cases"] = session.scalar(cases) or 0
+        figures.update(jurisdiction_counts(session, case.campaign_id, case.township_id, initial, case.id))
     return figures
 
 

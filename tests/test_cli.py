@@ -274,3 +274,20 @@ def test_demo_runs_the_campaign(tmp_path):
     assert 12 <= len(cases) <= 20
     assert {c["state"] for c in cases} == {"accepted"}
     assert max(c["round"] for c in cases) == 2
+
+
+def test_quota_per_township_and_county(rectify):
+    for org in ("T1-01", "T1-02", "T1-03"):
+        rectify("case", "open", org, who="王强", now="2014-03-05")
+    rectify("case", "open", "T2-01", who="赵刚", now="2014-03-05")
+    for ref in ("T1-01", "T1-02"):
+        rectify("fire", ref, "confirm", who="李明", now="2014-03-10")
+    rectify("fire", "T2-01", "confirm", who="李明", now="2014-03-10")
+    report = rectify.json("quota")
+    assert (report["target"], report["tolerance"]) == (0.05, 0.02)
+    rows = {r["code"] or "county": r for r in report["rows"]}
+    assert (rows["T1"]["organizations"], rows["T1"]["screening"], rows["T1"]["confirmed"]) == (20, 1, 2)
+    assert rows["T1"]["ratio"] == 0.1 and rows["T1"]["outcome"] == "warn"
+    assert rows["T2"]["ratio"] == 0.05 and rows["T2"]["outcome"] == "pass"
+    assert (rows["county"]["organizations"], rows["county"]["confirmed"], rows["county"]["ratio"]) == (40, 3, 0.075)
+    assert "城关镇" in rectify("quota").stdout

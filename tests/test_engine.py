@@ -206,7 +206,8 @@ def test_quota_warns_but_allows(county):
     with county.transaction() as s:
         event = s.scalars(select(Event).where(Event.kind == "transition")).one()
         assert event.data["warnings"][0]["figures"] == {
-            "organizations": 6, "cases": 1, "ratio": 0.1667, "target": 0.05, "tolerance": 0.02}
+            "organizations": 6, "cases": 1, "ratio": 0.1667, "target": 0.05, "tolerance": 0.02,
+            "per": "township"}
 
 
 def test_timers_are_scheduled_on_entry_and_cancelled_on_exit(county):
@@ -367,3 +368,17 @@ def test_concurrent_change_is_a_conflict_and_writes_nothing(county, db_url):
         fire(second, stale, "confirm", actor_for(second, LI), at("2014-03-10"))
     assert snapshot(county) == before
     assert state_of(county, ref) == ("rectifying", 1)
+
+
+def test_quota_can_block_per_county(store, workflow_copy):
+    text = workflow_copy.read_text(encoding="utf-8").replace(
+        "params: {target: 0.05, tolerance: 0.02, mode: warn}",
+        "params: {target: 0.05, tolerance: 0.05, mode: block, per: county}")
+    workflow_copy.write_text(text, encoding="utf-8")
+    seed_county(store, workflow_copy)
+    refs = [open_(store, org=f"T{t}-0{i}", who=LI) for t, i in ((1, 1), (2, 1), (2, 2))]
+    fire_(store, refs[0], "confirm")  # 1/12 = 8.3 % ≤ 10 %
+    before = snapshot(store)
+    with pytest.raises(TransitionRefused, match="全县后进比例 16.7%（2/12）"):
+        fire_(store, refs[1], "confirm")  # 2/12 > 10 %: blocked
+    assert snapshot(store) == before
