@@ -534,6 +534,20 @@ def fact_set(settings: Settings, ref: str, name: str, value: str) -> None:
         click.echo(f"{target.ref} {name}: {'—' if old is None else old} → {new}")
 
 
+@fact.command("clear")
+@click.argument("ref")
+@click.argument("name")
+@pass_settings
+def fact_clear(settings: Settings, ref: str, name: str) -> None:
+    """Clear fact NAME of case REF (e.g. a cadre withdrawn), if the workflow's rules allow it."""
+    from engine.cases import get_case, set_fact
+
+    with settings.transaction() as session:
+        target = get_case(session, ref)
+        old, _ = set_fact(session, target, name, None, _actor(settings, session), settings.now())
+        click.echo(f"{target.ref} {name}: {'—' if old is None else fact_text(old)} → —")
+
+
 @main.command()
 @click.argument("ref")
 @click.argument("trigger")

@@ -137,17 +137,36 @@ def case_facts(session: Session, case_id: int) -> dict[str, Any]:
     return {f.name: f.value.get("v") for f in session.scalars(select(CaseFact).where(CaseFact.case_id == case_id))}
 
 
-def set_fact(session: Session, case: Case, name: str, raw: str, actor: Actor, now: datetime) -> tuple[Any, Any]:
-    """Record a fact; returns (old value, new value)."""
-    wf = compiled_version(case.workflow_version).definition
+def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Actor,
+             now: datetime) -> tuple[Any, Any]:
+    """Record a fact (``raw`` None clears it); returns (old value, new value).
+
+    The fact's own guards (e.g. 不转化不撤离 on the stationed cadre) judge the facts as
+    they would be after the change; a refusal writes nothing.
+    """
+    compiled = compiled_version(case.workflow_version)
+    wf = compiled.definition
     if name not in wf.facts:
         known = "; ".join(f"{k}（{f.label}）" for k, f in wf.facts.items())
         raise NotFound("fact 事实", name, f"facts of this workflow: {known}")
     _check_jurisdiction(actor, case.organization)
-    value = parse_fact(wf.facts[name].type, raw)
+    value = None if raw is None else parse_fact(wf.facts[name].type, raw)
+    facts = case_facts(session, case.id)
+    old = facts.get(name)
+    if wf.facts[name].guards:
+        after = {k: v for k, v in facts.items() if k != name} | ({} if value is None else {name: value})
+        verdicts = evaluate_guards(session, compiled, case, set(wf.facts[name].guards), now, after)
+        labels = {n: u.label for n, u in wf.rules.items()}
+        failures = [GuardFailure(f"fact {name}", g, f"{labels.get(g) or g}：{verdicts[g].reason_zh}",
+                                 verdicts[g].reason_en) for g in wf.facts[name].guards if not verdicts[g].allows]
+        if failures:
+            raise TransitionRefused(case.ref, name, f"{case.ref} 不能{'撤销' if value is None else '修改'}“{wf.facts[name].label}”"
+                                    f" / the change of '{name}' is refused:", failures)
     row = session.scalar(select(CaseFact).where(CaseFact.case_id == case.id, CaseFact.name == name))
-    old = row.value.get("v") if row else None
-    if row is None:
+    if value is None:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
         session.add(CaseFact(case_id=case.id, name=name, value={"v": value}, set_at=now, set_by=actor.name))
     else:
         row.value, row.set_at, row.set_by = {"v": value}, now, actor.name
@@ -164,6 +183,10 @@ def _figures(session: Session, case: Case, needs: set[str]) -> dict[str, Any]:
     if "jurisdiction_counts" in needs:
         initial = compiled_version(case.workflow_version).definition.initial_state
         figures.update(jurisdiction_counts(session, case.campaign_id, case.township_id, initial, case.id))
+    if "recurring_sent" in needs:
+        figures["recurring_sent"] = session.scalar(select(func.count()).select_from(Event).where(
+            Event.case_id == case.id, Event.kind == "timer", Event.trigger == "recurring",
+            Event.round == case.round)) or 0
     return figures
 
 

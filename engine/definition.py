@@ -156,6 +156,7 @@ class Fact(Spec):
 
     label: str
     type: Literal["bool", "int", "text", "date"]
+    guards: tuple[Name, ...] = ()  # rule instances that must pass after the fact is changed or cleared
 
 
 class Workflow(Spec):

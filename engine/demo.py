@@ -198,6 +198,10 @@ class Demo:
                 return
             with self.store.transaction() as s:
                 case = get_case(s, plan.ref)
+                if trigger == "submit_self_check":  # the township has sent every progress report asked for
+                    sent = s.scalar(select(func.count()).select_from(Event).where(
+                        Event.case_id == case.id, Event.trigger == "recurring", Event.round == case.round))
+                    set_fact(s, case, "progress_reports", str(sent), self._actor(s, who), now)
                 result = fire(s, case, trigger, self._actor(s, who), now, note)
                 for w in result.warnings:
                     self.log.append(f"{now:%Y-%m-%d} {case.ref} {trigger}: 提醒 {w.reason_zh}")

@@ -29,6 +29,7 @@ def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
     _check_ambiguity(wf, add)
     rules = _check_rules(wf, located, add, problems)
     _check_guards(wf, add)
+    _check_fact_guards(wf, add)
     _check_notices(wf, templates, template_dir, located, add, problems)
     return problems, rules
 
@@ -174,11 +175,21 @@ def _check_rules(wf: Workflow, located: Located, add, problems: list[Problem]) -
         for fact in rule.facts_used():
             if fact not in wf.facts:
                 add((*path, "params"), f"规则 '{name}' 引用了未声明的事实 / uses undeclared fact '{fact}'; declare it under 'facts'")
+        for state in rule.states_used():
+            if state not in wf.states:
+                add((*path, "params"), f"规则 '{name}' 引用了未定义的状态 / uses unknown state '{state}'; states: {', '.join(wf.states)}")
         for day in rule.dates_used():
             if day not in wf.dates:
                 add((*path, "params"), f"规则 '{name}' 引用了未定义的工作日期 / uses unknown campaign date '{day}'")
         rules[name] = rule
     return rules
+
+
+def _check_fact_guards(wf: Workflow, add) -> None:
+    for fact, spec in wf.facts.items():
+        for j, guard in enumerate(spec.guards):
+            if guard not in wf.rules:
+                add(("facts", fact, "guards", j), f"未定义的规则实例 / unknown guard '{guard}'; define it under 'rules'")
 
 
 def _check_guards(wf: Workflow, add) -> None:

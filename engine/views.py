@@ -82,7 +82,9 @@ def history(session: Session, case: Case) -> list[dict[str, Any]]:
     label = lambda s: wf.states[s].label if s in wf.states else (s or "")  # noqa: E731
     rows = []
     for e in session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)):
-        if e.kind == "fact":
+        if e.kind == "fact" and e.data.get("new") is None:
+            what = f"撤销事实 {e.data.get('fact')}（原为 {_value(e.data.get('old'))}）"
+        elif e.kind == "fact":
             what = f"登记事实 {e.data.get('fact')} = {_value(e.data.get('new'))}"
         elif e.kind == "timer":
             what = f"{TIMER_LABELS.get(e.trigger or '', e.trigger)}：发出通知 {e.data.get('notice')}"

@@ -110,6 +110,9 @@ class Rule:
     def dates_used(self) -> tuple[str, ...]:
         return ()
 
+    def states_used(self) -> tuple[str, ...]:
+        return ()
+
     def evaluate(self, ctx: RuleContext) -> Verdict:
         raise NotImplementedError
 

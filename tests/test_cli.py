@@ -291,3 +291,15 @@ def test_quota_per_township_and_county(rectify):
     assert rows["T2"]["ratio"] == 0.05 and rows["T2"]["outcome"] == "pass"
     assert (rows["county"]["organizations"], rows["county"]["confirmed"], rows["county"]["ratio"]) == (40, 3, 0.075)
     assert "城关镇" in rectify("quota").stdout
+
+
+def test_fact_clear_respects_the_facts_guards(rectify):
+    rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
+    rectify("fact", "set", "T1-01", "stationed_cadre", "驻村工作队", who="王强")
+    rectify("fact", "set", "T1-01", "measures", "整改", who="王强")
+    before = fingerprint(rectify.db)
+    out = rectify("fact", "clear", "T1-01", "stationed_cadre", who="王强", code=1).output
+    assert "不转化不撤离" in out
+    assert fingerprint(rectify.db) == before
+    assert "measures: 整改 → —" in rectify("fact", "clear", "T1-01", "measures", who="王强").stdout
+    assert "撤销事实 measures" in rectify("history", "T1-01").stdout

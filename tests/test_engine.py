@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine.cases import fire, get_case, open_case, set_fact, trigger_statuses
+from engine.cases import case_facts, fire, get_case, open_case, set_fact, trigger_statuses
 from engine.deploy import compiled_version, deploy, resolve_campaign
 from engine.errors import InvalidValue, NotFound, PermissionDenied, TransitionRefused
 from engine.loader import load_workflow_file
@@ -382,3 +382,31 @@ def test_quota_can_block_per_county(store, workflow_copy):
     with pytest.raises(TransitionRefused, match="全县后进比例 16.7%（2/12）"):
         fire_(store, refs[1], "confirm")  # 2/12 > 10 %: blocked
     assert snapshot(store) == before
+
+
+def test_stationed_cadre_is_not_withdrawn_before_acceptance(county):
+    """不转化不撤离: clearing the stationed cadre is refused until the case is accepted."""
+    ref = open_(county)
+    to_survey(county, ref)
+    before = snapshot(county)
+    with pytest.raises(TransitionRefused, match="不转化不撤离"):
+        facts_(county, ref, {"stationed_cadre": None}, WANG, "2014-12-01")
+    assert snapshot(county) == before
+    facts_(county, ref, {"stationed_cadre": "新的工作队"}, WANG, "2014-12-01")  # replacing is fine
+    facts_(county, ref, {"survey_respondents": "40", "survey_satisfied": "30"}, WANG, "2014-12-03")
+    fire_(county, ref, "conclude_survey", WANG, "2014-12-03")
+    facts_(county, ref, {"stationed_cadre": None}, WANG, "2014-12-05")  # accepted: may withdraw
+    with county.transaction() as s:
+        assert "stationed_cadre" not in case_facts(s, get_case(s, ref).id)
+
+
+def test_progress_reports_must_keep_up_with_requests(county):
+    ref = open_(county)
+    fire_(county, ref, "confirm", when="2014-03-15")
+    facts_(county, ref, READY)
+    tick(county, at("2014-07-16"))  # requests on 05-15 and 07-15
+    with pytest.raises(TransitionRefused, match="应报送整顿建设情况 2 次，仅报送 1 次"):
+        facts_(county, ref, {"progress_reports": "1"})
+        fire_(county, ref, "submit_self_check", WANG, "2014-07-20")
+    facts_(county, ref, {"progress_reports": "2"})
+    assert fire_(county, ref, "submit_self_check", WANG, "2014-07-20")[0] == "self_check"
