@@ -276,13 +276,16 @@ def _apply(session: Session, compiled: CompiledWorkflow, case: Case, transition,
     warnings = [v for n, v in verdicts.items() if n in used and v.outcome is Outcome.WARN]
     cancel_case_timers(session, case.id, now)
     case.state = transition.dest
+    cleared: dict[str, Any] = {}
     if transition.new_round:
         case.round += 1
+        cleared = _clear_round_facts(session, compiled, case)
     case.entered_at = now
     event = record_event(session, case, actor, now, "transition", trigger=transition.trigger, from_state=source,
                     to_state=case.state, note=note,
                     data={"guards": {n: verdicts[n].as_dict() for n in sorted(used)},
-                          "warnings": [w.as_dict() for w in warnings]})
+                          "warnings": [w.as_dict() for w in warnings],
+                          **({"cleared_facts": cleared} if cleared else {})})
     schedule_state_timers(session, compiled, case, now)
     result = FireResult(case, source, case.state, event, warnings)
     if transition.notice:
@@ -291,6 +294,15 @@ def _apply(session: Session, compiled: CompiledWorkflow, case: Case, transition,
                      f"{case.ref}:event:{event.seq}:{transition.notice}", case, event, now)
         result.notices.append(transition.notice)
     return result
+
+
+def _clear_round_facts(session: Session, compiled: CompiledWorkflow, case: Case) -> dict[str, Any]:
+    """A new round is checked afresh: drop the facts the workflow marks ``per_round``."""
+    names = [n for n, f in compiled.definition.facts.items() if f.per_round]
+    rows = list(session.scalars(select(CaseFact).where(CaseFact.case_id == case.id, CaseFact.name.in_(names))))
+    for row in rows:
+        session.delete(row)
+    return {row.name: row.value.get("v") for row in rows}
 
 
 @dataclass

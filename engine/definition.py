@@ -157,6 +157,17 @@ class Fact(Spec):
     label: str
     type: Literal["bool", "int", "text", "date"]
     guards: tuple[Name, ...] = ()  # rule instances that must pass after the fact is changed or cleared
+    per_round: bool = False  # cleared when a new round (re-rectification) starts: checked afresh
+
+
+class SpotCheck(Spec):
+    """The county's random spot check (县委组织部抽查) among cases waiting in ``state``."""
+
+    state: Name
+    rate: float = Field(gt=0, le=1)
+    include_key_targets: bool = True
+    drawn_fact: Name = "spot_drawn"
+    pass_trigger: Name  # fired for the cases not drawn: they move on
 
 
 class Workflow(Spec):
@@ -174,6 +185,7 @@ class Workflow(Spec):
     rules: dict[Name, RuleUse] = Field(default_factory=dict)
     states: dict[Name, State]
     transitions: tuple[Transition, ...]
+    spot_check: SpotCheck | None = None
 
     @property
     def initial_state(self) -> str:

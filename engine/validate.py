@@ -30,6 +30,7 @@ def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
     rules = _check_rules(wf, located, add, problems)
     _check_guards(wf, add)
     _check_fact_guards(wf, add)
+    _check_spot_check(wf, add)
     _check_notices(wf, templates, template_dir, located, add, problems)
     return problems, rules
 
@@ -190,6 +191,20 @@ def _check_fact_guards(wf: Workflow, add) -> None:
         for j, guard in enumerate(spec.guards):
             if guard not in wf.rules:
                 add(("facts", fact, "guards", j), f"未定义的规则实例 / unknown guard '{guard}'; define it under 'rules'")
+
+
+def _check_spot_check(wf: Workflow, add) -> None:
+    spot = wf.spot_check
+    if spot is None:
+        return
+    if spot.state not in wf.states:
+        add(("spot_check", "state"), f"未定义的状态 / unknown state '{spot.state}'; states: {', '.join(wf.states)}")
+    elif not any(t.trigger == spot.pass_trigger and spot.state in t.sources for t in wf.transitions):
+        add(("spot_check", "pass_trigger"), f"触发器 '{spot.pass_trigger}' 不是从 '{spot.state}' 出发的转换 / "
+                                            f"no transition '{spot.pass_trigger}' leaves '{spot.state}'")
+    fact = wf.facts.get(spot.drawn_fact)
+    if fact is None or fact.type != "bool":
+        add(("spot_check", "drawn_fact"), f"抽中标记须是已声明的 bool 事实 / '{spot.drawn_fact}' must be a declared bool fact")
 
 
 def _check_guards(wf: Workflow, add) -> None:
