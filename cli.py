@@ -602,6 +602,72 @@ def quota(settings: Settings, campaign_ref: str | None, as_json: bool) -> None:
                             f"{d['ratio']:.1%}", marks[d["outcome"]]] for d in data]))
 
 
+# --- spot check ------------------------------------------------------------------------
+
+@main.group("spot-check")
+def spot_check() -> None:
+    """The county's random spot check (县委组织部抽查): a reproducible, verifiable draw."""
+
+
+@spot_check.command("draw")
+@click.option("--seed", help="Published seed value (default: a fresh random one, printed).")
+@click.option("--campaign", "campaign_ref", help="name[:year] when several campaigns exist.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def spot_check_draw(settings: Settings, seed: str | None, campaign_ref: str | None, as_json: bool) -> None:
+    """Draw the sample among cases waiting for the spot check; the others move on to the survey."""
+    from engine.deploy import resolve_campaign
+    from engine.spotcheck import draw
+
+    with settings.transaction() as session:
+        result = draw(session, resolve_campaign(session, campaign_ref), _actor(settings, session),
+                      settings.now(), seed)
+        record = result.draw
+        data = {"draw": record.id, "seed": record.seed, "method": record.method, "rate": record.rate,
+                "include_key_targets": record.include_key_targets, "population": len(record.population),
+                "selected": list(record.selected), "moved_on": result.moved_on}
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"抽查抽签 #{data['draw']}：在 {data['population']} 个等待抽查的整顿对象中按 {data['rate']:.0%} 抽取"
+               f"{'（重点整顿对象必查）' if data['include_key_targets'] else ''}，抽中 {len(data['selected'])} 个")
+    click.echo(f"  抽中 / drawn: {'、'.join(data['selected'])}")
+    click.echo(f"  未抽中，进入测评 / moved on: {'、'.join(data['moved_on']) or '—'}")
+    click.echo(f"  公布种子 / published seed: {data['seed']}  方法 method: {data['method']}  "
+               f"(rectify spot-check verify {data['draw']})")
+
+
+@spot_check.command("verify")
+@click.argument("draw_id", type=int)
+@pass_settings
+def spot_check_verify(settings: Settings, draw_id: int) -> None:
+    """Recompute draw DRAW_ID from its record (population, seed, rate) and compare."""
+    from engine.errors import Refused
+    from engine.spotcheck import verify
+
+    with settings.transaction() as session:
+        check = verify(session, draw_id)
+        recorded = list(check.draw.selected)
+    if not check.ok:
+        raise Refused(f"抽签 #{draw_id} 核验不一致 / draw #{draw_id} does NOT verify: recorded {recorded}, "
+                      f"recomputed {check.recomputed}")
+    click.echo(f"抽签 #{draw_id} 核验一致 / draw #{draw_id} verifies: seed {check.draw.seed}, "
+               f"{len(check.draw.population)} cases, selected {'、'.join(recorded)}")
+
+
+@spot_check.command("list")
+@pass_settings
+def spot_check_list(settings: Settings) -> None:
+    """List the spot-check draws."""
+    from engine.clock import fmt
+    from engine.spotcheck import list_draws
+
+    with settings.transaction() as session:
+        rows = [[d.id, fmt(d.at, "Asia/Shanghai"), d.actor, d.seed, len(d.population), "、".join(d.selected)]
+                for d in list_draws(session)]
+    console().print(table("抽查抽签 / spot-check draws", ["#", "时间", "操作人", "种子", "总数", "抽中"], rows))
+
+
 # --- survey ----------------------------------------------------------------------------
 
 @main.group()

@@ -138,7 +138,7 @@ def case_facts(session: Session, case_id: int) -> dict[str, Any]:
 
 
 def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Actor,
-             now: datetime) -> tuple[Any, Any]:
+             now: datetime, system: bool = False) -> tuple[Any, Any]:
     """Record a fact (``raw`` None clears it); returns (old value, new value).
 
     The fact's own guards (e.g. 不转化不撤离 on the stationed cadre) judge the facts as
@@ -150,6 +150,9 @@ def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Ac
         known = "; ".join(f"{k}（{f.label}）" for k, f in wf.facts.items())
         raise NotFound("fact 事实", name, f"facts of this workflow: {known}")
     _check_jurisdiction(actor, case.organization)
+    if wf.facts[name].system_only and not system:
+        raise PermissionDenied(f"“{wf.facts[name].label}”由系统自动登记，不能手工修改 / '{name}' is recorded by "
+                               "the system (e.g. the spot-check draw) and cannot be set by hand")
     value = None if raw is None else parse_fact(wf.facts[name].type, raw)
     facts = case_facts(session, case.id)
     old = facts.get(name)

@@ -158,6 +158,7 @@ class Fact(Spec):
     type: Literal["bool", "int", "text", "date"]
     guards: tuple[Name, ...] = ()  # rule instances that must pass after the fact is changed or cleared
     per_round: bool = False  # cleared when a new round (re-rectification) starts: checked afresh
+    system_only: bool = False  # recorded by the system (e.g. the spot-check draw), never by hand
 
 
 class SpotCheck(Spec):

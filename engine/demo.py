@@ -20,11 +20,13 @@ from sqlalchemy import func, select
 from engine.cases import fire, get_case, open_case, set_fact
 from engine.db import Store
 from engine.deploy import deploy, resolve_campaign
+from engine.errors import Refused
 from engine.loader import load_workflow_file
 from engine.migrate import upgrade
 from engine.models import Case, Event, Notice, OrgKind
 from engine.officials import Actor, actor_for, add_official
 from engine.orgs import OrgRow, import_organizations
+from engine.spotcheck import draw as spot_draw
 from engine.ticker import tick
 from workflows import DEFAULT_WORKFLOW
 
@@ -45,7 +47,6 @@ class Plan:
     satisfaction: float = 0.85
     fail_superior: bool = False
     fail_spot: bool = False
-    spot_drawn: bool = False
     late_self_check: bool = False
     outcome: list[str] = field(default_factory=list)
 
@@ -142,13 +143,11 @@ class Demo:
             if i == 1:
                 plan.fail_superior = True
             if i == 2:
-                plan.spot_drawn, plan.fail_spot = True, True
+                plan.fail_spot = True
             if i == 3:
                 plan.satisfaction = 0.70  # exactly the threshold: passes
             if i == 4:
                 plan.late_self_check = True
-            if i in (5, 8, 11):
-                plan.spot_drawn = True
             self.plans.append(plan)
             self.on(3, 4 + i % 6, self._opener(row, plan, i))
             confirm_day = 19 if i in (6, 7) else 12 + i % 4  # two confirmed late: the screening deadline escalates
@@ -156,9 +155,32 @@ class Demo:
             self.on(4, 2 + i, self._facts(plan, i))
             self.on(11, 5 + i, self._action(plan, self._township_official(plan), "submit_self_check",
                                             skip=plan.late_self_check))
+        day = date(self.wf.year, 11, 7)
+        while day <= date(self.wf.year + 1, 3, 31):  # the county draws its spot check every Friday
+            self.agenda.setdefault(day, []).append(self._draw)
+            day += timedelta(days=7)
         late = self.plans[4]
         self.on(12, 5, self._action(late, self._township_official(late), "submit_self_check",
                                     note="因换届后班子调整，自查延期"))
+
+    def _draw(self, now: datetime) -> None:
+        with self.store.transaction() as s:
+            try:
+                result = spot_draw(s, resolve_campaign(s, None), actor_for(s, "刘明"), now, f"demo-{now:%Y%m%d}")
+            except Refused:
+                return  # nobody waiting this week
+            selected = list(result.draw.selected)
+        for plan in self.plans:
+            if plan.ref in result.moved_on:
+                plan.outcome.append("survey")
+                self._after(plan, "survey", now)
+            elif plan.ref in selected:
+                fail = plan.fail_spot and plan.outcome.count("spot_check") == 1
+                opinion = "抽查发现整改方案未向群众公布到位" if fail else "抽查合格"
+                self._later(now.date() + timedelta(days=3), plan, "刘明", {"spot_check_opinion": opinion},
+                            "fail_spot_check" if fail else "pass_spot_check")
+        self.log.append(f"{now:%Y-%m-%d} 抽查抽签 #{result.draw.id}（种子 {result.draw.seed}）："
+                        f"{len(result.draw.population)} 个中抽中 {'、'.join(selected)}")
 
     def _township_official(self, plan: Plan) -> str:
         return self.township_officials[plan.township]
@@ -169,7 +191,7 @@ class Demo:
     def _opener(self, row: OrgRow, plan: Plan, i: int):
         def action(now: datetime) -> None:
             problems = tuple(sorted(self.rng.sample((1, 2, 3, 4), self.rng.choice((1, 1, 2)))))
-            flags = ("canvassing",) if i % 5 == 0 else ("disclosure", "petitions") if i % 7 == 3 else ()
+            flags = ("canvassing",) if i % 5 == 0 or plan.fail_spot else ("disclosure", "petitions") if i % 7 == 3 else ()
             with self.store.transaction() as s:
                 campaign = resolve_campaign(s, None)
                 actor = self._actor(s, self._township_official(plan))
@@ -231,13 +253,7 @@ class Demo:
             self._later(later(4), plan, town, {"superior_check_opinion": opinion},
                         "fail_superior_check" if fail else "pass_superior_check")
         elif state == "spot_check":
-            fail = plan.fail_spot and plan.outcome.count("spot_check") == 1
-            if plan.spot_drawn:
-                opinion = "抽查发现整改方案未向群众公布到位" if fail else "抽查合格"
-                self._later(later(3), plan, "刘明", {"spot_check_opinion": opinion},
-                            "fail_spot_check" if fail else "pass_spot_check")
-            else:
-                self._later(later(2), plan, "刘明", {}, "pass_spot_check", note="未抽中，直接进入测评")
+            pass  # waits for the county's weekly spot-check draw (see _draw)
         elif state == "survey":
             first = plan.outcome.count("survey") == 1
             ratio = plan.satisfaction if first else max(plan.satisfaction, 0.82)

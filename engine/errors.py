@@ -58,7 +58,7 @@ class NotFound(BadInput):
     def __init__(self, kind: str, key: object, hint: str = ""):
         """``kind`` is "english 中文", e.g. "case 整顿对象"."""
         self.kind, self.key, self.hint = kind, key, hint
-        english, _, chinese = kind.partition(" ")
+        english, _, chinese = kind.rpartition(" ") if " " in kind else (kind, "", "")
         msg = f"未找到{chinese or english}“{key}” / {english} not found: {key}"
         super().__init__(f"{msg}. {hint}" if hint else msg)
 

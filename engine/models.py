@@ -256,3 +256,20 @@ class Notice(Base):
 
 Index("ix_notices_pending", Notice.next_attempt_at, sqlite_where=text("status = 'pending'"),
       postgresql_where=text("status = 'pending'"))
+
+
+class SpotCheckDraw(Base):
+    """A spot-check draw as published: anyone can recompute ``selected`` from the rest."""
+
+    __tablename__ = "spot_check_draws"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    at: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(50))
+    seed: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(50))
+    rate: Mapped[float] = mapped_column()
+    include_key_targets: Mapped[bool] = mapped_column(Boolean)
+    population: Mapped[list[Any]] = mapped_column()  # [{"ref", "key_target"}], sorted by ref
+    selected: Mapped[list[Any]] = mapped_column()  # refs, sorted

@@ -1,6 +1,6 @@
 """Rule modules: one per rule family, all registered in ``rules.registry.registry``."""
 
-from rules import facts, quota, staffing, survey, timeline  # noqa: F401  (importing registers them)
+from rules import facts, quota, spotcheck, staffing, survey, timeline  # noqa: F401  (importing registers them)
 from rules.base import Outcome, Rule, RuleContext, Verdict
 from rules.registry import registry
 

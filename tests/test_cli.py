@@ -87,7 +87,10 @@ def prepare(run: Rectify, ref: str) -> None:
     run("fire", ref, "request_superior_check", who="王强", now="2014-11-22")
     run("fact", "set", ref, "superior_check_opinion", "同意", who="王强", now="2014-11-24")
     run("fire", ref, "pass_superior_check", who="王强", now="2014-11-24")
-    run("fire", ref, "pass_spot_check", "--note", "未抽中", who="李明", now="2014-11-26")
+    drawn = json.loads(run("spot-check", "draw", "--seed", "2014", "--json", who="李明", now="2014-11-26").stdout)
+    for selected in drawn["selected"]:  # drawn: the county checks, then passes it
+        run("fact", "set", selected, "spot_check_opinion", "抽查合格", who="李明", now="2014-11-27")
+        run("fire", selected, "pass_spot_check", "--note", "抽查合格", who="李明", now="2014-11-27")
 
 
 def test_screening_to_accepted_with_the_cli_only(rectify):
@@ -103,7 +106,7 @@ def test_screening_to_accepted_with_the_cli_only(rectify):
     steps = [e["to"] for e in rectify.json("history", "2014-1-0001") if e["kind"] == "transition"]
     assert steps == ["rectifying", "self_check", "superior_check", "spot_check", "survey", "accepted"]
     text = rectify("history", "2014-1-0001").stdout
-    assert "conclude_survey" in text and "未抽中" in text
+    assert "conclude_survey" in text and "抽查合格" in text
 
 
 def test_re_rectify_and_back_to_rectifying_with_the_cli_only(rectify):

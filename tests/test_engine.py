@@ -12,6 +12,7 @@ from engine.loader import load_workflow_file
 from engine.machine import compiled
 from engine.models import Case, CaseFact, Event, Notice, Timer, TimerStatus
 from engine.officials import actor_for
+from engine.spotcheck import draw
 from engine.ticker import tick
 from tests.conftest import WORKFLOW, at
 from tests.county import seed_county
@@ -64,6 +65,20 @@ def state_of(store, ref):
     return do(store, lambda s: (lambda c: (c.state, c.round))(get_case(s, ref)))
 
 
+def spot_check_all(store, when="2014-11-05", seed="test"):
+    """The county draws; drawn cases get their spot check and pass; returns the draw's selection."""
+    def run(s):
+        result = draw(s, resolve_campaign(s, None), actor_for(s, LI), at(when), seed)
+        return list(result.draw.selected)
+    selected = do(store, run)
+    for ref in selected:
+        facts_(store, ref, {"spot_check_opinion": "抽查合格"}, LI, when)
+        with store.transaction() as s:
+            trigger = compiled_version(get_case(s, ref).workflow_version).definition.spot_check.pass_trigger
+        fire_(store, ref, trigger, LI, when)
+    return selected
+
+
 def to_survey(store, ref, start="2014-11-01"):
     """From screening through the acceptance steps up to the survey."""
     fire_(store, ref, "confirm")
@@ -73,7 +88,7 @@ def to_survey(store, ref, start="2014-11-01"):
     fire_(store, ref, "request_superior_check", WANG, start)
     facts_(store, ref, {"superior_check_opinion": "同意"}, WANG, start)
     fire_(store, ref, "pass_superior_check", WANG, start)
-    fire_(store, ref, "pass_spot_check", LI, start)
+    spot_check_all(store, start)
 
 
 @pytest.fixture
@@ -280,6 +295,7 @@ def test_an_administrator_changes_the_workflow_without_code(county, workflow_cop
     data = workflow_copy.read_text(encoding="utf-8")
     data = data.replace("params: {threshold: 0.70}", "params: {threshold: 0.80}")
     data = data.replace("trigger: pass_spot_check", "trigger: clear_spot_check")
+    data = data.replace("pass_trigger: pass_spot_check", "pass_trigger: clear_spot_check")
     data = data.replace('survey_end:             {date: "12-10"', 'survey_end:             {date: "12-12"')
     # A new state between spot check and survey.
     data = data.replace("""    source: spot_check
@@ -310,8 +326,9 @@ def test_an_administrator_changes_the_workflow_without_code(county, workflow_cop
         fire_(county, ref, "pass_superior_check", WANG, "2014-11-01")
     with pytest.raises(NotFound, match="pass_spot_check"):
         fire_(county, ref_v1, "clear_spot_check")  # v1 does not know the renamed trigger…
-    fire_(county, ref_v1, "pass_spot_check")
-    fire_(county, ref_v2, "clear_spot_check")  # …v2 does, and goes through the new state
+    spot_check_all(county)  # …each case moves on by its own version's trigger
+    assert state_of(county, ref_v1) == ("survey", 1)
+    assert state_of(county, ref_v2) == ("publicity", 1)  # v2 goes through the new state
     fire_(county, ref_v2, "end_publicity")
     for ref in (ref_v1, ref_v2):
         facts_(county, ref, {"survey_respondents": "40", "survey_satisfied": "30"}, WANG, "2014-12-03")
@@ -349,7 +366,7 @@ def test_deadlines_absolute_and_relative(county):
     facts_(county, ref, {"self_check_report": "r", "superior_check_opinion": "ok"}, WANG, "2014-11-02")
     fire_(county, ref, "request_superior_check", WANG, "2014-11-02")
     fire_(county, ref, "pass_superior_check", WANG, "2014-11-03")
-    fire_(county, ref, "pass_spot_check", LI, "2014-11-04")
+    spot_check_all(county, "2014-11-04")
     with county.transaction() as s:
         assert get_case(s, ref).due_at == at("2014-12-11")  # survey: the end of 12-10
 

@@ -1,0 +1,84 @@
+"""The spot-check draw: reproducible from its published seed, verifiable from its record."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import update
+
+from engine.db import Store
+from engine.models import SpotCheckDraw
+from engine.spotcheck import select_sample
+from tests.test_cli import Rectify, fingerprint
+from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
+
+refs = st.lists(st.tuples(st.from_regex(r"2014-1-\d{4}", fullmatch=True), st.booleans()),
+                min_size=1, max_size=60, unique_by=lambda p: p[0])
+
+
+@settings(max_examples=150, deadline=None)
+@given(refs, st.text(min_size=1, max_size=20), st.floats(min_value=0.01, max_value=1.0), st.booleans())
+def test_the_draw_is_a_pure_function_of_its_record(pairs, seed, rate, include):
+    population = [{"ref": r, "key_target": k} for r, k in sorted(pairs)]
+    first = select_sample(population, seed, rate, include)
+    assert first == select_sample(list(reversed(population)), seed, rate, include)  # order does not matter
+    assert first == sorted(set(first)) and set(first) <= {p["ref"] for p in population}
+    keys = {p["ref"] for p in population if p["key_target"]}
+    expected = max(math.ceil(rate * len(population) - 1e-9), len(keys) if include else 0)
+    assert len(first) == min(expected, len(population))
+    if include:
+        assert keys <= set(first)
+
+
+def test_different_seeds_give_different_samples():
+    population = [{"ref": f"2014-1-{i:04d}", "key_target": False} for i in range(100)]
+    samples = {tuple(select_sample(population, f"seed-{n}", 0.3, True)) for n in range(10)}
+    assert len(samples) == 10 and all(len(s) == 30 for s in samples)
+
+
+def advance(run: Rectify, org: str, who: str, *open_args: str) -> None:
+    """Open a case and take it to the spot check (key targets get their county staffing)."""
+    run("case", "open", org, *open_args, who=who, now="2014-03-05")
+    run("fire", org, "confirm", who="李明", now="2014-03-12")
+    facts = [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周"), ("secretary_appointed", "张"),
+             ("stationed_cadre", "队"), ("self_check_report", "r"), ("superior_check_opinion", "ok")]
+    if open_args:
+        facts += [("county_contact_leader", "周"), ("county_cadre", "陈")]
+    for name, value in facts:
+        run("fact", "set", org, name, value, who=who, now="2014-04-01")
+    for trigger in ("submit_self_check", "request_superior_check", "pass_superior_check"):
+        run("fire", org, trigger, who=who, now="2014-11-20")
+
+
+def test_draw_moves_the_others_on_and_verifies(rectify):  # noqa: F811
+    for i in range(1, 8):
+        advance(rectify, f"T1-{i:02d}", "王强")
+    advance(rectify, "T2-01", "赵刚", "--flag", "petitions")  # a key target
+    result = json.loads(rectify("spot-check", "draw", "--seed", "县委组织部2014-12-01", "--json",
+                                who="李明", now="2014-11-25").stdout)
+    assert result["population"] == 8 and len(result["selected"]) == 3  # ceil(0.3 × 8)
+    assert "2014-1-0008" in result["selected"]  # the key target is always checked
+    assert sorted(result["selected"] + result["moved_on"]) == [f"2014-1-{i:04d}" for i in range(1, 9)]
+    states = {c["ref"]: c["state"] for c in rectify.json("case", "list")}
+    assert all(states[r] == "survey" for r in result["moved_on"])
+    assert all(states[r] == "spot_check" for r in result["selected"])
+    assert "verifies" in rectify("spot-check", "verify", str(result["draw"])).stdout
+    # Drawn cases need the county's opinion before they pass; nobody can set the draw's result by hand.
+    drawn = result["selected"][0]
+    assert "record the spot check's opinion first" in rectify("fire", drawn, "pass_spot_check", who="李明",
+                                                               code=1).output
+    assert "cannot be set by hand" in rectify("fact", "set", drawn, "spot_drawn", "否", who="李明", code=1).output
+    before = fingerprint(rectify.db)
+    assert "nothing to draw" in rectify("spot-check", "draw", who="李明", now="2014-11-26", code=1).output
+    assert fingerprint(rectify.db) == before
+    # A tampered record no longer verifies.
+    store = Store(rectify.db)
+    with store.transaction() as s:
+        s.execute(update(SpotCheckDraw).values(seed="changed"))
+    store.dispose()
+    out = rectify("spot-check", "verify", str(result["draw"]), code=1).output
+    assert "does NOT verify" in out
+    assert "spot-check draw not found: 99" in rectify("spot-check", "verify", "99", code=2).output
