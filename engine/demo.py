@@ -205,7 +205,9 @@ class Demo:
             with self.store.transaction() as s:
                 actor = self._actor(s, self._township_official(plan))
                 case = get_case(s, plan.ref)
+                trained = "2014-03-28" if i != 9 else "2014-04-10"  # one secretary missed the March training
                 facts = {"plan_made": "是", "plan_published": "是", "contact_leader": _person(self.rng),
+                         "secretary_trained": trained.replace("2014", str(self.wf.year)),
                          "stationed_cadre": f"{_person(self.rng)}（镇机关驻村干部）"}
                 facts["first_secretary" if 1 in case.problems else "secretary_appointed"] = _person(self.rng)
                 if case.key_target:

@@ -80,6 +80,7 @@ def rectify(tmp_path, request) -> Rectify:
 def prepare(run: Rectify, ref: str) -> None:
     run("fire", ref, "confirm", who="李明", now="2014-03-12")
     for name, value in [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周建国"),
+                        ("secretary_trained", "2014-03-28"),
                         ("secretary_appointed", "张三"), ("stationed_cadre", "驻村工作队 3 人")]:
         run("fact", "set", ref, name, value, who="王强", now="2014-04-01")
     run("fire", ref, "submit_self_check", who="王强", now="2014-11-20")
@@ -138,7 +139,8 @@ def test_case_show_explains_what_blocks(rectify):
     blocked = show["triggers"][0]
     assert blocked["trigger"] == "submit_self_check" and not blocked["available"]
     assert {b["guard"] for b in blocked["blocked_by"]} == {
-        "plan_ready", "secretary_in_place", "contact_leader_assigned", "cadre_stationed"}
+        "plan_ready", "secretary_in_place", "secretary_trained_on_time", "contact_leader_assigned",
+        "cadre_stationed"}
     kinds = [t["kind"] for t in show["timers"]]
     assert kinds.count("reminder") == 2 and "deadline" in kinds and "recurring" in kinds
     assert show["due"] == "2014-11-30 24:00"

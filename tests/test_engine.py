@@ -18,7 +18,7 @@ from tests.conftest import WORKFLOW, at
 from tests.county import seed_county
 
 LI, WANG, ZHAO = "县委组织部李", "城关镇王", "河西乡赵"
-READY = {"plan_made": "是", "plan_published": "是", "contact_leader": "周建国",
+READY = {"plan_made": "是", "plan_published": "是", "contact_leader": "周建国", "secretary_trained": "2014-03-28",
          "secretary_appointed": "张三", "stationed_cadre": "驻村工作队"}
 
 
@@ -159,7 +159,8 @@ def test_guards_report_every_reason_and_change_nothing(county):
     with pytest.raises(TransitionRefused) as refused:
         fire_(county, ref, "submit_self_check", WANG, "2014-11-01")
     guards = {f.guard for f in refused.value.failures}
-    assert guards == {"plan_ready", "secretary_in_place", "contact_leader_assigned", "cadre_stationed"}
+    assert guards == {"plan_ready", "secretary_in_place", "secretary_trained_on_time", "contact_leader_assigned",
+                      "cadre_stationed"}
     assert "整改方案已向群众公布" in str(refused.value)
     assert snapshot(county) == before
 
@@ -287,7 +288,7 @@ def test_trigger_statuses_explain_what_blocks(county):
     with county.transaction() as s:
         statuses = trigger_statuses(s, get_case(s, ref), at("2014-04-01"))
     assert [(st.trigger, st.available) for st in statuses] == [("submit_self_check", False)]
-    assert len(statuses[0].failures) == 4
+    assert len(statuses[0].failures) == 5
 
 
 def test_an_administrator_changes_the_workflow_without_code(county, workflow_copy):

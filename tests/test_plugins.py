@@ -113,7 +113,8 @@ def test_third_party_rule_package_plugs_in(plugin_env, tmp_path):
     assert run(env, *act, "case", "open", "T1-01").returncode == 0
     assert run(env, *act, "fire", "T1-01", "confirm").returncode == 0
     for name, value in [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周"),
-                        ("secretary_appointed", "张"), ("stationed_cadre", "队"), ("meetings_held", "2")]:
+                        ("secretary_appointed", "张"), ("stationed_cadre", "队"), ("meetings_held", "2"),
+                        ("secretary_trained", "2014-03-31")]:
         assert run(env, *act, "fact", "set", "T1-01", name, value).returncode == 0
     refused = run(env, *act, "fire", "T1-01", "submit_self_check")
     assert refused.returncode == 1 and "仅召开 2 次，少于 4 次" in refused.stderr

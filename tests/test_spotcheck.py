@@ -44,6 +44,7 @@ def advance(run: Rectify, org: str, who: str, *open_args: str) -> None:
     run("case", "open", org, *open_args, who=who, now="2014-03-05")
     run("fire", org, "confirm", who="李明", now="2014-03-12")
     facts = [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周"), ("secretary_appointed", "张"),
+             ("secretary_trained", "2014-03-30"),
              ("stationed_cadre", "队"), ("self_check_report", "r"), ("superior_check_opinion", "ok")]
     if open_args:
         facts += [("county_contact_leader", "周"), ("county_cadre", "陈")]
