@@ -294,7 +294,7 @@ def _apply(session: Session, compiled: CompiledWorkflow, case: Case, transition,
     if transition.notice:
         context = notice_context(compiled, case, now, actor.name, transition, note, source)
         queue_notice(session, compiled, transition.notice, context,
-                     f"{case.ref}:event:{event.seq}:{transition.notice}", case, event, now)
+                     f"{case.ref}:event:{event.seq}:{transition.notice}", case, event, now, transition.notify)
         result.notices.append(transition.notice)
     return result
 

@@ -130,14 +130,17 @@ def plan_timers(state: State, round_no: int, entered_at: datetime, dates: dict[s
             at = shift(due.at, offset, -1, calendar, tz)
             if at.at > entered_at:  # a reminder already in the past would only be noise
                 planned.append(PlannedTimer("reminder", at.at, _payload(
-                    at, offset=str(offset), days=(due.at - at.at).days, notice=deadline.reminder_notice)))
+                    at, offset=str(offset), days=(due.at - at.at).days, notice=deadline.reminder_notice,
+                    notify=list(deadline.remind))))
         for offset in deadline.escalations:
             at = shift(due.at, offset, 1, calendar, tz)
             planned.append(PlannedTimer("escalation", at.at, _payload(
-                at, offset=str(offset), days=(at.at - due.at).days, notice=deadline.escalation_notice)))
+                at, offset=str(offset), days=(at.at - due.at).days, notice=deadline.escalation_notice,
+                notify=list(deadline.escalate_to))))
     for i, rec in enumerate(state.recurring):
         at = shift(entered_at, rec.every, 1, calendar, tz)
-        planned.append(PlannedTimer("recurring", at.at, _payload(at, index=i, notice=rec.notice, occurrence=1)))
+        planned.append(PlannedTimer("recurring", at.at, _payload(at, index=i, notice=rec.notice, occurrence=1,
+                                                                 notify=list(rec.notify))))
     for auto in state.auto:
         at = shift(entered_at, auto.after, 1, calendar, tz)
         planned.append(PlannedTimer("auto", at.at, _payload(at, trigger=auto.trigger)))

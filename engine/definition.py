@@ -87,6 +87,8 @@ class Deadline(Spec):
     if_holiday: Literal["keep", "next_workday"] = "keep"
     reminder_notice: Name = "deadline_reminder"
     escalation_notice: Name = "overdue_escalation"
+    remind: tuple[Name, ...] = ()  # roles reminders go to (催办)
+    escalate_to: tuple[Name, ...] = ()  # roles escalations go to (督办: superior, contact leader, county)
 
     @model_validator(mode="after")
     def _one_anchor(self) -> Deadline:
@@ -101,6 +103,7 @@ class Recurring(Spec):
     notice: Name
     every: Duration
     label: str = ""
+    notify: tuple[Name, ...] = ()  # roles the notice goes to
 
 
 class Auto(Spec):
@@ -128,6 +131,7 @@ class Transition(Spec):
     roles: tuple[Name, ...] = ()
     guards: tuple[str, ...] = ()
     notice: Name | None = None
+    notify: tuple[Name, ...] = ()  # roles the notice goes to
     new_round: bool = False
 
     @property

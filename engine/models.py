@@ -252,9 +252,34 @@ class Notice(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
+    # Who it is for, resolved when it was written: [{"name", "role", "email", "phone"}].
+    recipients: Mapped[list[Any]] = mapped_column(default=list)
+    expanded: Mapped[bool] = mapped_column(Boolean, default=False)  # deliveries created
 
 
 Index("ix_notices_pending", Notice.next_attempt_at, sqlite_where=text("status = 'pending'"),
+      postgresql_where=text("status = 'pending'"))
+
+
+class Delivery(Base):
+    """One notice through one channel to one address: retried with backoff, then dead-lettered."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    address: Mapped[str] = mapped_column(String(300))
+    recipient: Mapped[str] = mapped_column(String(50))
+    idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=NoticeStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+Index("ix_deliveries_pending", Delivery.next_attempt_at, sqlite_where=text("status = 'pending'"),
       postgresql_where=text("status = 'pending'"))
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
 from engine.clock import fmt
 from engine.definition import Transition
 from engine.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
 from engine.machine import CompiledWorkflow
-from engine.models import Case, Event, Notice, NoticeStatus
+from engine.models import Case, Event, Notice, NoticeStatus, Official
 
 
 def case_context(compiled: CompiledWorkflow, case: Case) -> dict[str, Any]:
@@ -47,12 +48,42 @@ def notice_context(compiled: CompiledWorkflow, case: Case, now: datetime, actor:
     }
 
 
+def resolve_recipients(session: Session, case: Case, audience: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+    """The officials a notice is for: by role, within whose jurisdiction the case lies.
+
+    When the case names the person for a role in a fact of the same name (its
+    ``contact_leader``), only that person is meant. The cost is the number of officials
+    holding those roles, never the number of cases.
+    """
+    if not audience:
+        return []
+    from engine.cases import case_facts  # cases imports this module
+
+    facts = case_facts(session, case.id)
+    officials = session.scalars(select(Official).options(joinedload(Official.jurisdiction))
+                                .where(Official.role.in_(list(audience)), Official.active.is_(True))
+                                .order_by(Official.name))
+    found: dict[str, dict[str, Any]] = {}
+    for official in officials:
+        named = facts.get(official.role)
+        if isinstance(named, str) and named.strip():
+            if official.name != named.strip():
+                continue
+        elif not case.organization.path.startswith(official.jurisdiction.path):
+            continue
+        found.setdefault(official.name, {"name": official.name, "role": official.role, "email": official.email,
+                                         "phone": official.phone, **(official.channels or {})})
+    return list(found.values())
+
+
 def queue_notice(session: Session, compiled: CompiledWorkflow, template: str, context: dict[str, Any],
-                 key: str, case: Case | None, event: Event | None, now: datetime) -> Notice:
+                 key: str, case: Case | None, event: Event | None, now: datetime,
+                 audience: tuple[str, ...] | list[str] = ()) -> Notice:
     rendered = compiled.renderer.render(template, context)
     notice = Notice(case_id=case.id if case else None, event_id=event.id if event else None,
                     idempotency_key=key, template=template, template_hash=rendered.template_hash,
                     title=rendered.title, body=rendered.body, created_at=now,
-                    status=NoticeStatus.PENDING.value, attempts=0, next_attempt_at=now)
+                    status=NoticeStatus.PENDING.value, attempts=0, next_attempt_at=now,
+                    recipients=resolve_recipients(session, case, audience) if case else [], expanded=False)
     session.add(notice)
     return notice

@@ -101,7 +101,8 @@ def _fire_notice(session: Session, case: Case, timer: Timer, now: datetime, repo
                     data={"timer": timer.id, "notice": payload["notice"], **({"occurrence": payload["occurrence"]}
                                                                            if timer.kind == "recurring" else {})})
     context = notice_context(compiled, case, now, SYSTEM.name, deadline=deadline)
-    queue_notice(session, compiled, payload["notice"], context, f"timer:{timer.id}", case, event, now)
+    queue_notice(session, compiled, payload["notice"], context, f"timer:{timer.id}", case, event, now,
+                 payload.get("notify", ()))
     if timer.kind == "recurring":
         rec = wf.states[case.state].recurring[payload["index"]]
         following = shift(timer.due_at, rec.every, 1, compiled.loaded.calendar, wf.timezone)

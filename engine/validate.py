@@ -117,6 +117,21 @@ def _check_open_roles(wf: Workflow, add) -> None:
     for j, role in enumerate(wf.open_roles):
         if role not in wf.roles:
             add(("open_roles", j), f"未定义的角色 / unknown role '{role}'; roles: {', '.join(wf.roles)}")
+    for path, roles in _audiences(wf):
+        for j, role in enumerate(roles):
+            if role not in wf.roles:
+                add((*path, j), f"通知对象角色未定义 / unknown role '{role}' to notify; roles: {', '.join(wf.roles)}")
+
+
+def _audiences(wf: Workflow):
+    for i, t in enumerate(wf.transitions):
+        yield ("transitions", i, "notify"), t.notify
+    for name, state in wf.states.items():
+        for deadline, path in _deadlines(state.deadline, ("states", name, "deadline")):
+            yield (*path, "remind"), deadline.remind
+            yield (*path, "escalate_to"), deadline.escalate_to
+        for k, rec in enumerate(state.recurring):
+            yield ("states", name, "recurring", k, "notify"), rec.notify
 
 
 def _check_reachability(wf: Workflow, add) -> None:

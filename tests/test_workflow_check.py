@@ -37,7 +37,7 @@ EXPECTED: dict[str, tuple[int, int, str]] = {
     "01_yaml_syntax": (147, 14, "mapping values are not allowed here"),
     "02_duplicate_key": (77, 3, "duplicate key 'plan_ready' (first defined on line 53)"),
     "03_unknown_key": (164, 5, "unknown key 'gaurds' in transitions.2; allowed keys: "
-                               "trigger, label, source, dest, roles, guards, notice, new_round"),
+                               "trigger, label, source, dest, roles, guards, notice, notify, new_round"),
     "04_quoted_year": (8, 1, "year: Input should be a valid integer (got '2014')"),
     "05_bool_yes": (101, 5, "states.screening.initial: Input should be a valid boolean "
                             "(got 'yes')"),
