@@ -39,7 +39,13 @@ class Settings:
     db: str | None
     now_text: str | None
     actor: str | None
+    config_path: str | None = None
     _store: Any = None
+
+    def notifier_config(self):
+        from notifiers.config import load_config
+
+        return load_config(self.config_path)
 
     @property
     def store(self):
@@ -104,15 +110,18 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]):
               help="Act as if it were this time (YYYY-MM-DD[THH:MM]); env RECTIFY_NOW.")
 @click.option("--as", "actor", envvar="RECTIFY_USER", metavar="NAME",
               help="The acting official (env RECTIFY_USER).")
+@click.option("--config", "config_path", envvar="RECTIFY_CONFIG", metavar="FILE",
+              help="Notifier config (channels, retries); env RECTIFY_CONFIG, default ./rectify-notifiers.yaml.")
 @click.version_option(package_name="rectify")
 @click.pass_context
-def main(ctx: click.Context, db: str | None, now_text: str | None, actor: str | None) -> None:
+def main(ctx: click.Context, db: str | None, now_text: str | None, actor: str | None,
+         config_path: str | None) -> None:
     """rectify — 整顿后进基层党组织工作流 / workflow engine for rectifying backward grassroots party organizations."""
     if now_text:  # a bad clock is bad input for every command, found before any work starts
         from engine.clock import parse_when
 
         parse_when(now_text)
-    ctx.obj = Settings(db, now_text, actor)
+    ctx.obj = Settings(db, now_text, actor, config_path)
 
 
 # --- init ------------------------------------------------------------------------------
@@ -700,6 +709,137 @@ def survey_record(settings: Settings, ref: str, respondents: int, satisfied: int
         click.echo(f"{target.ref} 测评 {satisfied}/{respondents}：{basis} → {states[result.dest].label}")
 
 
+# --- notices ---------------------------------------------------------------------------
+
+@main.group()
+def notices() -> None:
+    """The notice outbox: what was written, to whom, and whether it was delivered."""
+
+
+@notices.command("list")
+@click.option("--status", type=click.Choice(["pending", "delivered", "dead"]), help="Only notices in this status.")
+@click.option("--case", "case_ref", help="Only this case's notices.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def notices_list(settings: Settings, status: str | None, case_ref: str | None, limit: int, as_json: bool) -> None:
+    """List notices, newest first."""
+    from sqlalchemy import select
+
+    from engine.cases import get_case
+    from engine.clock import fmt
+    from engine.models import Notice
+
+    with settings.transaction() as session:
+        query = select(Notice).order_by(Notice.id.desc()).limit(limit)
+        if status:
+            query = query.where(Notice.status == status)
+        if case_ref:
+            query = query.where(Notice.case_id == get_case(session, case_ref).id)
+        rows = [{"id": n.id, "created": fmt(n.created_at, "Asia/Shanghai"), "template": n.template, "title": n.title,
+                 "status": n.status, "attempts": n.attempts, "recipients": [p["name"] for p in n.recipients],
+                 "last_error": n.last_error} for n in session.scalars(query)]
+    if as_json:
+        emit_json(rows)
+        return
+    console().print(table(f"通知 / notices ({len(rows)})", ["#", "时间", "标题", "致", "状态", "尝试", "错误"], [
+        [r["id"], r["created"], r["title"], "、".join(r["recipients"]), r["status"], r["attempts"], r["last_error"]]
+        for r in rows]))
+
+
+@notices.command("show")
+@click.argument("notice_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def notices_show(settings: Settings, notice_id: int, as_json: bool) -> None:
+    """Show a notice: its text, template hash, recipients and each delivery's status."""
+    from sqlalchemy import select
+
+    from engine.clock import fmt
+    from engine.errors import NotFound
+    from engine.models import Delivery, Notice
+
+    with settings.transaction() as session:
+        notice = session.get(Notice, notice_id)
+        if notice is None:
+            raise NotFound("notice 通知", notice_id, "list notices with 'rectify notices list'")
+        data = {"id": notice.id, "key": notice.idempotency_key, "template": notice.template,
+                "template_hash": notice.template_hash, "title": notice.title, "body": notice.body,
+                "status": notice.status, "created": fmt(notice.created_at, "Asia/Shanghai"),
+                "recipients": notice.recipients,
+                "deliveries": [{"channel": d.channel, "address": d.address, "recipient": d.recipient,
+                                "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
+                                "next_attempt": fmt(d.next_attempt_at, "Asia/Shanghai"),
+                                "delivered": fmt(d.delivered_at, "Asia/Shanghai"), "key": d.idempotency_key}
+                               for d in session.scalars(select(Delivery).where(Delivery.notice_id == notice.id)
+                                                        .order_by(Delivery.id))]}
+    if as_json:
+        emit_json(data)
+        return
+    out = console()
+    out.print(f"[bold]#{data['id']} {data['title']}[/bold]  ({data['status']}, {data['template']} "
+              f"{data['template_hash'][:12]}, {data['created']})")
+    out.print(data["body"])
+    out.print(table("投递 / deliveries", ["渠道", "地址", "收件人", "状态", "尝试", "下次", "错误"], [
+        [d["channel"], d["address"], d["recipient"], d["status"], d["attempts"],
+         d["next_attempt"] if d["status"] == "pending" else d["delivered"], d["last_error"]]
+        for d in data["deliveries"]]))
+
+
+@notices.command("retry")
+@click.argument("notice_id", type=int)
+@pass_settings
+def notices_retry(settings: Settings, notice_id: int) -> None:
+    """Put a notice's undelivered deliveries back in the queue (after fixing the cause)."""
+    from engine.delivery import retry
+
+    with settings.transaction() as session:
+        count = retry(session, notice_id, settings.now())
+    click.echo(f"通知 #{notice_id}：{count} 个投递重新排队 / {count} deliveries queued again")
+
+
+@notices.command("deliver")
+@pass_settings
+def notices_deliver(settings: Settings) -> None:
+    """Deliver what is due in the outbox now, through the configured channels."""
+    from engine.delivery import deliver
+
+    config = settings.notifier_config()
+    with settings.transaction():
+        pass  # a missing or uninitialised database is reported before anything is sent
+    report = deliver(settings.store, config, settings.now())
+    click.echo(f"投递 / delivery: {dict(report.outcomes) or 'nothing due'}")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+
+
+@notices.command("preview")
+@click.argument("template")
+@click.argument("ref")
+@pass_settings
+def notices_preview(settings: Settings, template: str, ref: str) -> None:
+    """Render TEMPLATE for case REF without sending anything."""
+    from engine.cases import get_case
+    from engine.deploy import compiled_version
+    from engine.errors import BadInput
+    from engine.notices import notice_context
+    from notifiers.render import NoticeTemplateError
+
+    with settings.transaction() as session:
+        target = get_case(session, ref)
+        compiled = compiled_version(target.workflow_version)
+        context = notice_context(compiled, target, settings.now(), settings.actor or "preview",
+                                 deadline={"kind": "preview", "due": "", "label": compiled.definition.states[
+                                     target.state].label, "offset": "", "days": 0, "notice_label": ""})
+        try:
+            rendered = compiled.renderer.render(template, context)
+        except NoticeTemplateError as exc:
+            raise BadInput(str(exc)) from exc
+    click.echo(rendered.title)
+    click.echo("")
+    click.echo(rendered.body)
+
+
 # --- daemon ----------------------------------------------------------------------------
 
 @main.command()
@@ -720,22 +860,27 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
     with settings.transaction():
         pass  # fails early, with a clear message, if the database is missing or not initialised
     store = settings.store
+    config = settings.notifier_config()
     if until_text:
         if not settings.now_text:
             raise click.UsageError("--until needs --now (the simulated start time)")
-        for day, report in run_until(store, settings.now(), parse_when(until_text)):
+        for day, report in run_until(store, settings.now(), parse_when(until_text), config=config):
             for line in report.messages:
                 click.echo(f"{day:%Y-%m-%d} {line}")
         return
     if once:
+        from engine.delivery import deliver
         from engine.ticker import tick
 
-        report = tick(store, settings.now())
+        now = settings.now()
+        report = tick(store, now)
         click.echo(f"tick: fired {report.total} ({dict(report.fired)}), skipped {report.skipped}")
         for line in report.messages:
             click.echo(line)
+        sent = deliver(store, config, now)
+        click.echo(f"delivery: {dict(sent.outcomes) or 'nothing due'}")
         return
-    run_forever(store, interval, settings.now if settings.now_text else None)
+    run_forever(store, interval, settings.now if settings.now_text else None, config)
 
 
 # --- demo ------------------------------------------------------------------------------

@@ -15,21 +15,27 @@ from datetime import datetime, timedelta
 
 from engine.clock import utcnow
 from engine.db import Store
+from engine.delivery import deliver
 from engine.ticker import TickReport, tick
+from notifiers.config import NotifierConfig
 
 log = logging.getLogger("rectify.daemon")
 
 
-def run_until(store: Store, start: datetime, end: datetime,
-              step: timedelta = timedelta(days=1)) -> Iterator[tuple[datetime, TickReport]]:
-    """Simulated clock: one tick per ``step`` from ``start`` to ``end`` inclusive."""
+def run_until(store: Store, start: datetime, end: datetime, step: timedelta = timedelta(days=1),
+              config: NotifierConfig | None = None) -> Iterator[tuple[datetime, TickReport]]:
+    """Simulated clock: one tick (and a delivery pass) per ``step`` from ``start`` to ``end``."""
     moment = start
     while moment <= end:
-        yield moment, tick(store, moment)
+        report = tick(store, moment)
+        if config is not None:
+            deliver(store, config, moment)
+        yield moment, report
         moment += step
 
 
-def run_forever(store: Store, interval: float, clock: Callable[[], datetime] | None = None) -> None:
+def run_forever(store: Store, interval: float, clock: Callable[[], datetime] | None = None,
+                config: NotifierConfig | None = None) -> None:
     stop = threading.Event()
     signals = {"count": 0}
 
@@ -46,9 +52,16 @@ def run_forever(store: Store, interval: float, clock: Callable[[], datetime] | N
     log.info("daemon started on %s, interval %.1fs", store.url, interval)
     while not stop.is_set():
         try:
-            report = tick(store, (clock or utcnow)())
+            now = (clock or utcnow)()
+            report = tick(store, now)
             if report.total or report.skipped:
                 log.info("tick: fired %s, skipped %d", dict(report.fired), report.skipped)
+            if config is not None:
+                sent = deliver(store, config, now)  # after the tick's commits: never inside a transaction
+                if sent.outcomes:
+                    log.info("delivery: %s", dict(sent.outcomes))
+                for error in sent.errors:
+                    log.warning("delivery failed: %s", error)
         except Exception:
             log.exception("tick failed; retrying after the interval")
         stop.wait(interval)

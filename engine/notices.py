@@ -87,3 +87,11 @@ def queue_notice(session: Session, compiled: CompiledWorkflow, template: str, co
                     recipients=resolve_recipients(session, case, audience) if case else [], expanded=False)
     session.add(notice)
     return notice
+
+
+def resolve_admins(session: Session, roles: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The administrators alerted when a notice is dead-lettered: every official of ``roles``."""
+    officials = session.scalars(select(Official).where(Official.role.in_(list(roles)), Official.active.is_(True))
+                                .order_by(Official.name))
+    return [{"name": o.name, "role": o.role, "email": o.email, "phone": o.phone, **(o.channels or {})}
+            for o in officials]

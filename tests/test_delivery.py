@@ -1,0 +1,146 @@
+"""Delivering the outbox: channels, retries with backoff, dead letter and alerts, nothing lost."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.delivery import NO_CHANNEL, deliver, retry
+from engine.errors import InvalidDefinition
+from engine.models import Delivery, Notice
+from engine.ticker import tick
+from notifiers.base import Channel, DeliveryError, Message
+from notifiers.config import DeliveryPolicy, NotifierConfig, load_config
+from notifiers.files import FileChannel, FileSettings
+from tests.conftest import at
+from tests.test_engine import LI, WANG, fire_, open_
+from tests.test_engine import county as county  # noqa: F401  (the fixture)
+
+
+class Recorder(Channel):
+    """A broadcast channel that fails ``failures`` times, then records what it was sent."""
+
+    def __init__(self, name: str, failures: int = 0, personal: bool = False):
+        super().__init__(name, Channel.Settings())
+        self.failures, self.sent = failures, []
+        self.personal = personal  # type: ignore[misc]
+
+    def address(self, recipient):
+        return recipient.get("email")
+
+    def send(self, message: Message, address: str) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise DeliveryError("server said 503")
+        self.sent.append((message.key, address, message.title))
+
+
+def notices_by(store, template=None):
+    with store.transaction() as s:
+        query = select(Notice).order_by(Notice.id)
+        if template:
+            query = query.where(Notice.template == template)
+        return [(n.template, n.status, [p["name"] for p in n.recipients]) for n in s.scalars(query)]
+
+
+def test_recipients_are_resolved_by_role_and_jurisdiction(county):  # noqa: F811
+    ref = open_(county)
+    fire_(county, ref, "confirm")
+    assert notices_by(county, "case_listed") == [("case_listed", "pending", ["县委组织部李", "城关镇王"])]
+
+
+def test_escalation_goes_to_the_named_contact_leader(county):  # noqa: F811
+    from tests.test_engine import facts_
+
+    ref = open_(county)
+    fire_(county, ref, "confirm", when="2014-03-12")
+    facts_(county, ref, {"contact_leader": "联系领导周"})
+    tick(county, at("2014-12-02T09:00"))  # rectification overdue since the end of 11-30
+    escalations = notices_by(county, "overdue_escalation")
+    assert escalations and escalations[0][2] == ["县委组织部李", "城关镇王", "联系领导周"]
+
+
+def test_file_channel_writes_one_file_per_notice_and_retries_rewrite_it(county, tmp_path):  # noqa: F811
+    ref = open_(county)
+    fire_(county, ref, "confirm")
+    channel = FileChannel("printed", FileSettings(folder=str(tmp_path / "out")))
+    config = NotifierConfig({"printed": channel})
+    report = deliver(county, config, at("2014-03-10T10:00"))
+    assert report.outcomes == {"delivered": 1}
+    files = list((tmp_path / "out").glob("*.txt"))
+    assert len(files) == 1
+    text = files[0].read_text(encoding="utf-8")
+    assert text.startswith("关于将城关镇第1村党支部列为后进基层党组织整顿对象的通知") and "致：县委组织部李、城关镇王" in text
+    assert deliver(county, config, at("2014-03-10T10:05")).outcomes == {}  # nothing twice
+    assert notices_by(county) == [("case_listed", "delivered", ["县委组织部李", "城关镇王"])]
+
+
+def test_failures_back_off_then_dead_letter_with_an_alert_then_retry(county):  # noqa: F811
+    ref = open_(county)
+    fire_(county, ref, "confirm")
+    flaky = Recorder("robot", failures=10)
+    config = NotifierConfig({"robot": flaky}, DeliveryPolicy(max_attempts=3, backoff_seconds=60))
+    t0 = at("2014-03-10T10:00")
+    assert deliver(county, config, t0).outcomes == {"retry": 1}
+    assert deliver(county, config, t0 + timedelta(seconds=30)).outcomes == {}  # backing off
+    assert deliver(county, config, t0 + timedelta(seconds=61)).outcomes == {"retry": 1}
+    assert deliver(county, config, t0 + timedelta(seconds=61 + 119)).outcomes == {}  # 2nd wait is 120 s
+    report = deliver(county, config, t0 + timedelta(seconds=61 + 121))
+    assert report.outcomes["dead"] == 1 and "503" in report.errors[0]
+    with county.transaction() as s:
+        notice = s.scalars(select(Notice).where(Notice.template == "case_listed")).one()
+        assert (notice.status, notice.attempts, notice.last_error) == ("dead", 3, "server said 503")
+        alert = s.scalars(select(Notice).where(Notice.template == "delivery_failed")).one()
+        assert alert.title.startswith("通知投递失败") and [p["name"] for p in alert.recipients] == [LI]
+        notice_id = notice.id
+    flaky.failures = 0  # the administrator fixes the robot, then retries
+    with county.transaction() as s:
+        assert retry(s, notice_id, t0 + timedelta(hours=1)) == 1
+    deliver(county, config, t0 + timedelta(hours=1))
+    assert notices_by(county, "case_listed")[0][1] == "delivered"
+    keys = [key for key, _, _ in flaky.sent]
+    assert len(keys) == len(set(keys)) == 2  # the notice and the alert, each once
+
+
+def test_a_recipient_no_channel_reaches_is_reported_not_lost(county):  # noqa: F811
+    ref = open_(county)
+    fire_(county, ref, "confirm")
+    mail = Recorder("mail", personal=True)
+    deliver(county, NotifierConfig({"mail": mail}), at("2014-03-10T10:00"))
+    with county.transaction() as s:
+        rows = s.execute(select(Delivery.channel, Delivery.recipient, Delivery.status, Delivery.last_error)).all()
+    assert {(r.channel, r.recipient, r.status) for r in rows} == {
+        (NO_CHANNEL, LI, "dead"), (NO_CHANNEL, WANG, "dead")}
+    assert all("has no address on any personal channel (mail)" in r.last_error for r in rows)
+    assert notices_by(county, "case_listed")[0][1] == "dead"
+
+
+def test_running_delivery_twice_sends_each_delivery_once(county):  # noqa: F811
+    for i in range(1, 4):
+        fire_(county, open_(county, org=f"T1-0{i}"), "confirm")
+    robot = Recorder("robot")
+    config = NotifierConfig({"robot": robot})
+    deliver(county, config, at("2014-03-10T10:00"))
+    deliver(county, config, at("2014-03-10T10:00"))
+    assert len(robot.sent) == 3 and len({k for k, _, _ in robot.sent}) == 3
+    with county.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Delivery)) == 3
+
+
+def test_config_file_errors_are_placed(tmp_path):
+    bad = tmp_path / "n.yaml"
+    bad.write_text("channels:\n  x: {type: pigeon}\n  y: {type: file}\ndelivery: {max_attempts: 0}\nextra: 1\n",
+                   encoding="utf-8")
+    with pytest.raises(InvalidDefinition) as info:
+        load_config(str(bad))
+    messages = [f"{p.line}:{p.column} {p.message}" for p in info.value.problems]
+    assert any(m.startswith("2:") and "unknown channel type 'pigeon'" in m for m in messages)
+    assert any(m.startswith("3:") and "folder" in m for m in messages)
+    assert any("max_attempts" in m for m in messages) and any("unknown key 'extra'" in m for m in messages)
+    good = tmp_path / "g.yaml"
+    good.write_text("channels:\n  printed: {type: file, folder: out}\ndelivery: {backoff_seconds: 30}\n",
+                    encoding="utf-8")
+    config = load_config(str(good))
+    assert list(config.channels) == ["printed"] and config.policy.backoff(3) == 120
