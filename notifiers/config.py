@@ -22,7 +22,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import notifiers.console  # noqa: F401  (registers the built-in channel types)
+import notifiers.email  # noqa: F401
 import notifiers.files  # noqa: F401
+import notifiers.webhook  # noqa: F401
 from engine.errors import BadInput, InvalidDefinition
 from engine.yamlsafe import read_yaml
 from notifiers.base import Channel

@@ -1,0 +1,124 @@
+"""Webhooks: generic signed JSON, and DingTalk / WeCom group robots.
+
+The robots answer HTTP 200 even when they refuse a message; the refusal is in the JSON
+``errcode`` (SPEC §5: apprise ignores it). Here a non-zero ``errcode`` is a failed delivery.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from pydantic import Field
+
+from notifiers.base import Channel, ChannelSettings, DeliveryError, Message
+from notifiers.registry import channel_types
+
+
+class WebhookSettings(ChannelSettings):
+    url: str | None = None
+    url_env: str | None = None  # robots' URLs carry their token: keep them in the environment
+    secret_env: str | None = None
+    timeout: float = Field(default=15.0, gt=0)
+
+
+def post_json(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
+    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(url, data=data, method="POST",
+                                     headers={"Content-Type": "application/json; charset=utf-8", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (configured URL)
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(f"HTTP {exc.code} {exc.reason}: {exc.read()[:200]!r}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DeliveryError(f"无法连接 / cannot reach {urllib.parse.urlsplit(url).netloc}: {reason}") from exc
+
+
+class _HttpChannel(Channel):
+    Settings = WebhookSettings
+
+    def url(self) -> str:
+        s: WebhookSettings = self.settings  # type: ignore[assignment]
+        url = s.url or self.secret(s.url_env)
+        if not url:
+            raise DeliveryError(f"通知渠道“{self.name}”没有配置 url 或 url_env / channel '{self.name}' has no url")
+        return url
+
+
+@channel_types.register("webhook")
+class WebhookChannel(_HttpChannel):
+    """POSTs the notice as JSON, signed with HMAC-SHA256 when a secret is configured.
+
+    Headers: ``X-Rectify-Key`` / ``Idempotency-Key`` (the same on every retry) and
+    ``X-Rectify-Signature: sha256=<hex of HMAC(secret, body)>``.
+    """
+
+    def send(self, message: Message, address: str) -> None:
+        s: WebhookSettings = self.settings  # type: ignore[assignment]
+        payload = {"key": message.key, "title": message.title, "body": message.body, "template": message.template,
+                   "case": message.case_ref, "recipients": list(message.recipients)}
+        headers = {"X-Rectify-Key": message.key, "Idempotency-Key": message.key}
+        secret = self.secret(s.secret_env)
+        if secret:
+            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            headers["X-Rectify-Signature"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        status, _ = post_json(self.url(), payload, headers, s.timeout)
+        if not 200 <= status < 300:
+            raise DeliveryError(f"HTTP {status}")
+
+
+def _check_errcode(raw: bytes, robot: str) -> None:
+    try:
+        reply = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DeliveryError(f"{robot}返回了无法识别的应答 / unreadable reply: {raw[:200]!r}") from exc
+    if reply.get("errcode", 0) != 0:
+        raise DeliveryError(f"{robot}拒绝了消息 / refused: errcode {reply.get('errcode')} {reply.get('errmsg', '')}")
+
+
+def _text(message: Message, limit_bytes: int) -> str:
+    text = f"{message.title}\n\n{message.body}".strip()
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit_bytes:
+        return text
+    tail = f"…（全文见通知 {message.key}）"
+    room = limit_bytes - len(tail.encode("utf-8"))
+    return encoded[:room].decode("utf-8", errors="ignore") + tail
+
+
+@channel_types.register("dingtalk")
+class DingTalkChannel(_HttpChannel):
+    """A DingTalk group robot (钉钉群机器人), signed when a secret is configured (加签)."""
+
+    def send(self, message: Message, address: str) -> None:
+        s: WebhookSettings = self.settings  # type: ignore[assignment]
+        url = self.url()
+        secret = self.secret(s.secret_env)
+        if secret:
+            stamp = str(round(time.time() * 1000))
+            digest = hmac.new(secret.encode(), f"{stamp}\n{secret}".encode(), hashlib.sha256).digest()
+            sign = urllib.parse.quote_plus(base64.b64encode(digest))
+            url += f"{'&' if '?' in url else '?'}timestamp={stamp}&sign={sign}"
+        payload = {"msgtype": "text", "text": {"content": _text(message, 18000)}}
+        _, raw = post_json(url, payload, {}, s.timeout)
+        _check_errcode(raw, "钉钉机器人")
+
+
+@channel_types.register("wecom")
+class WeComChannel(_HttpChannel):
+    """A WeCom group robot (企业微信群机器人); text messages are limited to 2048 bytes."""
+
+    def send(self, message: Message, address: str) -> None:
+        s: WebhookSettings = self.settings  # type: ignore[assignment]
+        payload = {"msgtype": "text", "text": {"content": _text(message, 2048)}}
+        _, raw = post_json(self.url(), payload, {}, s.timeout)
+        _check_errcode(raw, "企业微信机器人")
