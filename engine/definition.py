@@ -173,6 +173,18 @@ class SpotCheck(Spec):
     include_key_targets: bool = True
     drawn_fact: Name = "spot_drawn"
     pass_trigger: Name  # fired for the cases not drawn: they move on
+    notice: Name | None = None  # sent for each drawn case (抽查通知)
+    notify: tuple[Name, ...] = ()
+
+
+class Bulletin(Spec):
+    """The county's periodic bulletin (定期通报): one notice for the whole campaign, every ``every``."""
+
+    notice: Name
+    every: Duration
+    start: Name  # a campaign date: the first bulletin
+    end: Name  # a campaign date: no bulletin after it
+    notify: tuple[Name, ...] = ()
 
 
 class Workflow(Spec):
@@ -191,6 +203,7 @@ class Workflow(Spec):
     states: dict[Name, State]
     transitions: tuple[Transition, ...]
     spot_check: SpotCheck | None = None
+    bulletin: Bulletin | None = None
 
     @property
     def initial_state(self) -> str:

@@ -45,6 +45,7 @@ def notice_context(compiled: CompiledWorkflow, case: Case, now: datetime, actor:
         "deadline": deadline,
         "now": fmt(now, wf.timezone, with_time=False),
         "actor": actor,
+        "bulletin": None,
     }
 
 

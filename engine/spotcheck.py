@@ -23,6 +23,7 @@ from engine.cases import case_facts, fire, set_fact
 from engine.deploy import compiled_version
 from engine.errors import BadInput, NotFound, Refused
 from engine.models import Campaign, Case, SpotCheckDraw
+from engine.notices import notice_context, queue_notice
 from engine.officials import Actor
 
 METHOD = "sha256-rank-v1"
@@ -92,6 +93,10 @@ def draw(session: Session, campaign: Campaign, actor: Actor, now: datetime, seed
         if not chosen:
             fire(session, case, own.pass_trigger, actor, now, note=f"未抽中（抽查抽签 #{record.id}，种子 {seed}）")
             moved_on.append(case.ref)
+        elif own.notice:
+            compiled_case = compiled_version(case.workflow_version)
+            queue_notice(session, compiled_case, own.notice, notice_context(compiled_case, case, now, actor.name),
+                         f"spot:{record.id}:{case.ref}", case, None, now, own.notify)
     return DrawResult(record, moved_on)
 
 

@@ -17,12 +17,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.bulletin import issue_due_bulletins
 from engine.cases import fire, record_event
 from engine.clock import due_day
 from engine.db import Store
 from engine.deadlines import shift
 from engine.deploy import compiled_version
-from engine.errors import RectifyError
+from engine.errors import Conflict, RectifyError
 from engine.models import Case, Timer, TimerStatus
 from engine.notices import notice_context, queue_notice
 from engine.officials import SYSTEM
@@ -42,7 +43,7 @@ class TickReport:
 
 
 def tick(store: Store, now: datetime, batch: int = 500) -> TickReport:
-    """Fire every timer due at ``now``, oldest first, each in its own transaction."""
+    """Fire every timer due at ``now``, oldest first, each in its own transaction; then bulletins."""
     report = TickReport()
     while True:
         with store.transaction() as session:
@@ -50,12 +51,23 @@ def tick(store: Store, now: datetime, batch: int = 500) -> TickReport:
                 select(Timer.id).where(Timer.status == TimerStatus.PENDING.value, Timer.due_at <= now)
                 .order_by(Timer.due_at, Timer.id).limit(batch)))
         if not due:
+            _bulletins(store, now, report)
             return report
         for timer_id in due:
             with store.transaction() as session:
                 timer = session.get(Timer, timer_id, with_for_update={"skip_locked": True})
                 if timer is not None and timer.status == TimerStatus.PENDING.value:
                     _fire_timer(session, timer, now, report)
+
+
+def _bulletins(store: Store, now: datetime, report: TickReport) -> None:
+    try:
+        with store.transaction() as session:
+            for key in issue_due_bulletins(session, now):
+                report.fired["bulletin"] += 1
+                report.messages.append(f"定期通报 / bulletin {key}")
+    except Conflict:
+        pass  # another daemon wrote the same bulletin at the same moment: it exists once
 
 
 def _fire_timer(session: Session, timer: Timer, now: datetime, report: TickReport) -> None:

@@ -31,6 +31,7 @@ def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
     _check_guards(wf, add)
     _check_fact_guards(wf, add)
     _check_spot_check(wf, add)
+    _check_bulletin(wf, add)
     _check_notices(wf, templates, template_dir, located, add, problems)
     return problems, rules
 
@@ -132,6 +133,10 @@ def _audiences(wf: Workflow):
             yield (*path, "escalate_to"), deadline.escalate_to
         for k, rec in enumerate(state.recurring):
             yield ("states", name, "recurring", k, "notify"), rec.notify
+    if wf.spot_check is not None:
+        yield ("spot_check", "notify"), wf.spot_check.notify
+    if wf.bulletin is not None:
+        yield ("bulletin", "notify"), wf.bulletin.notify
 
 
 def _check_reachability(wf: Workflow, add) -> None:
@@ -222,6 +227,17 @@ def _check_spot_check(wf: Workflow, add) -> None:
         add(("spot_check", "drawn_fact"), f"抽中标记须是已声明的 bool 事实 / '{spot.drawn_fact}' must be a declared bool fact")
 
 
+def _check_bulletin(wf: Workflow, add) -> None:
+    if wf.bulletin is None:
+        return
+    for key in ("start", "end"):
+        name = getattr(wf.bulletin, key)
+        if name not in wf.dates:
+            add(("bulletin", key), f"未定义的工作日期 / unknown campaign date '{name}'; defined: {', '.join(wf.dates)}")
+    if wf.bulletin.every.amount == 0:
+        add(("bulletin", "every"), "bulletin interval must be more than 0")
+
+
 def _check_guards(wf: Workflow, add) -> None:
     for i, t in enumerate(wf.transitions):
         for j, guard in enumerate(t.guards):
@@ -245,6 +261,10 @@ def notice_uses(wf: Workflow) -> list[tuple[tuple, str, str]]:
                 uses.append(((*path, "escalations"), deadline.escalation_notice, "deadline"))
         for k, rec in enumerate(state.recurring):
             uses.append((("states", name, "recurring", k, "notice"), rec.notice, "recurring"))
+    if wf.spot_check is not None and wf.spot_check.notice:
+        uses.append((("spot_check", "notice"), wf.spot_check.notice, "recurring"))
+    if wf.bulletin is not None:
+        uses.append((("bulletin", "notice"), wf.bulletin.notice, "bulletin"))
     return uses
 
 

@@ -116,14 +116,26 @@ SAMPLE_CONTEXT: dict[str, Any] = {
                  "days": 7, "notice_label": ""},
     "now": "2014-03-20",
     "actor": "县委组织部 李四",
+    "bulletin": {"period": "2014年5月", "number": 3, "total": 16,
+                 "by_state": [{"state": "rectifying", "label": "整顿转化", "count": 12}],
+                 "overdue": [{"ref": "C2014-0001", "organization": "××村党支部", "township": "××镇党委",
+                              "state_label": "整顿转化", "due": "2014-11-30"}],
+                 "accepted": 0, "re_rectify": 0, "average_satisfaction": None},
 }
 
 
 def sample_context(kind: str) -> dict[str, Any]:
-    """The sample context with the parts a notice of ``kind`` does not get set to None."""
+    """The sample context with the parts a notice of ``kind`` does not get set to None.
+
+    Case notices have no ``bulletin``; the county bulletin has no ``case``.
+    """
     context = dict(SAMPLE_CONTEXT)
     if kind != "transition":
         context["transition"] = None
     if kind != "deadline":
         context["deadline"] = None
+    if kind != "bulletin":
+        context["bulletin"] = None
+    else:
+        context["case"] = None
     return context

@@ -144,3 +144,29 @@ def test_config_file_errors_are_placed(tmp_path):
                     encoding="utf-8")
     config = load_config(str(good))
     assert list(config.channels) == ["printed"] and config.policy.backoff(3) == 120
+
+
+def test_the_monthly_county_bulletin_is_written_once_with_the_figures(county):  # noqa: F811
+    for i in (1, 2):
+        fire_(county, open_(county, org=f"T1-0{i}"), "confirm", when="2014-03-12")
+    open_(county, org="T2-01", who="河西乡赵")  # never confirmed: overdue since the end of 03-16
+    tick(county, at("2014-04-21T10:00"))
+    tick(county, at("2014-04-21T11:00"))
+    with county.transaction() as s:
+        bulletins = s.scalars(select(Notice).where(Notice.template == "county_bulletin")).all()
+    assert [b.idempotency_key.rsplit(":", 1)[1] for b in bulletins] == ["2014-04-21"]
+    (bulletin,) = bulletins
+    assert bulletin.title == "关于整顿后进基层党组织工作进展情况的通报（2014年4月，第2期）"
+    assert "全县共确定整顿对象3个，其中：排查建账1个，整顿转化2个。" in bulletin.body
+    assert "1. 河西乡党委 河西乡第1村党支部（2014-1-0003），“排查建账”阶段应于2014-03-16前完成" in bulletin.body
+    assert {p["name"] for p in bulletin.recipients} == {"县委组织部李", "城关镇王", "河西乡赵"}
+
+
+def test_drawn_cases_get_the_spot_check_notice(county):  # noqa: F811
+    from tests.test_engine import to_survey
+
+    to_survey(county, open_(county))  # a single case waiting is always drawn
+    with county.transaction() as s:
+        notice = s.scalars(select(Notice).where(Notice.template == "spot_check_notice")).one()
+    assert notice.title == "抽查通知：城关镇第1村党支部被确定为县委组织部抽查对象"
+    assert [p["name"] for p in notice.recipients] == ["县委组织部李", "城关镇王"]

@@ -252,7 +252,9 @@ def test_tick_fires_reminders_once_and_recurring_notices_repeat(county):
     with county.transaction() as s:
         keys = s.scalars(select(Notice.idempotency_key).order_by(Notice.id)).all()
         templates = s.scalars(select(Notice.template).order_by(Notice.id)).all()
-    assert templates == ["deadline_reminder", "case_listed", "progress_report_request", "progress_report_request"]
+    # …and the county's monthly bulletin: only the latest one due (06-21; the first is 03-21).
+    assert templates == ["deadline_reminder", "case_listed", "progress_report_request",
+                         "progress_report_request", "county_bulletin"]
     assert len(set(keys)) == len(keys)
     with county.transaction() as s:
         body = s.scalars(select(Notice.body).where(Notice.template == "deadline_reminder")).one()
