@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from engine.cases import fire, get_case, open_case, set_fact
 from engine.db import Store
+from engine.delivery import deliver
 from engine.deploy import deploy, resolve_campaign
 from engine.errors import Refused
 from engine.loader import load_workflow_file
@@ -28,8 +29,12 @@ from engine.officials import Actor, actor_for, add_official
 from engine.orgs import OrgRow, import_organizations
 from engine.spotcheck import draw as spot_draw
 from engine.ticker import tick
+from notifiers.config import NotifierConfig
+from notifiers.files import FileChannel, FileSettings
 from workflows import DEFAULT_WORKFLOW
 
+MONTH_LABELS = {"reminder": "催办提醒", "escalation": "逾期督办", "recurring": "进度报送提醒",
+                "auto": "自动转换", "bulletin": "定期通报"}
 TOWNSHIPS = ["城关镇", "河西乡", "柳林镇", "石桥镇", "青山乡", "白水镇", "龙泉乡", "东关街道",
              "西城街道", "马坊镇", "杨庄乡", "新集镇", "高桥镇", "三河乡", "平安镇"]
 SURNAMES = "张王李赵刘陈杨黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐"
@@ -93,6 +98,7 @@ class Demo:
         self.wf = self.loaded.definition
         self.tz = ZoneInfo(self.wf.timezone)
         self.store = Store(f"sqlite:///{folder / 'rectify.db'}")
+        self.notices = folder / "notices"
         self.plans: list[Plan] = []
         self.agenda: dict[date, list[Callable[[datetime], None]]] = {}
         self.log: list[str] = []
@@ -283,10 +289,14 @@ class Demo:
 
     def run(self, end: date) -> None:
         day = date(self.wf.year, 3, 1)
+        month: Counter = Counter()
+        printed = NotifierConfig({"printed": FileChannel("printed", FileSettings(folder=str(self.notices)))})
         while day <= end:
             for action in self.agenda.pop(day, []):
                 action(self.at(day))
             report = tick(self.store, self.at(day, 18))
+            month.update(report.fired)
+            deliver(self.store, printed, self.at(day, 18))
             for message in report.messages:
                 self.log.append(f"{day:%Y-%m-%d} 自动 {message}")
             for plan in self.plans:  # the daemon restarted a re-rectified case: schedule its round 2
@@ -294,9 +304,11 @@ class Demo:
                 if plan.outcome and plan.outcome[-1] == "re_rectify" and restarted:
                     plan.outcome.append("rectifying")
                     self._after(plan, "rectifying", self.at(day))
-            if day.day == 1:
-                self.say(f"  {day:%Y-%m} …")
             day += timedelta(days=1)
+            if day.day == 1 or day > end:
+                shown = "，".join(f"{MONTH_LABELS[k]} {v}" for k, v in sorted(month.items()) if k in MONTH_LABELS)
+                self.say(f"  {day - timedelta(days=1):%Y-%m}  {shown or '—'}")
+                month.clear()
 
     def summary(self) -> str:
         with self.store.transaction() as s:
@@ -315,6 +327,7 @@ class Demo:
             "整顿轮次 / rounds: " + "，".join(f"第{k}轮 {v}" for k, v in sorted(rounds.items())),
             f"事件 / events logged: {events}",
             "通知 / notices queued: " + "，".join(f"{k} {v}" for k, v in sorted(notices.items())),
+            f"通知文件 / notice files: {len(list(self.notices.glob('*.txt')))} 份，写入 {self.notices}",
             "",
             "过程摘要 / highlights:",
             *[f"  {line}" for line in sorted(self.log)],
