@@ -10,6 +10,7 @@ this only happens when two actors race).
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,10 +43,16 @@ class TickReport:
         return sum(self.fired.values())
 
 
-def tick(store: Store, now: datetime, batch: int = 500) -> TickReport:
-    """Fire every timer due at ``now``, oldest first, each in its own transaction; then bulletins."""
+def tick(store: Store, now: datetime, batch: int = 500, stop: threading.Event | None = None) -> TickReport:
+    """Fire every timer due at ``now``, oldest first, each in its own transaction; then bulletins.
+
+    ``stop`` (set by a signal) ends the tick between two timers: each timer is its own
+    transaction, so what is left is simply still due at the next start.
+    """
     report = TickReport()
     while True:
+        if stop is not None and stop.is_set():
+            return report
         with store.transaction() as session:
             due = list(session.scalars(
                 select(Timer.id).where(Timer.status == TimerStatus.PENDING.value, Timer.due_at <= now)
@@ -54,6 +61,8 @@ def tick(store: Store, now: datetime, batch: int = 500) -> TickReport:
             _bulletins(store, now, report)
             return report
         for timer_id in due:
+            if stop is not None and stop.is_set():
+                return report
             with store.transaction() as session:
                 timer = session.get(Timer, timer_id, with_for_update={"skip_locked": True})
                 if timer is not None and timer.status == TimerStatus.PENDING.value:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engine.delivery import NO_CHANNEL, deliver, retry
 from engine.errors import InvalidDefinition
-from engine.models import Delivery, Notice
+from engine.models import Delivery, Event, Notice
 from engine.ticker import tick
 from notifiers.base import Channel, DeliveryError, Message
 from notifiers.config import DeliveryPolicy, NotifierConfig, load_config
@@ -170,3 +170,37 @@ def test_drawn_cases_get_the_spot_check_notice(county):  # noqa: F811
         notice = s.scalars(select(Notice).where(Notice.template == "spot_check_notice")).one()
     assert notice.title == "抽查通知：城关镇第1村党支部被确定为县委组织部抽查对象"
     assert [p["name"] for p in notice.recipients] == ["县委组织部李", "城关镇王"]
+
+
+def test_two_ticks_at_once_write_each_notice_once(county):  # noqa: F811
+    import threading
+
+    from engine.db import Store
+
+    for i in range(1, 7):
+        open_(county, org=f"T1-0{i}")
+        open_(county, org=f"T2-0{i}", who="河西乡赵")
+    stores = [Store(county.url) for _ in range(3)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def run(store):
+        try:
+            barrier.wait()
+            tick(store, at("2014-03-25T09:00"))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for s in stores:
+        s.dispose()
+    assert errors == []
+    with county.transaction() as s:
+        keys = s.scalars(select(Notice.idempotency_key)).all()
+        events = s.scalar(select(func.count()).select_from(Event).where(Event.kind == "timer"))
+    assert len(keys) == len(set(keys)) == 12 * 4 + 1  # 2 reminders + 2 escalations per case, 1 bulletin
+    assert events == 12 * 4
