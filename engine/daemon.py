@@ -13,6 +13,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 from datetime import datetime, timedelta
 
 from engine.clock import utcnow
@@ -54,7 +55,7 @@ def sd_notify(state: str) -> None:
 def run_forever(store: Store, interval: float, clock: Callable[[], datetime] | None = None,
                 config: NotifierConfig | None = None) -> None:
     stop = threading.Event()
-    signals = {"count": 0, "name": ""}
+    signals: dict[str, Any] = {"count": 0, "name": ""}
 
     def on_signal(signum, _frame) -> None:
         signals["count"] += 1
