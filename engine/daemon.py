@@ -13,8 +13,8 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any
 
 from engine.clock import utcnow
 from engine.db import Store
