@@ -308,3 +308,12 @@ def test_fact_clear_respects_the_facts_guards(rectify):
     assert fingerprint(rectify.db) == before
     assert "measures: 整改 → —" in rectify("fact", "clear", "T1-01", "measures", who="王强").stdout
     assert "撤销事实 measures" in rectify("history", "T1-01").stdout
+
+
+def test_notices_preview_renders_without_sending(rectify):
+    rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
+    out = rectify("notices", "preview", "overdue_escalation", "T1-01", now="2014-03-20").stdout
+    assert out.startswith("逾期督办通报：城关镇第1村党支部排查建账工作已逾期")
+    assert rectify.json("notices", "list") == []  # nothing was written
+    assert "no template 'nope'" in rectify("notices", "preview", "nope", "T1-01", code=2).output
+    assert "notice not found" in rectify("notices", "show", "99", code=2).output
