@@ -75,6 +75,7 @@ class TimerStatus(str, Enum):
     FIRED = "fired"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    FAILED = "failed"  # could not fire (its error is in the payload); never retried by itself
 
 
 class NoticeStatus(str, Enum):

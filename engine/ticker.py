@@ -63,10 +63,26 @@ def tick(store: Store, now: datetime, batch: int = 500, stop: threading.Event | 
         for timer_id in due:
             if stop is not None and stop.is_set():
                 return report
-            with store.transaction() as session:
-                timer = session.get(Timer, timer_id, with_for_update={"skip_locked": True})
-                if timer is not None and timer.status == TimerStatus.PENDING.value:
-                    _fire_timer(session, timer, now, report)
+            try:
+                with store.transaction() as session:
+                    timer = session.get(Timer, timer_id, with_for_update={"skip_locked": True})
+                    if timer is not None and timer.status == TimerStatus.PENDING.value:
+                        _fire_timer(session, timer, now, report)
+            except Conflict:
+                continue  # another daemon fired it at the same moment
+            except Exception as exc:  # one broken timer must not block every timer after it
+                log.exception("timer %s failed", timer_id)
+                _mark_failed(store, timer_id, now, f"{type(exc).__name__}: {exc}", report)
+
+
+def _mark_failed(store: Store, timer_id: int, now: datetime, error: str, report: TickReport) -> None:
+    """Set a timer that cannot fire aside, with its error, so the next ones still fire."""
+    with store.transaction() as session:
+        timer = session.get(Timer, timer_id)
+        if timer is not None and timer.status == TimerStatus.PENDING.value:
+            timer.status, timer.fired_at = TimerStatus.FAILED.value, now
+            timer.payload = {**timer.payload, "error": error}
+    report.messages.append(f"timer {timer_id} failed: {error}")
 
 
 def _bulletins(store: Store, now: datetime, report: TickReport) -> None:

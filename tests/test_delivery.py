@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engine.delivery import NO_CHANNEL, deliver, retry
 from engine.errors import InvalidDefinition
-from engine.models import Delivery, Event, Notice
+from engine.models import Delivery, Event, Notice, Timer
 from engine.ticker import tick
 from notifiers.base import Channel, DeliveryError, Message
 from notifiers.config import DeliveryPolicy, NotifierConfig, load_config
@@ -204,3 +204,17 @@ def test_two_ticks_at_once_write_each_notice_once(county):  # noqa: F811
         events = s.scalar(select(func.count()).select_from(Event).where(Event.kind == "timer"))
     assert len(keys) == len(set(keys)) == 12 * 4 + 1  # 2 reminders + 2 escalations per case, 1 bulletin
     assert events == 12 * 4
+
+
+def test_a_timer_that_cannot_fire_is_set_aside_and_the_others_fire(county):  # noqa: F811
+    for i in (1, 2):
+        open_(county, org=f"T1-0{i}")
+    with county.transaction() as s:  # break the first case's reminder: its notice template is unknown
+        first = s.scalars(select(Timer).where(Timer.kind == "reminder").order_by(Timer.due_at, Timer.id)).first()
+        first.payload = {**first.payload, "notice": "no_such_template"}
+        broken = first.id
+    report = tick(county, at("2014-03-14T09:00"))
+    assert report.fired["reminder"] == 1 and any("no_such_template" in m for m in report.messages)
+    with county.transaction() as s:
+        timer = s.get(Timer, broken)
+        assert timer.status == "failed" and "no_such_template" in timer.payload["error"]
