@@ -237,6 +237,29 @@ def workflow_show(settings: Settings, file: str | None, deployed: bool, campaign
          t.notice or ""] for t in wf.transitions]))
 
 
+@workflow.command("graph")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg", "png"]), default="mermaid",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+def workflow_graph(file: str | None, fmt: str, output: str | None) -> None:
+    """Draw FILE's workflow (default: the shipped one) with Chinese labels, guards and deadlines."""
+    from engine.graph import dot, mermaid, render_image
+    from engine.loader import load_workflow_file
+
+    wf = load_workflow_file(file or _default_workflow()).definition
+    data: bytes = (mermaid(wf) if fmt == "mermaid" else dot(wf)).encode("utf-8")
+    if fmt in ("svg", "png"):
+        data = render_image(data.decode("utf-8"), fmt)
+    if output:
+        Path(output).write_bytes(data)
+        click.echo(f"已写入 / written: {output}")
+    elif fmt == "png":
+        raise click.UsageError("--format png needs --output FILE")
+    else:
+        click.echo(data.decode("utf-8"), nl=False)
+
+
 def _deadline_text(deadline) -> str:
     if deadline is None:
         return ""
