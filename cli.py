@@ -603,6 +603,57 @@ def fire(settings: Settings, ref: str, trigger: str, note: str | None) -> None:
             click.echo(f"已生成通知 / notice queued: {notice}")
 
 
+# --- ledger ----------------------------------------------------------------------------
+
+@main.group()
+def ledger() -> None:
+    """The ledger (台账): the attachment 后进基层党组织情况汇总表 as XLSX, CSV or HTML, both ways."""
+
+
+@ledger.command("export")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "html"]), default="xlsx", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: 后进基层党组织情况汇总表.<format>).")
+@click.option("--unit", help="填表单位 (default: the workflow's issuer).")
+@click.option("--reporter", default="", help="填报人及联系方式.")
+@click.option("--campaign", "campaign_ref", help="name[:year] when several campaigns exist.")
+@pass_settings
+def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | None, reporter: str,
+                  campaign_ref: str | None) -> None:
+    """Write the ledger of the campaign's cases in the attachment's layout."""
+    from engine.deploy import compiled_version, resolve_campaign
+    from engine.ledger import TITLE, build_ledger
+    from engine.ledger_files import write_csv, write_html, write_xlsx
+
+    with settings.transaction() as session:
+        campaign = resolve_campaign(session, campaign_ref)
+        wf = compiled_version(campaign.current_version).definition
+        book = build_ledger(session, campaign, unit or wf.issuer, reporter, settings.now(wf.timezone), wf.timezone)
+    path = Path(output or f"{TITLE}.{fmt}")
+    {"xlsx": write_xlsx, "csv": write_csv, "html": write_html}[fmt](book, path)
+    click.echo(f"已导出 / exported {len(book.rows)} 行 rows: {path}")
+
+
+@ledger.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones (default: all or nothing).")
+@click.option("--campaign", "campaign_ref", help="name[:year] when several campaigns exist.")
+@pass_settings
+def ledger_import(settings: Settings, file: str, skip_bad: bool, campaign_ref: str | None) -> None:
+    """Register or update cases from a ledger in the attachment's format (XLSX, or CSV in UTF-8/GB18030)."""
+    from engine.deploy import resolve_campaign
+    from engine.ledger import import_ledger, parse_ledger
+    from engine.tabular import read_table
+
+    fields, rows, problems = parse_ledger(read_table(file))
+    with settings.transaction() as session:
+        result = import_ledger(session, resolve_campaign(session, campaign_ref), file, rows, problems,
+                               _actor(settings, session), settings.now(), skip_bad)
+    click.echo(f"已导入 / imported {file}（{fields.get('填表单位', '')}）：新登记 opened {len(result.opened)}，"
+               f"更新 updated {len(result.updated)}，未变 unchanged {len(result.unchanged)}")
+    for line in result.skipped:
+        click.echo(f"  跳过 skipped: {line}", err=True)
+
+
 # --- quota -----------------------------------------------------------------------------
 
 @main.command()
