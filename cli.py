@@ -82,6 +82,16 @@ class Settings:
 pass_settings = click.make_pass_decorator(Settings)
 
 
+def write_output(path: Path, write) -> None:
+    """Write an output file; a folder that does not exist or cannot be written is bad input."""
+    from engine.errors import BadInput
+
+    try:
+        write(path)
+    except OSError as exc:
+        raise BadInput(f"无法写入 / cannot write {path}: {exc.strerror or exc}") from exc
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
@@ -252,7 +262,7 @@ def workflow_graph(file: str | None, fmt: str, output: str | None) -> None:
     if fmt in ("svg", "png"):
         data = render_image(data.decode("utf-8"), fmt)
     if output:
-        Path(output).write_bytes(data)
+        write_output(Path(output), lambda path: path.write_bytes(data))
         click.echo(f"已写入 / written: {output}")
     elif fmt == "png":
         raise click.UsageError("--format png needs --output FILE")
@@ -629,7 +639,8 @@ def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | 
         wf = compiled_version(campaign.current_version).definition
         book = build_ledger(session, campaign, unit or wf.issuer, reporter, settings.now(wf.timezone), wf.timezone)
     path = Path(output or f"{TITLE}.{fmt}")
-    {"xlsx": write_xlsx, "csv": write_csv, "html": write_html}[fmt](book, path)
+    writer = {"xlsx": write_xlsx, "csv": write_csv, "html": write_html}[fmt]
+    write_output(path, lambda target: writer(book, target))
     click.echo(f"已导出 / exported {len(book.rows)} 行 rows: {path}")
 
 

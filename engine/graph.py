@@ -27,6 +27,16 @@ def _edge_label(t, wf: Workflow) -> str:
     return "<br/>".join(parts)
 
 
+def _auto_edges(wf: Workflow) -> list[tuple[str, str, str]]:
+    """(source, destination, label) of each automatic transition, for both drawings."""
+    edges = []
+    for name, state in wf.states.items():
+        for auto in state.auto:
+            target = next(t.dest for t in wf.transitions if t.trigger == auto.trigger and name in t.sources)
+            edges.append((name, target, f"自动（{auto.after.zh}后）"))
+    return edges
+
+
 def mermaid(wf: Workflow) -> str:
     lines = ["stateDiagram-v2", f"    %% {wf.title}"]
     for name, state in wf.states.items():
@@ -37,12 +47,8 @@ def mermaid(wf: Workflow) -> str:
     for t in wf.transitions:
         for source in t.sources:
             lines.append(f"    {source} --> {t.dest}: {_edge_label(t, wf)}")
-    for name, state in wf.states.items():
-        for auto in state.auto:
-            target = next(t.dest for t in wf.transitions if t.trigger == auto.trigger and name in t.sources)
-            lines.append(f"    {name} --> {target}: 自动（{auto.after.zh}后）")
-        if state.final:
-            lines.append(f"    {name} --> [*]")
+    lines += [f"    {source} --> {target}: {label}" for source, target, label in _auto_edges(wf)]
+    lines += [f"    {name} --> [*]" for name, state in wf.states.items() if state.final]
     return "\n".join(lines) + "\n"
 
 
@@ -60,10 +66,8 @@ def dot(wf: Workflow) -> str:
     for t in wf.transitions:
         for source in t.sources:
             lines.append(f"  {source} -> {t.dest} [label={_quote(_edge_label(t, wf).replace('<br/>', chr(10)))}];")
-    for name, state in wf.states.items():
-        for auto in state.auto:
-            target = next(t.dest for t in wf.transitions if t.trigger == auto.trigger and name in t.sources)
-            lines.append(f"  {name} -> {target} [style=dashed, label={_quote('自动（' + auto.after.zh + '后）')}];")
+    lines += [f"  {source} -> {target} [style=dashed, label={_quote(label)}];"
+              for source, target, label in _auto_edges(wf)]
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -43,3 +43,8 @@ def test_svg_through_graphviz(tmp_path):
 def test_png_needs_an_output_file():
     result = CliRunner().invoke(main, ["workflow", "graph", "--format", "png"])
     assert result.exit_code == 2
+
+
+def test_an_output_file_that_cannot_be_written_is_bad_input(tmp_path):
+    result = CliRunner().invoke(main, ["workflow", "graph", "-o", str(tmp_path / "no" / "such" / "w.mmd")])
+    assert result.exit_code == 2 and "cannot write" in result.output and "Traceback" not in result.output

@@ -117,3 +117,8 @@ def test_an_xls_file_is_refused_with_advice(with_cases, tmp_path):
     old = tmp_path / "ledger.xls"
     old.write_bytes(b"\xd0\xcf\x11\xe0")
     assert "save it as .xlsx" in with_cases("ledger", "import", str(old), who="李明", code=2).output
+
+
+def test_export_to_a_missing_folder_is_bad_input(with_cases, tmp_path):
+    out = with_cases("ledger", "export", "-o", str(tmp_path / "missing" / "l.xlsx"), code=2).output
+    assert "cannot write" in out
