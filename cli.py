@@ -696,6 +696,101 @@ def quota(settings: Settings, campaign_ref: str | None, as_json: bool) -> None:
                             f"{d['ratio']:.1%}", marks[d["outcome"]]] for d in data]))
 
 
+# --- report ----------------------------------------------------------------------------
+
+@main.command()
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the dashboard as one self-contained HTML page (charts in SVG) to FILE.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--campaign", "campaign_ref", help="name[:year] when several campaigns exist.")
+@pass_settings
+def report(settings: Settings, html_path: str | None, as_json: bool, campaign_ref: str | None) -> None:
+    """The county's picture: cases by state and township, quota, overdue and upcoming, surveys,
+    spot checks and progress over time (terminal tables, --json, or --html FILE)."""
+    from engine.dashboard import dashboard
+    from engine.deploy import compiled_version, resolve_campaign
+
+    with settings.transaction() as session:
+        campaign = resolve_campaign(session, campaign_ref)
+        tz = compiled_version(campaign.current_version).definition.timezone
+        d = dashboard(session, campaign, settings.now(tz))
+    if html_path:
+        from engine.report_html import write_dashboard
+
+        write_output(Path(html_path), lambda target: write_dashboard(d, target))
+        click.echo(f"已生成工作看板 / dashboard written: {html_path}（{d['total']} 个整顿对象，截至 {d['now']}）")
+        return
+    if as_json:
+        emit_json(d)
+        return
+    _print_report(d)
+
+
+def _print_report(d: dict[str, Any]) -> None:
+    out = console()
+    out.print(f"[bold]{d['campaign']['title']}工作情况[/bold]  {d['campaign']['issuer']}，截至 {d['now']}")
+    out.print(f"整顿对象 {d['total']} 个，重点 {d['key_targets']} 个，逾期 {d['overdue']['count']} 个，"
+              f"{d['upcoming']['window']} 天内到期 {d['upcoming']['count']} 个，重新整顿 {d['re_rectified']} 个")
+    out.print(table("各阶段 / by state", ["阶段", "数量"], [[s["label"], s["count"]] for s in d["states"]]))
+    states = [s for s in d["states"] if s["count"]] or d["states"]
+    out.print(table("各乡镇（街道）/ by township", ["乡镇（街道）", *[s["label"] for s in states], "合计"],
+                    [[t["name"], *[t["counts"][s["state"]] or "" for s in states], t["total"]]
+                     for t in d["townships"] if t["total"]]))
+    if d["quota"]:
+        q = d["quota"]
+        out.print(table(f"后进比例 / quota — 目标 {q['target']:.0%}±{q['tolerance']:.0%}",
+                        ["乡镇（街道）", "基层党组织", "已确定", "比例", ""],
+                        [[r["name"], r["organizations"], r["confirmed"], f"{r['ratio']:.1%}",
+                          "" if r["outcome"] == "pass" else "超出"] for r in q["rows"]]))
+    for key, title, days in (("overdue", "逾期未完成 / overdue", "逾期天数"),
+                             ("upcoming", f"{d['upcoming']['window']}天内到期 / due soon", "剩余天数")):
+        listed = d[key]
+        out.print(table(f"{title} ({listed['count']})", ["编号", "后进基层党组织", "阶段", "应完成", days, "责任人"],
+                        [[r["ref"], r["organization"], r["state_label"], r["due"], r["days"],
+                          "、".join(r["responsible"])] for r in listed["rows"]]))
+    sv = d["surveys"]
+    if sv["rows"]:
+        out.print(table(f"群众满意度测评 / surveys — 阈值 {sv['threshold']:.0%}，达标 {sv['passed']}，未达标 {sv['failed']}",
+                        ["编号", "后进基层党组织", "轮次", "日期", "参评", "满意", "满意度", "结果"],
+                        [[r["ref"], r["organization"], r["round"], r["at"], r["respondents"], r["satisfied"],
+                          f"{r['ratio']:.1%}", "达标" if r["passed"] else "未达标"] for r in sv["rows"]]))
+    if d["spot_checks"]:
+        out.print(table("抽查抽签 / spot checks", ["#", "时间", "比例", "等待抽查", "抽中", "种子"],
+                        [[s["id"], s["at"], f"{s['rate']:.0%}", s["population"],
+                          "、".join(f"{c['ref']}（{c['state_label']}）" for c in s["selected"]) or "—", s["seed"]]
+                         for s in d["spot_checks"]]))
+    p = d["progress"]
+    if p["dates"]:
+        series = [s for s in p["series"] if any(s["values"])]
+        step = max(1, len(p["dates"]) // 12)
+        picks = sorted({*range(0, len(p["dates"]), step), len(p["dates"]) - 1})
+        out.print(table("整顿进度 / progress", ["日期", *[s["label"] for s in series]],
+                        [[p["dates"][i], *[s["values"][i] for s in series]] for i in picks]))
+
+
+@main.command()
+@click.option("--docx", "docx_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write it as an official document (.docx) to FILE, for printing or editing in WPS.")
+@click.option("--campaign", "campaign_ref", help="name[:year] when several campaigns exist.")
+@pass_settings
+def bulletin(settings: Settings, docx_path: str | None, campaign_ref: str | None) -> None:
+    """The periodic bulletin (定期通报) as it reads now, from the workflow's template; nothing is sent
+    (the daemon issues the scheduled ones)."""
+    from engine.bulletin import render_bulletin
+    from engine.deploy import resolve_campaign
+
+    with settings.transaction() as session:
+        rendered = render_bulletin(session, resolve_campaign(session, campaign_ref), settings.now())
+    click.echo(rendered.title)
+    click.echo("")
+    click.echo(rendered.body, nl=False)
+    if docx_path:
+        from notifiers.officialdoc import write_notice_docx
+
+        write_output(Path(docx_path), lambda target: write_notice_docx(rendered.title, rendered.body, target))
+        click.echo(f"已生成公文 / document written: {docx_path}", err=True)
+
+
 # --- spot check ------------------------------------------------------------------------
 
 @main.group("spot-check")
@@ -869,6 +964,27 @@ def notices_show(settings: Settings, notice_id: int, as_json: bool) -> None:
         [d["channel"], d["address"], d["recipient"], d["status"], d["attempts"],
          d["next_attempt"] if d["status"] == "pending" else d["delivered"], d["last_error"]]
         for d in data["deliveries"]]))
+
+
+@notices.command("docx")
+@click.argument("notice_id", type=int)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: 通知-<ID>.docx).")
+@pass_settings
+def notices_docx(settings: Settings, notice_id: int, output: str | None) -> None:
+    """Export notice NOTICE_ID as an official document (.docx): title, recipient, body, issuing
+    unit and date, laid out for printing or editing in WPS."""
+    from engine.errors import NotFound
+    from engine.models import Notice
+    from notifiers.officialdoc import write_notice_docx
+
+    with settings.transaction() as session:
+        notice = session.get(Notice, notice_id)
+        if notice is None:
+            raise NotFound("notice 通知", notice_id, "list notices with 'rectify notices list'")
+        title, body, key = notice.title, notice.body, notice.idempotency_key
+    path = Path(output or f"通知-{notice_id}.docx")
+    write_output(path, lambda target: write_notice_docx(title, body, target, key))
+    click.echo(f"已导出 / exported: {path}（{title}）")
 
 
 @notices.command("retry")

@@ -14,12 +14,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.clock import due_day, start_of
+from engine.clock import due_day, local, start_of
 from engine.deadlines import shift
 from engine.deploy import campaigns, compiled_version
+from engine.errors import BadInput
 from engine.machine import CompiledWorkflow
 from engine.models import Campaign, Case, CaseFact, Notice, NoticeStatus, Organization
 from engine.notices import resolve_admins
+from notifiers.render import NoticeTemplateError, RenderedNotice
 
 OVERDUE_LISTED = 20
 
@@ -69,6 +71,35 @@ def figures(session: Session, campaign: Campaign, compiled: CompiledWorkflow, no
     }
 
 
+def bulletin_context(session: Session, campaign: Campaign, compiled: CompiledWorkflow, issued: datetime,
+                     now: datetime, number: int) -> dict[str, Any]:
+    """The notice context of bulletin number ``number``, dated ``issued``, with the figures at ``now``."""
+    wf = compiled.definition
+    local_day = local(issued, wf.timezone)
+    return {
+        "workflow": {"name": wf.name, "title": wf.title, "year": wf.year, "issuer": wf.issuer},
+        "case": None, "transition": None, "deadline": None, "actor": "system",
+        "now": local_day.strftime("%Y-%m-%d"),
+        "bulletin": {"period": f"{local_day.year}年{local_day.month}月", "number": number,
+                     **figures(session, campaign, compiled, now)},
+    }
+
+
+def render_bulletin(session: Session, campaign: Campaign, now: datetime) -> RenderedNotice:
+    """The bulletin as it would read at ``now``, numbered after the ones already due
+    (``rectify bulletin``); nothing is written."""
+    compiled = compiled_version(campaign.current_version)
+    spec = compiled.definition.bulletin
+    if spec is None:
+        raise BadInput("工作流没有配置定期通报（bulletin）/ the workflow has no bulletin section: "
+                       "add one (see docs/workflow-format.md) and deploy it")
+    number = max(len([m for m in schedule(compiled) if m <= now]), 1)
+    try:
+        return compiled.renderer.render(spec.notice, bulletin_context(session, campaign, compiled, now, now, number))
+    except NoticeTemplateError as exc:
+        raise BadInput(str(exc)) from exc
+
+
 def issue_due_bulletins(session: Session, now: datetime) -> list[str]:
     """Write the latest due bulletin of each campaign, if it is not written yet."""
     written = []
@@ -81,15 +112,7 @@ def issue_due_bulletins(session: Session, now: datetime) -> list[str]:
         key = f"bulletin:{campaign.id}:{due[-1].date().isoformat()}"
         if session.scalar(select(Notice.id).where(Notice.idempotency_key == key)) is not None:
             continue
-        wf = compiled.definition
-        local_day = due[-1].astimezone(start_of(due[-1].date(), wf.timezone).tzinfo)
-        context = {
-            "workflow": {"name": wf.name, "title": wf.title, "year": wf.year, "issuer": wf.issuer},
-            "case": None, "transition": None, "deadline": None, "actor": "system",
-            "now": local_day.strftime("%Y-%m-%d"),
-            "bulletin": {"period": f"{local_day.year}年{local_day.month}月", "number": len(due),
-                         **figures(session, campaign, compiled, now)},
-        }
+        context = bulletin_context(session, campaign, compiled, due[-1], now, len(due))
         rendered = compiled.renderer.render(spec.notice, context)
         session.add(Notice(case_id=None, event_id=None, idempotency_key=key, template=spec.notice,
                            template_hash=rendered.template_hash, title=rendered.title, body=rendered.body,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from engine.cases import fire, get_case, open_case, set_fact
+from engine.dashboard import dashboard
 from engine.db import Store
 from engine.delivery import deliver
 from engine.deploy import deploy, resolve_campaign
@@ -27,6 +28,7 @@ from engine.migrate import upgrade
 from engine.models import Case, Event, Notice, OrgKind
 from engine.officials import Actor, actor_for, add_official
 from engine.orgs import OrgRow, import_organizations
+from engine.report_html import write_dashboard
 from engine.spotcheck import draw as spot_draw
 from engine.ticker import tick
 from notifiers.config import NotifierConfig
@@ -103,6 +105,9 @@ class Demo:
         self.agenda: dict[date, list[Callable[[datetime], None]]] = {}
         self.log: list[str] = []
         self.township_officials: dict[int, str] = {}
+        year = self.wf.year  # mid-acceptance (overdue steps, surveys, spot checks) and the end
+        self.snapshots = {date(year, 11, 20): "看板-11月20日.html", date(year, 12, 3): "看板-12月3日.html",
+                          date(year + 1, 3, 31): "看板.html"}
 
     def at(self, day: date, hour: int = 10) -> datetime:
         return datetime.combine(day, time(hour), tzinfo=self.tz)
@@ -297,6 +302,8 @@ class Demo:
             report = tick(self.store, self.at(day, 18))
             month.update(report.fired)
             deliver(self.store, printed, self.at(day, 18))
+            if day in self.snapshots:
+                self.write_dashboard(self.snapshots[day], self.at(day, 18))
             for message in report.messages:
                 self.log.append(f"{day:%Y-%m-%d} 自动 {message}")
             for plan in self.plans:  # the daemon restarted a re-rectified case: schedule its round 2
@@ -309,6 +316,13 @@ class Demo:
                 shown = "，".join(f"{MONTH_LABELS[k]} {v}" for k, v in sorted(month.items()) if k in MONTH_LABELS)
                 self.say(f"  {day - timedelta(days=1):%Y-%m}  {shown or '—'}")
                 month.clear()
+
+    def write_dashboard(self, name: str, now: datetime) -> None:
+        """The county dashboard as it stood at ``now`` (``rectify report --html``)."""
+        with self.store.transaction() as s:
+            figures = dashboard(s, resolve_campaign(s, None), now)
+        write_dashboard(figures, self.folder / name)
+        self.say(f"  已生成工作看板 / dashboard: {self.folder / name}")
 
     def summary(self) -> str:
         with self.store.transaction() as s:
@@ -328,6 +342,7 @@ class Demo:
             f"事件 / events logged: {events}",
             "通知 / notices queued: " + "，".join(f"{k} {v}" for k, v in sorted(notices.items())),
             f"通知文件 / notice files: {len(list(self.notices.glob('*.txt')))} 份，写入 {self.notices}",
+            "工作看板 / dashboards: " + "，".join(str(self.folder / n) for n in self.snapshots.values()),
             "",
             "过程摘要 / highlights:",
             *[f"  {line}" for line in sorted(self.log)],
@@ -341,6 +356,7 @@ class Demo:
             f"  rectify case show {self.plans[0].ref}",
             f"  rectify history {self.plans[0].ref}",
             "  rectify workflow show",
+            "  rectify report",
         ]
         return "\n".join(lines)
 

@@ -1,0 +1,129 @@
+"""Notices as printable official documents (.docx), laid out after GB/T 9704-2012
+(党政机关公文格式), so an office can print them or edit them in WPS or Word.
+
+A rendered notice is plain text: its title, the recipient line (主送机关, ending in "："),
+the body, then the issuing unit (发文机关署名) and the date (成文日期). ``split_notice``
+recovers those parts; ``notice_document`` lays them out: A4 with the standard margins, the
+title in 2号小标宋 centred, the body in 3号仿宋 with a two-character first-line indent on
+a fixed 28-point line, the signature and date right-aligned four characters in, and the
+page number "— 1 —" at the foot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
+
+TITLE_FONT, BODY_FONT, NUMBER_FONT = "方正小标宋简体", "仿宋_GB2312", "宋体"
+TITLE_SIZE, BODY_SIZE, NUMBER_SIZE = Pt(22), Pt(16), Pt(14)  # 2号, 3号, 4号
+LINE = Pt(28)  # 22 lines on a page of 225 mm, as the standard asks
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_CN_DATE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
+
+
+@dataclass(frozen=True)
+class OfficialNotice:
+    title: str
+    recipient: str = ""
+    paragraphs: list[str] = field(default_factory=list)
+    issuer: str = ""
+    date: str = ""  # 2014年3月18日
+
+
+def chinese_date(text: str) -> str:
+    """``2014-03-18`` → ``2014年3月18日`` (the standard's form); other text unchanged."""
+    m = _ISO_DATE.match(text.strip())
+    return f"{int(m[1])}年{int(m[2])}月{int(m[3])}日" if m else text.strip()
+
+
+def split_notice(title: str, body: str) -> OfficialNotice:
+    """The parts of a rendered notice, as the shipped templates lay them out."""
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    recipient = lines.pop(0) if lines and lines[0].endswith(("：", ":")) else ""
+    date = issuer = ""
+    if lines and (_ISO_DATE.match(lines[-1]) or _CN_DATE.match(lines[-1])):
+        date = chinese_date(lines.pop())
+        # A short last line with no sentence punctuation is the issuing unit.
+        if lines and len(lines[-1]) <= 30 and not re.search(r"[。；！？，]", lines[-1]):
+            issuer = lines.pop()
+    return OfficialNotice(title.strip(), recipient, lines, issuer, date)
+
+
+def _font(run, name: str, size: Pt, bold: bool = False) -> None:
+    run.font.name, run.font.size, run.font.bold = name, size, bold
+    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), name)  # CJK text uses this
+
+
+def _paragraph(doc, text: str, align, indent_chars: float = 0, right_chars: float = 0,
+               font: str = BODY_FONT, size: Pt = BODY_SIZE, bold: bool = False):
+    p = doc.add_paragraph()
+    p.alignment = align
+    fmt = p.paragraph_format
+    fmt.line_spacing_rule, fmt.line_spacing = WD_LINE_SPACING.EXACTLY, LINE if size == BODY_SIZE else Pt(size.pt * 1.5)
+    fmt.space_before = fmt.space_after = Pt(0)
+    if indent_chars:
+        fmt.first_line_indent = Pt(size.pt * indent_chars)
+    if right_chars:
+        fmt.right_indent = Pt(size.pt * right_chars)
+    if text:
+        _font(p.add_run(text), font, size, bold)
+    return p
+
+
+def _page_number_footer(section) -> None:
+    p = section.footer.paragraphs[0]
+    p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _font(p.add_run("— "), NUMBER_FONT, NUMBER_SIZE)
+    field_run = p.add_run()
+    _font(field_run, NUMBER_FONT, NUMBER_SIZE)
+    for kind, text in (("begin", None), (None, " PAGE "), ("end", None)):
+        if kind:
+            element = OxmlElement("w:fldChar")
+            element.set(qn("w:fldCharType"), kind)
+        else:
+            element = OxmlElement("w:instrText")
+            element.set(qn("xml:space"), "preserve")
+            element.text = text
+        field_run._element.append(element)
+    _font(p.add_run(" —"), NUMBER_FONT, NUMBER_SIZE)
+
+
+def notice_document(notice: OfficialNotice, key: str = ""):
+    """A python-docx Document of the notice, laid out as an official document."""
+    doc = Document()
+    section = doc.sections[0]
+    section.orientation = WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
+    section.left_margin, section.right_margin = Mm(28), Mm(26)
+    _page_number_footer(section)
+    doc.core_properties.title = notice.title
+    doc.core_properties.author = notice.issuer
+    if key:
+        doc.core_properties.identifier = key  # the notice's idempotency key, for tracing a printout
+    _paragraph(doc, notice.title, WD_ALIGN_PARAGRAPH.CENTER, font=TITLE_FONT, size=TITLE_SIZE)
+    _paragraph(doc, "", WD_ALIGN_PARAGRAPH.LEFT)  # one blank line below the title
+    if notice.recipient:
+        _paragraph(doc, notice.recipient, WD_ALIGN_PARAGRAPH.JUSTIFY)
+    for text in notice.paragraphs:
+        _paragraph(doc, text, WD_ALIGN_PARAGRAPH.JUSTIFY, indent_chars=2)
+    if notice.issuer or notice.date:
+        _paragraph(doc, "", WD_ALIGN_PARAGRAPH.LEFT)
+        _paragraph(doc, "", WD_ALIGN_PARAGRAPH.LEFT)
+        if notice.issuer:
+            _paragraph(doc, notice.issuer, WD_ALIGN_PARAGRAPH.RIGHT, right_chars=4)
+        if notice.date:
+            _paragraph(doc, notice.date, WD_ALIGN_PARAGRAPH.RIGHT, right_chars=4)
+    return doc
+
+
+def write_notice_docx(title: str, body: str, path: Path, key: str = "") -> None:
+    notice_document(split_notice(title, body), key).save(str(path))
