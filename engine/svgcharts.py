@@ -118,6 +118,8 @@ def ratio_bars(name: str, title: str, rows: list[tuple[str, float, bool]], mark:
 def stacked_area(name: str, title: str, dates: list[str], series: list[tuple[str, str, list[float]]],
                  width: int = 1100, height: int = 280) -> str:
     """Counts over time, stacked: one band per (label, colour, values), dates along the bottom."""
+    if not dates:
+        return _svg(name, title, width, 40, [_text(10, 24, "暂无数据")])
     parts, legend_h = legend([(label, fill) for label, fill, _ in series], width)
     left, right, bottom = 40, 10, 30
     plot_h = height - legend_h - bottom - 10

@@ -279,6 +279,8 @@ def test_demo_runs_the_campaign(tmp_path):
     assert 12 <= len(cases) <= 20
     assert {c["state"] for c in cases} == {"accepted"}
     assert max(c["round"] for c in cases) == 2
+    for page in ("看板-11月20日.html", "看板-12月3日.html", "看板.html"):  # dashboards as the year went
+        assert "data-chart=\"progress\"" in (tmp_path / "demo" / page).read_text(encoding="utf-8")
 
 
 def test_quota_per_township_and_county(rectify):

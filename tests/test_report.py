@@ -1,0 +1,155 @@
+"""The county dashboard (``rectify report``) and the bulletin (``rectify bulletin``), through the CLI."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.test_cli import ORGS, Rectify, fingerprint, prepare
+from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
+
+
+def survey(run: Rectify, ref: str, satisfied: int, respondents: int = 50) -> None:
+    run("survey", "record", ref, "--respondents", str(respondents), "--satisfied", str(satisfied),
+        who="王强", now="2014-12-03")
+
+
+@pytest.fixture
+def county(rectify):  # noqa: F811
+    """Two cases through the survey (70 % exactly: accepted; 60 %: re-rectify), one left in
+    rectification, one never confirmed — both overdue in December."""
+    for org in ("T1-01", "T1-02", "T1-03"):
+        rectify("case", "open", org, "--problem", "2", who="王强", now="2014-03-05")
+    rectify("case", "open", "T2-01", "--problem", "4", "--key-target", who="赵刚", now="2014-03-05")
+    prepare(rectify, "2014-1-0001")
+    prepare(rectify, "2014-1-0002")
+    survey(rectify, "2014-1-0001", 35)
+    survey(rectify, "2014-1-0002", 30)
+    rectify("fire", "2014-1-0003", "confirm", who="李明", now="2014-03-12")
+    rectify("fact", "set", "2014-1-0003", "contact_leader", "孙立", who="王强", now="2014-03-13")
+    return rectify
+
+
+def test_figures_tell_the_county_s_story(county):
+    d = county.json("report", now="2014-12-05")
+    states = {s["state"]: s["count"] for s in d["states"]}
+    assert d["total"] == 4 and d["key_targets"] == 1
+    assert states == {"screening": 1, "rectifying": 1, "self_check": 0, "superior_check": 0, "spot_check": 0,
+                      "survey": 0, "re_rectify": 1, "accepted": 1}
+    towns = {t["code"]: t for t in d["townships"]}
+    assert towns["T1"]["total"] == 3 and towns["T2"]["total"] == 1 and towns["T2"]["counts"]["screening"] == 1
+    quota = {r["code"] or "county": r for r in d["quota"]["rows"]}
+    assert quota["T1"]["confirmed"] == 3 and quota["T1"]["ratio"] == 0.15 and quota["T1"]["outcome"] == "warn"
+    assert quota["county"]["organizations"] == 40
+
+    overdue = {r["ref"]: r for r in d["overdue"]["rows"]}
+    assert d["overdue"]["count"] == 2 and set(overdue) == {"2014-1-0003", "2014-1-0004"}
+    late = overdue["2014-1-0003"]
+    assert (late["due"], late["days"], late["state_label"]) == ("2014-11-30", 5, "整顿转化")
+    assert late["responsible"] == ["王强（乡镇（街道）党委）", "孙立（联系领导）"]
+    assert overdue["2014-1-0004"]["responsible"] == ["赵刚（乡镇（街道）党委）"]
+    assert d["overdue"]["rows"][0]["ref"] == "2014-1-0004"  # longest overdue first (03-16)
+
+    surveys = {r["ref"]: r for r in d["surveys"]["rows"]}
+    assert d["surveys"]["threshold"] == 0.7 and (d["surveys"]["passed"], d["surveys"]["failed"]) == (1, 1)
+    assert (surveys["2014-1-0001"]["ratio"], surveys["2014-1-0001"]["passed"]) == (0.7, True)  # 70 % passes
+    assert (surveys["2014-1-0002"]["ratio"], surveys["2014-1-0002"]["passed"]) == (0.6, False)
+    assert d["spot_checks"] and all(s["seed"] == "2014" for s in d["spot_checks"])
+
+    progress = d["progress"]
+    assert progress["dates"][0] == "2014-03-05" and progress["dates"][-1] == "2014-12-05"
+    assert progress["dates"] == sorted(progress["dates"])
+    last = {s["state"]: s["values"][-1] for s in progress["series"]}
+    assert last == states  # the replayed history ends where the cases stand
+    first = {s["state"]: s["values"][0] for s in progress["series"]}
+    assert first["screening"] == 4 and sum(first.values()) == 4
+
+
+def test_upcoming_deadlines_and_the_clock(county):
+    d = county.json("report", now="2014-11-20")
+    assert d["overdue"]["count"] == 1  # only the unconfirmed case (03-16)
+    assert [(r["ref"], r["due"], r["days"]) for r in d["upcoming"]["rows"]] == [("2014-1-0003", "2014-11-30", 10)]
+    # Nothing that happened after the report's moment is shown as done.
+    assert d["surveys"]["rows"] == [] and d["progress"]["dates"][-1] == "2014-11-20"
+
+
+def test_terminal_tables(county):
+    out = county("report", now="2014-12-05").stdout
+    for heading in ("各阶段 / by state", "各乡镇（街道）/ by township", "后进比例 / quota", "逾期未完成 / overdue (2)",
+                    "群众满意度测评 / surveys — 阈值 70%，达标 1，未达标 1", "抽查抽签 / spot checks", "整顿进度 / progress"):
+        assert heading in out
+    assert "孙立（联系领导）" in out
+
+
+def test_html_is_one_self_contained_page(county, tmp_path):
+    page = tmp_path / "看板.html"
+    out = county("report", "--html", str(page), now="2014-12-05").stdout
+    assert "dashboard written" in out
+    html = page.read_text(encoding="utf-8")
+    assert "<script" not in html and "<link" not in html and "@import" not in html and "url(" not in html
+    assert set(re.findall(r"https?://[^\"' )]+", html)) == {"http://www.w3.org/2000/svg"}  # the SVG namespace only
+    charts = re.findall(r'data-chart="([a-z-]+)"', html)
+    assert charts == ["by-state", "quota", "by-township", "surveys", "progress"]
+    assert html.count("<polygon") >= 3 and "阈值 70%" in html and "目标 5%" in html
+    assert "整顿后进基层党组织专项整治工作看板" in html and "孙立（联系领导）" in html
+
+
+def test_names_are_escaped_in_the_page(tmp_path):
+    run = Rectify(f"sqlite:///{tmp_path / 'x.db'}")
+    run("init")
+    run("workflow", "deploy", now="2014-03-01")
+    orgs = tmp_path / "orgs.csv"
+    orgs.write_text(ORGS + 'T1-99,"<img src=x onerror=alert(1)>村党支部",村,T1,,\n', encoding="utf-8")
+    run("org", "import", str(orgs))
+    run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1")
+    run("case", "open", "T1-99", who="王强", now="2014-03-05")
+    page = tmp_path / "r.html"
+    run("report", "--html", str(page), now="2014-03-20")
+    html = page.read_text(encoding="utf-8")
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;村党支部" in html
+
+
+def test_an_empty_campaign_still_reports(rectify, tmp_path):  # noqa: F811
+    page = tmp_path / "empty.html"
+    rectify("report", "--html", str(page), now="2014-03-02")
+    html = page.read_text(encoding="utf-8")
+    assert "尚无整顿对象" in html and "目前没有逾期未完成的整顿对象" in html and "尚未开展群众满意度测评" in html
+    assert rectify.json("report", now="2014-03-02")["total"] == 0
+
+
+def test_bad_output_and_database_are_clean_errors(county, tmp_path):
+    before = fingerprint(county.db)
+    bad = county("report", "--html", str(tmp_path / "no" / "such" / "dir.html"), now="2014-12-05", code=2)
+    assert "无法写入 / cannot write" in bad.output
+    assert fingerprint(county.db) == before
+    missing = Rectify(f"sqlite:///{tmp_path / 'absent.db'}")
+    assert "database file not found" in missing("report", code=2).output
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_bulletin_renders_the_periodic_notice(county, tmp_path):
+    before = fingerprint(county.db)
+    out = county("bulletin", now="2014-12-05").stdout
+    title = out.splitlines()[0]
+    assert title == "关于整顿后进基层党组织工作进展情况的通报（2014年12月，第9期）"  # monthly since 03-21
+    assert "全县共确定整顿对象4个" in out and "重新整顿1个" in out
+    assert "城关镇第3村党支部（2014-1-0003），“整顿转化”阶段应于2014-11-30前完成" in out
+    assert out.rstrip().endswith("中共××县委组织部\n2014-12-05")
+    assert fingerprint(county.db) == before  # shown, not sent
+    doc = tmp_path / "通报.docx"
+    county("bulletin", "--docx", str(doc), now="2014-12-05")
+    from docx import Document
+
+    assert Document(str(doc)).paragraphs[0].text == title
+
+
+def test_bulletin_without_a_bulletin_section(tmp_path, workflow_copy):
+    text = workflow_copy.read_text(encoding="utf-8")
+    start = text.index("\nbulletin:")
+    end = text.index("\nstates:")
+    workflow_copy.write_text(text[:start] + text[end:], encoding="utf-8")
+    run = Rectify(f"sqlite:///{tmp_path / 'b.db'}")
+    run("init")
+    run("workflow", "deploy", str(workflow_copy), now="2014-03-01")
+    assert "has no bulletin section" in run("bulletin", code=2).output
