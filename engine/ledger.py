@@ -85,16 +85,24 @@ def parse_ledger(table: Table) -> tuple[dict[str, str], list[LedgerRow], list[st
                                            f"attachment's columns: {'、'.join(COLUMNS)}"])
     number, header = grid[header_at]
     header = [h.strip() for h in header]
+    body_at = header_at + 1
     missing = [c for c in COLUMNS if c not in header]
+    if missing and body_at < len(grid):
+        # WPS users often merge a heading over two sub-headings (党组织书记 → 姓名 | 联系电话):
+        # a merged cell reads as empty, so the heading is carried right and joined to each one.
+        joined = two_row_header(header, grid[body_at][1])
+        if all(c in joined for c in COLUMNS):
+            header, body_at, missing = joined, body_at + 1, []
     if missing:
         raise ImportFileError(table.path, [f"第 {number} 行（表头）缺少列 / header row {number} lacks: {'、'.join(missing)}"
-                                           "（列名须与附件一致 / use the attachment's column names）"])
+                                           "（列名须与附件一致，合并的表头请拆分为单列 / use the attachment's column "
+                                           "names, one per column)"])
     index = {c: header.index(c) for c in COLUMNS}
     fields = _header_fields(grid[:header_at])
     rows: list[LedgerRow] = []
     problems: list[str] = []
     seen: dict[tuple[str, str], int] = {}
-    for number, cells in grid[header_at + 1:]:
+    for number, cells in grid[body_at:]:
         get = _getter(cells, index)
         row, errors = _parse_row(number, get)
         key = (row.name, row.superior) if row else None
@@ -107,6 +115,16 @@ def parse_ledger(table: Table) -> tuple[dict[str, str], list[LedgerRow], list[st
             seen[key] = number
             rows.append(row)
     return fields, rows, problems
+
+
+def two_row_header(top: list[str], below: list[str]) -> list[str]:
+    """Column names of a two-row header whose upper headings may be merged over several columns."""
+    names, parent = [], ""
+    for i, cell in enumerate(top):
+        sub = below[i].strip() if i < len(below) else ""
+        parent = cell or parent
+        names.append((cell or parent) + sub if sub else cell)
+    return names
 
 
 def _getter(cells: list[str], index: dict[str, int]):

@@ -122,3 +122,40 @@ def test_an_xls_file_is_refused_with_advice(with_cases, tmp_path):
 def test_export_to_a_missing_folder_is_bad_input(with_cases, tmp_path):
     out = with_cases("ledger", "export", "-o", str(tmp_path / "missing" / "l.xlsx"), code=2).output
     assert "cannot write" in out
+
+
+def _merged_header_workbook(path, sub_names=("姓名", "联系电话")):
+    """The attachment as WPS users often lay it out: 党组织书记 merged over two sub-headings,
+    the other headings merged down over both header rows."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append([TITLE])
+    sheet.append(["填表单位：城关镇党委", None, None, "填报人及联系方式：王强", None, None, "填表日期：2014-03-15"])
+    sheet.append(["序号", "后进基层党组织名称", "党组织书记", None, "上级党组织名称", "主要问题", "整改措施", "联系领导"])
+    sheet.append([None, None, *sub_names, None, None, None, None])
+    for column in "ABEFGH":
+        sheet.merge_cells(f"{column}3:{column}4")
+    sheet.merge_cells("C3:D3")
+    sheet.append(["1", "城关镇第3村党支部", "孙书记", "13800000003", "中共城关镇委员会", "组织制度形同虚设、不开展活动",
+                  "恢复三会一课", "周建国"])
+    book.save(path)
+    return path
+
+
+def test_a_merged_two_row_header_is_read(with_cases, tmp_path):
+    path = _merged_header_workbook(tmp_path / "merged.xlsx")
+    out = with_cases("ledger", "import", str(path), who="李明", now="2014-03-16").stdout
+    assert "opened 1" in out and "城关镇党委" in out
+    shown = with_cases.json("case", "show", "T1-03")
+    assert shown["secretary"] == "孙书记"
+    assert {f["name"]: f["value"] for f in shown["facts"]}["contact_leader"] == "周建国"
+
+
+def test_a_merged_header_that_does_not_resolve_is_named(with_cases, tmp_path):
+    path = _merged_header_workbook(tmp_path / "merged.xlsx", ("名字", "手机"))
+    before = fingerprint(with_cases.db)
+    out = with_cases("ledger", "import", str(path), who="李明", now="2014-03-16", code=2).output
+    assert "header row 3 lacks: 党组织书记姓名、党组织书记联系电话" in out and "合并的表头请拆分为单列" in out
+    assert fingerprint(with_cases.db) == before
