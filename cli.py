@@ -8,7 +8,6 @@ command's transaction is rolled back so nothing is written.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,19 +18,41 @@ from typing import Any
 
 import click
 
-from engine.errors import DatabaseError, InvalidDefinition, RectifyError
+from engine.errors import DatabaseError, InvalidDefinition, RectifyError, Refused
 
 
 class RectifyGroup(click.Group):
-    """Turns project errors into clean messages and exit codes for every sub-command."""
+    """Turns project errors into clean messages and exit codes for every sub-command, and
+    records every refused attempt (who, what, why) in the refusals log."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["rectify.argv"] = list(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except RectifyError as exc:
+            if isinstance(exc, Refused) and isinstance(ctx.obj, Settings):
+                _record_refusal(ctx.obj, ctx.meta.get("rectify.argv", []), exc)
             error = click.ClickException(str(exc))
             error.exit_code = exc.exit_code
             raise error from exc
+
+
+def _record_refusal(settings: Settings, argv: list[str], exc: RectifyError) -> None:
+    """In its own transaction, after the refused one rolled back; never hides the refusal."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.identity import record_refusal, whoami
+
+    try:
+        with settings.transaction() as session:
+            me = whoami(session)
+            actor = settings.actor or (me.official.name if me.official else None)
+            record_refusal(session, me.login, actor, " ".join(["rectify", *argv]), str(exc))
+    except (RectifyError, SQLAlchemyError, OSError):
+        pass  # no database to record in (or it is unusable): the refusal is still reported
 
 
 @dataclass
@@ -77,6 +98,19 @@ class Settings:
                                 "is not initialised: run 'rectify init'")
         with self.store.transaction() as session:
             yield session
+
+    def require_admin(self, session, what_zh: str, what_en: str) -> None:
+        """Administrative commands: only an administrator (or anyone, before the first one exists)."""
+        from engine.identity import require_admin, whoami
+
+        require_admin(whoami(session), what_zh, what_en)
+
+    def actor_name(self, session) -> str:
+        """Who is recorded as having done an administrative action."""
+        from engine.identity import whoami
+
+        me = whoami(session)
+        return self.actor or (me.official.name if me.official else me.login)
 
 
 pass_settings = click.make_pass_decorator(Settings)
@@ -139,9 +173,16 @@ def main(ctx: click.Context, db: str | None, now_text: str | None, actor: str | 
 @main.command()
 @pass_settings
 def init(settings: Settings) -> None:
-    """Create the database, or upgrade its schema to this version of rectify."""
+    """Create the database, or upgrade its schema to this version of rectify.
+
+    A new SQLite file is readable and writable by its owner and group only (0660)."""
+    from engine.db import create_private_sqlite_file
     from engine.migrate import upgrade
 
+    create_private_sqlite_file(settings.store.url)
+    if settings.store.is_initialised():
+        with settings.transaction() as session:
+            settings.require_admin(session, "升级数据库", "upgrade the database")
     before, after = upgrade(settings.store)
     where = settings.store.url
     if before == after:
@@ -200,7 +241,8 @@ def workflow_deploy(settings: Settings, file: str | None) -> None:
     for warning in loaded.warnings:
         click.echo(str(warning), err=True)
     with settings.transaction() as session:
-        version, created = deploy(session, loaded, settings.actor or os.environ.get("USER", "admin"),
+        settings.require_admin(session, "部署工作流", "deploy a workflow")
+        version, created = deploy(session, loaded, settings.actor_name(session),
                                   settings.now(loaded.definition.timezone))
         wf = loaded.definition
         if created:
@@ -344,6 +386,7 @@ def org_import(settings: Settings, file: str) -> None:
 
     rows = parse_org_table(read_table(file))
     with settings.transaction() as session:
+        settings.require_admin(session, "导入基层党组织", "import organizations")
         added, updated = import_organizations(session, rows, file)
     click.echo(f"已导入 / imported {file}: 新增 added {added}, 更新 updated {updated}")
 
@@ -385,19 +428,77 @@ def official() -> None:
 @click.option("--jurisdiction", required=True, help="Code of the organization they act for.")
 @click.option("--phone")
 @click.option("--email")
+@click.option("--login", help="Operating-system login that acts as this official.")
+@click.option("--admin", is_flag=True, help="An administrator (deploys, imports, manages officials, may use --as).")
 @pass_settings
 def official_add(settings: Settings, name: str, role: str, jurisdiction: str, phone: str | None,
-                 email: str | None) -> None:
+                 email: str | None, login: str | None, admin: bool) -> None:
     """Register an official."""
     from engine.deploy import campaigns, compiled_version
+    from engine.identity import set_login
     from engine.officials import add_official
 
     with settings.transaction() as session:
+        settings.require_admin(session, "登记官员", "register officials")
         roles: dict[str, str] = {}
         for campaign in campaigns(session):
             roles.update(compiled_version(campaign.current_version).definition.roles)
         person = add_official(session, name, role, jurisdiction, roles, phone, email)
-        click.echo(f"已登记 / added {person.name}（{roles.get(role, role)}，{person.jurisdiction.name}）")
+        set_login(session, person, login)
+        person.admin = admin
+        extra = "".join([f"，登录名 login {login}" if login else "", "，管理员 administrator" if admin else ""])
+        click.echo(f"已登记 / added {person.name}（{roles.get(role, role)}，{person.jurisdiction.name}{extra}）")
+
+
+@official.command("update")
+@click.argument("name")
+@click.option("--login", help="Map this operating-system login to the official.")
+@click.option("--no-login", is_flag=True, help="Remove the official's login mapping.")
+@click.option("--admin/--no-admin", default=None, help="Grant or revoke the administrator role.")
+@click.option("--active/--inactive", default=None, help="An inactive official can no longer act.")
+@pass_settings
+def official_update(settings: Settings, name: str, login: str | None, no_login: bool, admin: bool | None,
+                    active: bool | None) -> None:
+    """Change an official's login mapping, administrator role or activity."""
+    from sqlalchemy import select
+
+    from engine.errors import BadInput
+    from engine.identity import set_login
+    from engine.models import Official
+
+    if login and no_login:
+        raise BadInput("--login 与 --no-login 不能同时使用 / use either --login or --no-login")
+    with settings.transaction() as session:
+        settings.require_admin(session, "修改官员", "change officials")
+        person = session.scalar(select(Official).where(Official.name == name))
+        if person is None:
+            from engine.errors import NotFound
+
+            raise NotFound("official 官员", name, "list them with 'rectify official list'")
+        if login or no_login:
+            set_login(session, person, None if no_login else login)
+        if admin is not None:
+            person.admin = admin
+        if active is not None:
+            person.active = active
+        click.echo(f"已更新 / updated {person.name}: login {person.login or '—'}, "
+                   f"{'管理员 administrator' if person.admin else '非管理员 not an administrator'}, "
+                   f"{'在职 active' if person.active else '停用 inactive'}")
+
+
+@main.command()
+@pass_settings
+def whoami(settings: Settings) -> None:
+    """Who you act as: your login, the official it maps to, and whether you are an administrator."""
+    from engine.identity import whoami as identify
+
+    with settings.transaction() as session:
+        me = identify(session)
+        official = f"{me.official.name}（{me.official.role}，{me.official.jurisdiction.name}）" if me.official else "—"
+        click.echo(f"登录名 login: {me.login}\n官员 official: {official}\n"
+                   f"管理员 administrator: {'是 yes' if me.admin else '否 no'}"
+                   + ("（尚未登记管理员，所有登录名均视为管理员 / bootstrap: no administrator registered yet, "
+                      "everyone is trusted as one）" if me.bootstrap else ""))
 
 
 @official.command("list")
@@ -409,12 +510,14 @@ def official_list(settings: Settings, as_json: bool) -> None:
 
     with settings.transaction() as session:
         rows = [{"name": o.name, "role": o.role, "jurisdiction": o.jurisdiction.name, "phone": o.phone,
-                 "email": o.email} for o in list_officials(session)]
+                 "email": o.email, "login": o.login, "admin": o.admin, "active": o.active}
+                for o in list_officials(session)]
     if as_json:
         emit_json(rows)
         return
-    console().print(table(f"官员 / officials ({len(rows)})", ["姓名", "角色", "管辖", "电话", "邮箱"],
-                          [list(r.values()) for r in rows]))
+    console().print(table(f"官员 / officials ({len(rows)})", ["姓名", "角色", "管辖", "电话", "邮箱", "登录名", "管理员", "在职"],
+                          [[*list(r.values())[:6], "是" if r["admin"] else "", "" if r["active"] else "停用"]
+                           for r in rows]))
 
 
 # --- cases -----------------------------------------------------------------------------
@@ -425,9 +528,10 @@ def case() -> None:
 
 
 def _actor(settings: Settings, session):
-    from engine.officials import actor_for
+    """The official a writing command acts as (the login's own; --as and --now for administrators)."""
+    from engine.identity import acting_actor, whoami
 
-    return actor_for(session, settings.actor)
+    return acting_actor(session, whoami(session), settings.actor, settings.now_text is not None)
 
 
 @case.command("open")
@@ -657,6 +761,7 @@ def ledger_import(settings: Settings, file: str, skip_bad: bool, campaign_ref: s
 
     fields, rows, problems = parse_ledger(read_table(file))
     with settings.transaction() as session:
+        settings.require_admin(session, "导入台账", "import a ledger")
         result = import_ledger(session, resolve_campaign(session, campaign_ref), file, rows, problems,
                                _actor(settings, session), settings.now(), skip_bad)
     click.echo(f"已导入 / imported {file}（{fields.get('填表单位', '')}）：新登记 opened {len(result.opened)}，"
@@ -995,6 +1100,7 @@ def notices_retry(settings: Settings, notice_id: int) -> None:
     from engine.delivery import retry
 
     with settings.transaction() as session:
+        settings.require_admin(session, "重新投递通知", "put notices back in the queue")
         count = retry(session, notice_id, settings.now())
     click.echo(f"通知 #{notice_id}：{count} 个投递重新排队 / {count} deliveries queued again")
 
@@ -1006,8 +1112,9 @@ def notices_deliver(settings: Settings) -> None:
     from engine.delivery import deliver
 
     config = settings.notifier_config()
-    with settings.transaction():
-        pass  # a missing or uninitialised database is reported before anything is sent
+    with settings.transaction() as session:  # a missing or uninitialised database is reported first
+        if settings.now_text:
+            settings.require_admin(session, "以其他时间（--now）投递通知", "deliver at another time (--now)")
     report = deliver(settings.store, config, settings.now())
     click.echo(f"投递 / delivery: {dict(report.outcomes) or 'nothing due'}")
     for error in report.errors:
@@ -1058,8 +1165,9 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
     from engine.daemon import run_forever, run_until
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    with settings.transaction():
-        pass  # fails early, with a clear message, if the database is missing or not initialised
+    with settings.transaction() as session:  # fails early if the database is missing or not initialised
+        if settings.now_text:  # a simulated clock fires what is not due yet: the administrator's call
+            settings.require_admin(session, "以模拟时间（--now）运行守护进程", "run the daemon on another clock (--now)")
     store = settings.store
     config = settings.notifier_config()
     if until_text:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.audit import chain
 from engine.deploy import compiled_version
 from engine.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
 from engine.errors import (
@@ -46,9 +47,9 @@ def get_case(session: Session, ref: str) -> Case:
 def record_event(session: Session, case: Case, actor: Actor, now: datetime, kind: str, *, trigger: str | None = None,
             from_state: str | None = None, to_state: str | None = None, note: str | None = None,
             data: dict[str, Any] | None = None) -> Event:
-    seq = (session.scalar(select(func.max(Event.seq)).where(Event.case_id == case.id)) or 0) + 1
-    event = Event(case_id=case.id, seq=seq, at=now, actor=actor.name, kind=kind, trigger=trigger,
+    event = Event(case_id=case.id, at=now, actor=actor.name, kind=kind, trigger=trigger,
                   from_state=from_state, to_state=to_state, round=case.round, note=note, data=data or {})
+    chain(case, event)  # numbered and hash-linked from the head on the case row (optimistic lock)
     session.add(event)
     case.updated_at = now  # every change bumps the case's version (optimistic locking)
     session.flush()

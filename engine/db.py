@@ -70,6 +70,27 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     return engine
 
 
+def create_private_sqlite_file(url: str) -> None:
+    """Create a new SQLite database file readable and writable by its owner and group only.
+
+    SQLite gives its -wal and -shm files the same permissions, so the whole database stays
+    private whatever the umask. An existing file is left as it is.
+    """
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database).expanduser()
+    if path.exists() or not path.parent.is_dir():
+        return  # the engine reports a missing folder with its own message
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o660))
+        os.chmod(path, 0o660)  # the umask may have taken group bits away
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise DatabaseError(f"无法创建数据库文件 / cannot create the database file {path}: {exc.strerror}") from exc
+
+
 class Store:
     """An engine and its session factory; the caller owns each transaction."""
 

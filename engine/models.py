@@ -113,6 +113,9 @@ class Official(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     channels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The operating-system login that acts as this official (who runs `rectify` is who acts).
+    login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)  # may deploy, import, manage officials, use --as
 
     jurisdiction: Mapped[Organization] = relationship()
 
@@ -175,6 +178,9 @@ class Case(Base):
     due_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The head of the case's hash chain of events: its last event's number and hash.
+    event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    event_head: Mapped[str] = mapped_column(String(64), default="")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -197,7 +203,12 @@ class CaseFact(Base):
 
 
 class Event(Base):
-    """The append-only log: every change to a case, by whom, when (the clock's time) and why."""
+    """The append-only log: every change to a case, by whom, when (the clock's time) and why.
+
+    Database triggers refuse UPDATE and DELETE; each event carries the hash of the case's
+    previous event and its own (``engine.audit``), so an edit made behind the project's back
+    is found by ``rectify audit verify``.
+    """
 
     __tablename__ = "events"
     __table_args__ = (UniqueConstraint("case_id", "seq"),)
@@ -214,6 +225,24 @@ class Event(Base):
     round: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Refusal(Base):
+    """A refused attempt (permission, rule or conflict): who tried what, and why it was refused.
+
+    Append-only like the events; written in its own transaction after the refused one rolled back.
+    """
+
+    __tablename__ = "refusals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column()  # real time, whatever --now said
+    login: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(50))
+    command: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
 
 
 class Timer(Base):
