@@ -99,6 +99,12 @@ class Settings:
         with self.store.transaction() as session:
             yield session
 
+    def close(self) -> None:
+        """Close the database connections when the command ends (in-process callers reuse the interpreter)."""
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
+
     def require_admin(self, session, what_zh: str, what_en: str) -> None:
         """Administrative commands: only an administrator (or anyone, before the first one exists)."""
         from engine.identity import require_admin, whoami
@@ -166,6 +172,7 @@ def main(ctx: click.Context, db: str | None, now_text: str | None, actor: str | 
 
         parse_when(now_text)
     ctx.obj = Settings(db, now_text, actor, config_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 # --- init ------------------------------------------------------------------------------
@@ -1146,6 +1153,112 @@ def notices_preview(settings: Settings, template: str, ref: str) -> None:
     click.echo(rendered.title)
     click.echo("")
     click.echo(rendered.body)
+
+
+# --- audit -----------------------------------------------------------------------------
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log: verify the hash chains, export a case's trail, list refusals."""
+
+
+@audit.command("verify")
+@click.option("--case", "case_ref", help="Only this case's chain.")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, exists=True),
+              help="A checkpoint written earlier by 'rectify audit checkpoint': its heads must still be in the chains.")
+@pass_settings
+def audit_verify(settings: Settings, case_ref: str | None, checkpoint_file: str | None) -> None:
+    """Recompute every event's hash and link; name the first event that was altered, deleted,
+    inserted or reordered behind the project's back (exit 1)."""
+    from engine.audit import verify
+    from engine.cases import get_case
+    from engine.errors import Refused
+
+    heads = _read_checkpoint(checkpoint_file) if checkpoint_file else None
+    with settings.transaction() as session:
+        ids = [get_case(session, case_ref).id] if case_ref else None
+        result = verify(session, ids, heads)
+    if not result.ok:
+        raise Refused(f"审计日志核验失败 / the audit log does NOT verify ({result.cases} cases, {result.events} events "
+                      f"checked); first problem: {result.first_break}")
+    click.echo(f"审计日志核验一致 / the audit log verifies: {result.cases} 个整顿对象 cases, {result.events} 条事件 events"
+               + (f"，与检查点一致 / matches the checkpoint {checkpoint_file}" if checkpoint_file else ""))
+
+
+def _read_checkpoint(path: str) -> dict[str, list[Any]]:
+    from engine.errors import BadInput
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        heads = data["heads"]
+        if not isinstance(heads, dict) or not all(isinstance(v, list) and len(v) == 2 for v in heads.values()):
+            raise ValueError("heads must map case references to [seq, hash]")
+        return heads
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{path}: 不是有效的检查点文件 / not a checkpoint written by 'rectify audit checkpoint': "
+                       f"{exc}") from exc
+
+
+@audit.command("checkpoint")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: stdout).")
+@pass_settings
+def audit_checkpoint(settings: Settings, output: str | None) -> None:
+    """The head of every case's chain, to keep outside the database (print it, archive it,
+    publish its digest); 'audit verify --checkpoint' later proves nothing before it was rewritten."""
+    from engine.audit import checkpoint
+    from engine.clock import fmt
+
+    with settings.transaction() as session:
+        data = {"at": fmt(settings.now(), "Asia/Shanghai"), **checkpoint(session)}
+    text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_output(Path(output), lambda target: target.write_text(text, encoding="utf-8"))
+    click.echo(f"已写入检查点 / checkpoint written: {output}（{data['cases']} cases, digest {data['digest'][:16]}…）")
+
+
+@audit.command("export")
+@click.argument("ref")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: stdout).")
+@pass_settings
+def audit_export(settings: Settings, ref: str, output: str | None) -> None:
+    """A case's full trail as JSON: every event with who, when, what and why, and its hash links."""
+    from engine.audit import METHOD, trail
+    from engine.cases import get_case
+
+    with settings.transaction() as session:
+        target = get_case(session, ref)
+        data = {"case": target.ref, "organization": target.organization.name, "method": METHOD,
+                "head": {"seq": target.event_seq, "hash": target.event_head}, "events": trail(session, target)}
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_output(Path(output), lambda target_path: target_path.write_text(text, encoding="utf-8"))
+    click.echo(f"已导出 / exported {len(data['events'])} events of {data['case']}: {output}")
+
+
+@audit.command("refusals")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def audit_refusals(settings: Settings, limit: int, as_json: bool) -> None:
+    """Refused attempts, newest first: who tried what, and why it was refused."""
+    from sqlalchemy import select
+
+    from engine.clock import fmt
+    from engine.models import Refusal
+
+    with settings.transaction() as session:
+        rows = [{"id": r.id, "at": fmt(r.at, "Asia/Shanghai"), "login": r.login, "actor": r.actor,
+                 "command": r.command, "reason": r.reason}
+                for r in session.scalars(select(Refusal).order_by(Refusal.id.desc()).limit(limit))]
+    if as_json:
+        emit_json(rows)
+        return
+    console().print(table(f"被拒绝的操作 / refused attempts ({len(rows)})", ["#", "时间", "登录名", "官员", "命令", "原因"],
+                          [[r["id"], r["at"], r["login"], r["actor"], r["command"], r["reason"]] for r in rows]))
 
 
 # --- daemon ----------------------------------------------------------------------------
