@@ -40,6 +40,19 @@ class RectifyGroup(click.Group):
             raise error from exc
 
 
+def _without_locations(argv: list[str]) -> list[str]:
+    """The command as typed, less --db and --config: a database URL may carry a password."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--db", "--config"):
+            skip = True
+        elif not arg.startswith(("--db=", "--config=")):
+            kept.append(arg)
+    return kept
+
+
 def _record_refusal(settings: Settings, argv: list[str], exc: RectifyError) -> None:
     """In its own transaction, after the refused one rolled back; never hides the refusal."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -50,7 +63,7 @@ def _record_refusal(settings: Settings, argv: list[str], exc: RectifyError) -> N
         with settings.transaction() as session:
             me = whoami(session)
             actor = settings.actor or (me.official.name if me.official else None)
-            record_refusal(session, me.login, actor, " ".join(["rectify", *argv]), str(exc))
+            record_refusal(session, me.login, actor, " ".join(["rectify", *_without_locations(argv)]), str(exc))
     except (RectifyError, SQLAlchemyError, OSError):
         pass  # no database to record in (or it is unusable): the refusal is still reported
 

@@ -1,0 +1,231 @@
+"""Who may do what: the OS login is the official, administrators alone use --as and --now and
+run administrative commands, roles and jurisdictions are as the workflow says, and every
+refused attempt is recorded."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import stat
+
+import pytest
+from sqlalchemy import select
+
+import engine.identity
+from engine.cases import fire, get_case, open_case
+from engine.deploy import compiled_version, resolve_campaign
+from engine.errors import PermissionDenied, RectifyError
+from engine.identity import os_login
+from engine.models import Case, Official
+from engine.officials import Actor, add_official
+from tests.conftest import at
+from tests.county import seed_county
+from tests.test_cli import ORGS, Rectify, fingerprint
+from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
+
+
+@pytest.fixture
+def login(monkeypatch):
+    """Run the in-process CLI as another operating-system login."""
+    def become(name: str) -> None:
+        monkeypatch.setattr(engine.identity, "os_login", lambda: name)
+    return become
+
+
+@pytest.fixture
+def county(rectify, login):  # noqa: F811
+    """Logins mapped by the administrator; bootstrap ends with the first administrator."""
+    rectify("official", "add", "管理员", "--role", "county_department", "--jurisdiction", "X",
+            "--login", "admin1", "--admin")
+    login("admin1")
+    for name, user in (("李明", "liming"), ("王强", "wangq"), ("赵刚", "zhaog")):
+        rectify("official", "update", name, "--login", user)
+    return rectify
+
+
+def refusals(run: Rectify) -> list[dict]:
+    return run.json("audit", "refusals")
+
+
+def test_the_login_is_the_official(county, login):
+    login("wangq")
+    out = county("case", "open", "T1-01", "--problem", "1").stdout
+    assert "2014-1-0001" in out
+    assert county.json("history", "T1-01")[0]["actor"] == "王强"
+    who = county("whoami").stdout
+    assert "login: wangq" in who and "王强（township_committee" in who and "administrator: 否 no" in who
+
+
+def test_outside_the_jurisdiction_is_refused_and_recorded(county, login):
+    login("wangq")
+    before = fingerprint(county.db)
+    out = county("case", "open", "T2-01", code=1).output
+    assert "outside 王强's jurisdiction" in out
+    assert fingerprint(county.db) == before
+    last = refusals(county)[0]
+    assert (last["login"], last["actor"], last["command"]) == ("wangq", "王强", "rectify case open T2-01")
+    assert "jurisdiction" in last["reason"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--as", "李明", "case", "open", "T1-01"], "only an administrator may act as someone else (--as 李明)"),
+    (["--now", "2014-03-05", "case", "open", "T1-01"], "only an administrator may act at another time (--now)"),
+    (["workflow", "deploy"], "only an administrator may deploy a workflow"),
+    (["official", "add", "孙", "--role", "county_department", "--jurisdiction", "X"],
+     "only an administrator may register officials"),
+    (["official", "update", "王强", "--admin"], "only an administrator may change officials"),
+    (["init"], "only an administrator may upgrade the database"),
+    (["--now", "2014-03-05", "daemon", "--once"], "only an administrator may run the daemon on another clock"),
+])
+def test_administrative_acts_need_an_administrator(county, login, args, message):
+    login("wangq")
+    before = fingerprint(county.db)
+    out = county(*args, code=1).output
+    assert message in out and "login wangq" in out
+    assert fingerprint(county.db) == before
+    assert refusals(county)[0]["command"] == "rectify " + " ".join(args)
+
+
+def test_imports_need_an_administrator(county, login, tmp_path):
+    orgs = tmp_path / "orgs.csv"
+    orgs.write_text(ORGS, encoding="utf-8")
+    login("wangq")
+    assert "only an administrator may import organizations" in county("org", "import", str(orgs), code=1).output
+    login("admin1")
+    county("org", "import", str(orgs))
+
+
+def test_an_unmapped_login_cannot_act(county, login):
+    login("stranger")
+    out = county("case", "open", "T1-01", code=1).output
+    assert "login 'stranger' is not mapped to an official" in out and "--login stranger" in out
+    assert refusals(county)[0]["login"] == "stranger"
+    county("case", "list")  # reading is not acting
+
+
+def test_an_administrator_may_act_for_others_and_at_another_time(county, login):
+    login("admin1")
+    county("--as", "王强", "--now", "2014-03-05", "case", "open", "T1-01")
+    history = county.json("history", "T1-01")
+    assert history[0]["actor"] == "王强" and history[0]["at"].startswith("2014-03-05")
+    login("wangq")
+    county("--as", "王强", "fact", "set", "T1-01", "plan_made", "是")  # naming yourself is no impersonation
+
+
+def test_revoked_and_inactive_officials(county, login):
+    login("admin1")
+    county("official", "update", "王强", "--inactive")
+    login("wangq")
+    assert "is not mapped to an official" in county("case", "open", "T1-01", code=1).output
+    login("admin1")
+    county("official", "update", "王强", "--active", "--admin")
+    login("wangq")
+    county("--as", "赵刚", "case", "open", "T2-01")  # now an administrator
+
+
+def test_bootstrap_lets_a_new_county_set_itself_up(tmp_path, login):
+    run = Rectify(f"sqlite:///{tmp_path / 'new.db'}")
+    login("founder")
+    run("init")
+    assert "bootstrap" in run("whoami").stdout
+    run("workflow", "deploy", now="2014-03-01")
+    run("org", "import", str(_orgs(tmp_path)))
+    run("official", "add", "管理员", "--role", "county_department", "--jurisdiction", "X", "--login", "founder",
+        "--admin")
+    assert "bootstrap" not in run("whoami").stdout
+    login("someone")
+    assert "only an administrator" in run("workflow", "deploy", code=1).output
+
+
+def _orgs(tmp_path):
+    path = tmp_path / "orgs.csv"
+    path.write_text(ORGS, encoding="utf-8")
+    return path
+
+
+def test_a_login_belongs_to_one_official(county, login):
+    login("admin1")
+    out = county("official", "update", "赵刚", "--login", "wangq", code=2).output
+    assert "login 'wangq' already belongs to 王强" in out
+
+
+def test_init_creates_a_private_database_file(tmp_path, login):
+    login("founder")
+    path = tmp_path / "private.db"
+    old = os.umask(0o022)
+    try:
+        Rectify(f"sqlite:///{path}")("init")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o660
+    for side in ("-wal", "-shm"):  # SQLite gives its side files the database's permissions
+        extra = path.with_name(path.name + side)
+        if extra.exists():
+            assert stat.S_IMODE(extra.stat().st_mode) & 0o007 == 0
+
+
+def test_the_os_login_is_the_effective_user_not_an_environment_variable(monkeypatch):
+    import pwd
+
+    monkeypatch.setenv("USER", "somebody-else")
+    monkeypatch.setenv("LOGNAME", "somebody-else")
+    assert os_login() == pwd.getpwuid(os.geteuid()).pw_name
+
+
+# --- every role × jurisdiction × transition of the shipped workflow --------------------
+
+JURISDICTIONS = {"own township": "T1", "other township": "T2", "county": "X"}
+
+
+@pytest.fixture
+def matrix(store):
+    loaded = seed_county(store)
+    wf = loaded.definition
+    with store.transaction() as s:
+        for role, (place, code) in itertools.product(wf.roles, JURISDICTIONS.items()):
+            add_official(s, f"{role}@{place}", role, code, wf.roles)
+        ref = open_case(s, resolve_campaign(s, None), "T1-01", Actor("setup", None, None), at("2014-03-05")).ref
+    return store, wf, ref
+
+
+def test_every_role_jurisdiction_and_transition_is_as_the_workflow_says(matrix):
+    store, wf, ref = matrix
+    checked = 0
+    for transition in wf.transitions:
+        for source in transition.sources:
+            candidates = [t for t in wf.transitions if t.trigger == transition.trigger and source in t.sources]
+            roles = {r for t in candidates for r in t.roles}
+            for role, place in itertools.product(wf.roles, JURISDICTIONS):
+                allowed = (not roles or role in roles) and place != "other township"
+                denied = _attempt(store, ref, source, transition.trigger, f"{role}@{place}")
+                assert denied is not allowed, (transition.trigger, source, role, place, denied)
+                checked += 1
+    assert checked == sum(len(t.sources) for t in wf.transitions) * len(wf.roles) * len(JURISDICTIONS)
+
+
+def _attempt(store, ref: str, state: str, trigger: str, official: str) -> bool:
+    """Fire ``trigger`` on the case put in ``state`` as ``official``, then roll everything back;
+    True if the permission check refused it (a guard may still refuse an allowed one)."""
+    session = store.sessions()
+    session.begin()
+    try:
+        case = get_case(session, ref)
+        case.state = state
+        person = session.scalar(select(Official).where(Official.name == official))
+        fire(session, case, trigger, Actor(person.name, person.role, person.jurisdiction), at("2014-12-05"))
+    except PermissionDenied:
+        return True
+    except RectifyError:  # a guard's or the state's refusal is not a permission's
+        return False
+    finally:
+        session.rollback()
+        session.close()
+    return False
+
+
+def test_the_matrix_left_the_case_as_it_was(matrix):
+    store, wf, ref = matrix
+    _attempt(store, ref, "survey", "conclude_survey", "county_department@county")
+    with store.transaction() as s:
+        case = s.scalar(select(Case).where(Case.ref == ref))
+        assert (case.state, case.event_seq) == (compiled_version(case.workflow_version).definition.initial_state, 1)
