@@ -204,7 +204,7 @@ def init(settings: Settings) -> None:
         with settings.transaction() as session:
             settings.require_admin(session, "升级数据库", "upgrade the database")
     before, after = upgrade(settings.store)
-    where = settings.store.url
+    where = settings.store.shown
     if before == after:
         click.echo(f"数据库已是最新 / database is up to date ({after}): {where}")
     else:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from engine import failpoints
 from engine.audit import chain
 from engine.deploy import compiled_version
 from engine.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
@@ -270,6 +271,7 @@ def fire(session: Session, case: Case, trigger: str, actor: Actor, now: datetime
         raise TransitionRefused(case.ref, trigger,
                                 f"{case.ref} 不满足“{trigger}”的条件 / guards refused '{trigger}' on {case.ref}:",
                                 guard_failures(candidates, verdicts, labels))
+    failpoints.point("fire.before_write")
     return _apply(session, compiled, case, transition, actor, now, note, verdicts)
 
 
@@ -285,11 +287,13 @@ def _apply(session: Session, compiled: CompiledWorkflow, case: Case, transition,
         case.round += 1
         cleared = _clear_round_facts(session, compiled, case)
     case.entered_at = now
+    failpoints.point("fire.after_state")
     event = record_event(session, case, actor, now, "transition", trigger=transition.trigger, from_state=source,
                     to_state=case.state, note=note,
                     data={"guards": {n: verdicts[n].as_dict() for n in sorted(used)},
                           "warnings": [w.as_dict() for w in warnings],
                           **({"cleared_facts": cleared} if cleared else {})})
+    failpoints.point("fire.after_event")
     schedule_state_timers(session, compiled, case, now)
     result = FireResult(case, source, case.state, event, warnings)
     if transition.notice:
@@ -297,6 +301,7 @@ def _apply(session: Session, compiled: CompiledWorkflow, case: Case, transition,
         queue_notice(session, compiled, transition.notice, context,
                      f"{case.ref}:event:{event.seq}:{transition.notice}", case, event, now, transition.notify)
         result.notices.append(transition.notice)
+        failpoints.point("fire.after_outbox")
     return result
 
 

@@ -68,7 +68,7 @@ def run_forever(store: Store, interval: float, clock: Callable[[], datetime] | N
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info("daemon started on %s, interval %.1fs", store.url, interval)
+    log.info("daemon started on %s, interval %.1fs", store.shown, interval)
     sd_notify("READY=1")
     while not stop.is_set():
         try:

@@ -8,6 +8,7 @@ later upgrades to a write fails at once with SQLITE_BUSY whatever the timeout).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemy
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine import failpoints
 from engine.errors import Conflict, DatabaseError
 
 DEFAULT_URL = "sqlite:///rectify.db"
@@ -32,11 +34,19 @@ def database_url(given: str | None = None) -> str:
     return url
 
 
+def safe_url(url: str) -> str:
+    """The URL to show people and logs: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"://[^/@\s]*@", "://***@", url)
+
+
 def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise DatabaseError(f"数据库地址无效 / invalid database URL '{url}': {exc}") from exc
+        raise DatabaseError(f"数据库地址无效 / invalid database URL '{safe_url(url)}'") from exc
     if parsed.drivername.startswith("sqlite"):
         return _sqlite_engine(url, parsed.database)
     if parsed.drivername in ("postgresql", "postgres"):
@@ -44,7 +54,7 @@ def make_engine(url: str) -> Engine:
     try:
         return create_engine(parsed, pool_pre_ping=True)
     except (ImportError, SQLAlchemyError) as exc:
-        raise DatabaseError(f"无法使用数据库 / cannot use database '{url}': {exc} "
+        raise DatabaseError(f"无法使用数据库 / cannot use database '{safe_url(url)}': {exc} "
                             "(for PostgreSQL: pip install 'rectify[postgres]')") from exc
 
 
@@ -96,6 +106,7 @@ class Store:
 
     def __init__(self, url: str):
         self.url = url
+        self.shown = safe_url(url)  # for messages and logs
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -106,11 +117,15 @@ class Store:
         try:
             with session.begin():
                 yield session
+                failpoints.point("commit.before")
         except (StaleDataError, IntegrityError) as exc:
-            raise Conflict("有人同时修改了同一对象，本次操作未写入任何内容，请重试 / someone else changed "
-                           f"the same record at the same time; nothing was written, try again ({exc})") from exc
+            # Another transaction committed the same case first: its version (or event number)
+            # moved on under us. Nothing of this one is written; the official looks again.
+            raise Conflict("整顿对象已被他人修改，本次操作未写入任何内容，请查看最新情况（rectify case show）后重试 / "
+                           "the case changed while you were acting: someone else committed first and nothing of "
+                           "yours was written; look again ('rectify case show') and retry") from exc
         except DBAPIError as exc:
-            raise DatabaseError(f"数据库操作失败 / database error on {self.url}: {exc.orig}") from exc
+            raise DatabaseError(f"数据库操作失败 / database error on {self.shown}: {exc.orig}") from exc
         finally:
             session.close()
 
@@ -118,7 +133,7 @@ class Store:
         try:
             return inspect(self.engine).has_table("alembic_version")
         except DBAPIError as exc:
-            raise DatabaseError(f"无法打开数据库 / cannot open database {self.url}: {exc.orig}") from exc
+            raise DatabaseError(f"无法打开数据库 / cannot open database {self.shown}: {exc.orig}") from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import failpoints
 from engine.db import Store
 from engine.models import Case, Delivery, Notice, NoticeStatus
-from notifiers.base import DeliveryError, Message
+from notifiers.base import DeliveryError, Message, redact
 from notifiers.config import NotifierConfig
 
 log = logging.getLogger("rectify.delivery")
@@ -41,8 +42,10 @@ class DeliveryReport:
 def expand(store: Store, config: NotifierConfig, now: datetime, batch: int = 200) -> int:
     """Create the deliveries of notices not yet expanded; returns how many notices."""
     with store.transaction() as session:
+        # Locked and skipped by other daemons (PostgreSQL), so two never expand one notice.
         notices = list(session.scalars(select(Notice).where(
-            Notice.status == NoticeStatus.PENDING.value, Notice.expanded.is_(False)).order_by(Notice.id).limit(batch)))
+            Notice.status == NoticeStatus.PENDING.value, Notice.expanded.is_(False)).order_by(Notice.id).limit(batch)
+            .with_for_update(skip_locked=True)))
         for notice in notices:
             _expand_one(session, notice, config, now)
         return len(notices)
@@ -127,12 +130,14 @@ def _deliver_one(store: Store, config: NotifierConfig, delivery_id: int, now: da
         error = f"通知渠道“{delivery.channel}”未配置 / channel '{delivery.channel}' is not in the notifier config"
     else:
         try:
+            failpoints.point("delivery.before_send")
             channel.send(message, address)  # outside any transaction: never hold a lock while talking to a server
         except DeliveryError as exc:
             error = str(exc)
         except Exception as exc:  # a channel's bug must not stop the other deliveries
-            log.exception("channel %s failed", delivery.channel)
-            error = f"{type(exc).__name__}: {exc}"
+            error = redact(f"{type(exc).__name__}: {exc}")
+            log.error("channel %s failed: %s", delivery.channel, error)  # no traceback: it quotes secrets
+    failpoints.point("delivery.after_send")
     with store.transaction() as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
@@ -142,6 +147,7 @@ def _deliver_one(store: Store, config: NotifierConfig, delivery_id: int, now: da
 def _settle(session: Session, delivery: Delivery, error: str | None, now: datetime, config: NotifierConfig,
             report: DeliveryReport) -> None:
     delivery.attempts += 1
+    error = None if error is None else redact(error)  # what is stored is shown, logged and quoted in alerts
     if error is None:
         delivery.status, delivery.delivered_at, delivery.last_error = NoticeStatus.DELIVERED.value, now, None
         report.outcomes["delivered"] += 1

@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import failpoints
 from engine.bulletin import issue_due_bulletins
 from engine.cases import fire, record_event
 from engine.clock import due_day
@@ -67,6 +68,7 @@ def tick(store: Store, now: datetime, batch: int = 500, stop: threading.Event | 
                 with store.transaction() as session:
                     timer = session.get(Timer, timer_id, with_for_update={"skip_locked": True})
                     if timer is not None and timer.status == TimerStatus.PENDING.value:
+                        failpoints.point("tick.after_claim")
                         _fire_timer(session, timer, now, report)
             except Conflict:
                 continue  # another daemon fired it at the same moment

@@ -10,11 +10,21 @@ the database or the logs.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)(?:[^\s/@'\"]*@)?([^\s/?#'\"]+)[^\s'\"]*")
+_SECRET_PARAM = re.compile(r"(?i)\b(access_token|token|key|sign|secret|password|passwd|pwd)=[^&\s'\"]+")
+
+
+def redact(text: str) -> str:
+    """An error message fit for the database, the logs and an alert: URLs cut to their host
+    (robot URLs carry their token in the path or query) and secret-looking parameters masked."""
+    return _SECRET_PARAM.sub(r"\1=***", _URL.sub(r"\1\2/…", text))
 
 
 class DeliveryError(Exception):

@@ -78,3 +78,6 @@ class EmailChannel(Channel):
                 server.send_message(mail)
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"邮件发送失败 / SMTP {s.host}:{s.port}: {type(exc).__name__}: {exc}") from exc
+        except UnicodeEncodeError as exc:  # smtplib sends AUTH in ASCII only
+            raise DeliveryError(f"邮件发送失败 / SMTP {s.host}:{s.port}: the username or password has characters "
+                                "SMTP AUTH cannot send (ASCII only); use an ASCII password") from exc

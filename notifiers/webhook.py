@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import time
 import urllib.error
@@ -18,7 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
-from notifiers.base import Channel, ChannelSettings, DeliveryError, Message
+from notifiers.base import Channel, ChannelSettings, DeliveryError, Message, redact
 from notifiers.registry import channel_types
 
 
@@ -40,7 +41,18 @@ def post_json(url: str, payload: dict[str, Any], headers: dict[str, str], timeou
         raise DeliveryError(f"HTTP {exc.code} {exc.reason}: {exc.read()[:200]!r}") from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"无法连接 / cannot reach {urllib.parse.urlsplit(url).netloc}: {reason}") from exc
+        raise DeliveryError(f"无法连接 / cannot reach {_host(url)}: {redact(str(reason))}") from exc
+    except (ValueError, http.client.InvalidURL) as exc:  # urllib's messages quote the whole URL, token and all
+        raise DeliveryError(f"地址无效 / invalid URL for {_host(url) or '?'}: check the channel's url "
+                            f"(scheme, spaces): {redact(str(exc))}") from exc
+
+
+def _host(url: str) -> str:
+    """Host and port only: a URL's user, path and query may carry a token."""
+    try:
+        return urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+    except ValueError:
+        return ""
 
 
 class _HttpChannel(Channel):
