@@ -54,10 +54,11 @@ def quota_table(session: Session, campaign: Campaign, params: QuotaParams) -> tu
     orgs = dict(session.execute(select(Organization.township_id, func.count()).where(GRASSROOTS)
                                 .group_by(Organization.township_id)).all())
     counts: dict[tuple[int | None, bool], int] = {}
-    for township, is_confirmed, n in session.execute(
-            select(Case.township_id, Case.state != initial, func.count())
-            .where(Case.campaign_id == campaign.id).group_by(Case.township_id, Case.state != initial)):
-        counts[(township, bool(is_confirmed))] = n
+    for township, state, n in session.execute(  # by state: PostgreSQL cannot group by a bound comparison
+            select(Case.township_id, Case.state, func.count())
+            .where(Case.campaign_id == campaign.id).group_by(Case.township_id, Case.state)):
+        key = (township, state != initial)
+        counts[key] = counts.get(key, 0) + n
     rows = []
     townships = session.execute(select(Organization.id, Organization.code, Organization.name)
                                 .where(Organization.kind == OrgKind.TOWNSHIP.value).order_by(Organization.code))

@@ -50,7 +50,8 @@ def pg_server():
 _counter = itertools.count()
 
 
-def _pg_url(server: PgServer) -> str:
+def pg_database(server: PgServer) -> str:
+    """A new, migrated database on the test server (a copy of the template)."""
     name = f"rectify_t{next(_counter)}"
     with server.admin.connect() as conn:  # type: ignore[attr-defined]
         conn.execute(text(f"CREATE DATABASE {name} TEMPLATE rectify_template"))
@@ -66,7 +67,7 @@ def db_url(request, tmp_path) -> str:
         upgrade(store)
         store.dispose()
         return url
-    return _pg_url(request.getfixturevalue("pg_server"))
+    return pg_database(request.getfixturevalue("pg_server"))
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, pg_database
 
 ORGS = """编码,名称,类型,上级编码,书记姓名,书记电话
 X,中共××县委,县,,,
@@ -67,9 +67,11 @@ def fingerprint(db_url: str) -> str:
     return digest.hexdigest()
 
 
-@pytest.fixture
+@pytest.fixture(params=["sqlite", "postgres"])
 def rectify(tmp_path, request) -> Rectify:
-    db = f"sqlite:///{tmp_path / 'county.db'}"
+    """A county through the CLI, on SQLite and on PostgreSQL (the whole CLI contract runs on both)."""
+    db = f"sqlite:///{tmp_path / 'county.db'}" if request.param == "sqlite" else \
+        pg_database(request.getfixturevalue("pg_server"))
     run = Rectify(db)
     run("init")
     run("workflow", "deploy", now="2014-03-01")
