@@ -110,8 +110,10 @@ def issue_due_bulletins(session: Session, now: datetime) -> list[str]:
         if spec is None or not due:
             continue
         key = f"bulletin:{campaign.id}:{due[-1].date().isoformat()}"
-        if session.scalar(select(Notice.id).where(Notice.idempotency_key == key)) is not None:
-            continue
+        latest = session.scalar(select(func.max(Notice.idempotency_key))
+                                .where(Notice.idempotency_key.like(f"bulletin:{campaign.id}:%")))
+        if latest is not None and latest >= key:
+            continue  # written already, or a later one was: after the clock went back, nothing again
         context = bulletin_context(session, campaign, compiled, due[-1], now, len(due))
         rendered = compiled.renderer.render(spec.notice, context)
         session.add(Notice(case_id=None, event_id=None, idempotency_key=key, template=spec.notice,

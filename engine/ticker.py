@@ -44,37 +44,69 @@ class TickReport:
         return sum(self.fired.values())
 
 
+MAX_CONFLICTS = 3  # a timer whose commit conflicts this often in one tick is set aside as failed
+
+
 def tick(store: Store, now: datetime, batch: int = 500, stop: threading.Event | None = None) -> TickReport:
-    """Fire every timer due at ``now``, oldest first, each in its own transaction; then bulletins.
+    """Fire every timer due at ``now``, in due order, each in its own transaction; then bulletins.
 
     ``stop`` (set by a signal) ends the tick between two timers: each timer is its own
-    transaction, so what is left is simply still due at the next start.
+    transaction, so what is left is simply still due at the next start. A timer locked by
+    another daemon is passed over for the rest of the tick (no busy loop); one whose commit
+    keeps conflicting is set aside as failed, so the tick always ends.
     """
     report = TickReport()
+    passed_over: set[int] = set()
+    conflicts: Counter = Counter()
     while True:
         if stop is not None and stop.is_set():
             return report
         with store.transaction() as session:
-            due = list(session.scalars(
-                select(Timer.id).where(Timer.status == TimerStatus.PENDING.value, Timer.due_at <= now)
-                .order_by(Timer.due_at, Timer.id).limit(batch)))
+            query = select(Timer.id).where(Timer.status == TimerStatus.PENDING.value, Timer.due_at <= now)
+            if passed_over:
+                query = query.where(Timer.id.not_in(passed_over))
+            due = list(session.scalars(query.order_by(Timer.due_at, Timer.id).limit(batch)))
         if not due:
             _bulletins(store, now, report)
             return report
         for timer_id in due:
             if stop is not None and stop.is_set():
                 return report
-            try:
-                with store.transaction() as session:
-                    timer = session.get(Timer, timer_id, with_for_update={"skip_locked": True})
-                    if timer is not None and timer.status == TimerStatus.PENDING.value:
-                        failpoints.point("tick.after_claim")
-                        _fire_timer(session, timer, now, report)
-            except Conflict:
-                continue  # another daemon fired it at the same moment
-            except Exception as exc:  # one broken timer must not block every timer after it
-                log.exception("timer %s failed", timer_id)
-                _mark_failed(store, timer_id, now, f"{type(exc).__name__}: {exc}", report)
+            outcome = _fire_one(store, timer_id, now, report)
+            if outcome == "locked":
+                passed_over.add(timer_id)
+            elif outcome == "conflict":
+                conflicts[timer_id] += 1
+                if conflicts[timer_id] >= MAX_CONFLICTS:
+                    _mark_failed(store, timer_id, now, f"每次提交均与其他修改冲突 / its commit conflicted "
+                                                       f"{MAX_CONFLICTS} times in a row", report)
+                break  # read the due list again: the conflict may have been another daemon firing it
+            elif outcome == "earlier":
+                break  # it made a new timer that is already due (a missed recurrence): keep due order
+
+
+def _fire_one(store: Store, timer_id: int, now: datetime, report: TickReport) -> str:
+    """Fire one timer in its own transaction; counts go into ``report`` only once committed."""
+    done = TickReport()
+    try:
+        with store.transaction() as session:
+            timer = session.get(Timer, timer_id, with_for_update={"skip_locked": True})
+            if timer is None:
+                return "locked"  # another daemon (or an official's transaction) holds it right now
+            if timer.status != TimerStatus.PENDING.value:
+                return "done"
+            failpoints.point("tick.after_claim")
+            following = _fire_timer(session, timer, now, done)
+    except Conflict:
+        return "conflict"
+    except Exception as exc:  # one broken timer must not block every timer after it
+        log.exception("timer %s failed", timer_id)
+        _mark_failed(store, timer_id, now, f"{type(exc).__name__}: {exc}", report)
+        return "failed"
+    report.fired.update(done.fired)
+    report.skipped += done.skipped
+    report.messages += done.messages
+    return "earlier" if following is not None and following <= now else "fired"
 
 
 def _mark_failed(store: Store, timer_id: int, now: datetime, error: str, report: TickReport) -> None:
@@ -97,20 +129,23 @@ def _bulletins(store: Store, now: datetime, report: TickReport) -> None:
         pass  # another daemon wrote the same bulletin at the same moment: it exists once
 
 
-def _fire_timer(session: Session, timer: Timer, now: datetime, report: TickReport) -> None:
+def _fire_timer(session: Session, timer: Timer, now: datetime, report: TickReport) -> datetime | None:
+    """Fire one claimed timer; returns the due time of the timer it made next, if any."""
     case = session.get(Case, timer.case_id)
     assert case is not None
     timer.fired_at = now
     if case.state != timer.state or case.round != timer.round:
         timer.status = TimerStatus.SKIPPED.value
         report.skipped += 1
-        return
+        return None
     timer.status = TimerStatus.FIRED.value
+    following = None
     if timer.kind == "auto":
         _fire_auto(session, case, timer, now, report)
     elif timer.kind in ("reminder", "escalation", "recurring"):
-        _fire_notice(session, case, timer, now, report)
+        following = _fire_notice(session, case, timer, now, report)
     report.fired[timer.kind] += 1
+    return following
 
 
 def _fire_auto(session: Session, case: Case, timer: Timer, now: datetime, report: TickReport) -> None:
@@ -127,7 +162,7 @@ def _fire_auto(session: Session, case: Case, timer: Timer, now: datetime, report
     report.messages.append(f"{case.ref}: {trigger} {result.source} → {result.dest}")
 
 
-def _fire_notice(session: Session, case: Case, timer: Timer, now: datetime, report: TickReport) -> None:
+def _fire_notice(session: Session, case: Case, timer: Timer, now: datetime, report: TickReport) -> datetime | None:
     compiled = compiled_version(case.workflow_version)
     wf = compiled.definition
     payload = timer.payload
@@ -148,3 +183,5 @@ def _fire_notice(session: Session, case: Case, timer: Timer, now: datetime, repo
         session.add(Timer(case_id=case.id, state=case.state, round=case.round, kind="recurring",
                           due_at=following.at, status=TimerStatus.PENDING.value,
                           payload={**payload, "occurrence": payload["occurrence"] + 1, "explain": following.explain}))
+        return following.at
+    return None

@@ -381,7 +381,7 @@ def test_concurrent_change_is_a_conflict_and_writes_nothing(county, db_url):
     from engine.errors import Conflict
 
     ref = open_(county)
-    with pytest.raises(Conflict, match="nothing was written"), county.transaction() as second:
+    with pytest.raises(Conflict, match="the case changed while you were acting"), county.transaction() as second:
         stale = get_case(second, ref)  # read before the other official commits
         fire_(county, ref, "confirm")  # the other official, in their own transaction
         before = snapshot(county)
