@@ -26,6 +26,12 @@ class RectifyGroup(click.Group):
     records every refused attempt (who, what, why) in the refusals log."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:  # bytes the terminal could not decode reach us as surrogates
+                raise click.UsageError(f"参数不是有效的 UTF-8 文本 / an argument is not valid UTF-8 text: "
+                                       f"{arg.encode('utf-8', 'backslashreplace').decode()}") from None
         ctx.meta["rectify.argv"] = list(args)
         return super().parse_args(ctx, args)
 
@@ -133,6 +139,7 @@ class Settings:
 
 
 pass_settings = click.make_pass_decorator(Settings)
+ROW_ID = click.IntRange(1, 2**63 - 1)  # what a database integer holds: larger is bad input, not an overflow
 
 
 def write_output(path: Path, write) -> None:
@@ -585,7 +592,7 @@ def case_open(settings: Settings, org_code: str, problems: tuple[int, ...], flag
 @click.option("--township", help="Only cases under this township (code).")
 @click.option("--overdue", is_flag=True, help="Only cases past their current deadline.")
 @click.option("--campaign", "campaign_ref", help="name[:year] when several campaigns exist.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many rows.")
+@click.option("--limit", type=ROW_ID, help="At most this many rows.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_settings
 def case_list(settings: Settings, state: str | None, township: str | None, overdue: bool,
@@ -952,7 +959,7 @@ def spot_check_draw(settings: Settings, seed: str | None, campaign_ref: str | No
 
 
 @spot_check.command("verify")
-@click.argument("draw_id", type=int)
+@click.argument("draw_id", type=ROW_ID)
 @pass_settings
 def spot_check_verify(settings: Settings, draw_id: int) -> None:
     """Recompute draw DRAW_ID from its record (population, seed, rate) and compare."""
@@ -1024,7 +1031,7 @@ def notices() -> None:
 @notices.command("list")
 @click.option("--status", type=click.Choice(["pending", "delivered", "dead"]), help="Only notices in this status.")
 @click.option("--case", "case_ref", help="Only this case's notices.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--limit", default=50, show_default=True, type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_settings
 def notices_list(settings: Settings, status: str | None, case_ref: str | None, limit: int, as_json: bool) -> None:
@@ -1053,7 +1060,7 @@ def notices_list(settings: Settings, status: str | None, case_ref: str | None, l
 
 
 @notices.command("show")
-@click.argument("notice_id", type=int)
+@click.argument("notice_id", type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_settings
 def notices_show(settings: Settings, notice_id: int, as_json: bool) -> None:
@@ -1092,7 +1099,7 @@ def notices_show(settings: Settings, notice_id: int, as_json: bool) -> None:
 
 
 @notices.command("docx")
-@click.argument("notice_id", type=int)
+@click.argument("notice_id", type=ROW_ID)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: 通知-<ID>.docx).")
 @pass_settings
 def notices_docx(settings: Settings, notice_id: int, output: str | None) -> None:
@@ -1113,7 +1120,7 @@ def notices_docx(settings: Settings, notice_id: int, output: str | None) -> None
 
 
 @notices.command("retry")
-@click.argument("notice_id", type=int)
+@click.argument("notice_id", type=ROW_ID)
 @pass_settings
 def notices_retry(settings: Settings, notice_id: int) -> None:
     """Put a notice's undelivered deliveries back in the queue (after fixing the cause)."""
@@ -1253,7 +1260,7 @@ def audit_export(settings: Settings, ref: str, output: str | None) -> None:
 
 
 @audit.command("refusals")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--limit", default=50, show_default=True, type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_settings
 def audit_refusals(settings: Settings, limit: int, as_json: bool) -> None:

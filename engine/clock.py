@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from engine.errors import InvalidValue
 
 DEFAULT_TZ = "Asia/Shanghai"
+MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
 def parse_when(text: str, tz: str = DEFAULT_TZ) -> datetime:
@@ -22,6 +23,8 @@ def parse_when(text: str, tz: str = DEFAULT_TZ) -> datetime:
         raise InvalidValue(
             f"无法识别的时间 / cannot read the time '{text}': write YYYY-MM-DD or YYYY-MM-DDTHH:MM"
         ) from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:  # the store keeps UTC: year 1 or 9999 overflows
+        raise InvalidValue(f"时间超出范围 / the time '{text}' is out of range: use a year from {MIN_YEAR} to {MAX_YEAR}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(tz))
     return parsed

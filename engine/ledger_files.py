@@ -45,6 +45,13 @@ th {{ background: #f2f2f2; }}
 """, encoding="utf-8")
 
 
+def _printable(value: str) -> str:
+    """Cell text without the control characters an XLSX file cannot hold."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("", value)
+
+
 def write_xlsx(ledger: Ledger, path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -55,19 +62,20 @@ def write_xlsx(ledger: Ledger, path: Path) -> None:
     sheet.title = "汇总表"
     font = "宋体"
     last = get_column_letter(len(COLUMNS))
+    rows = [[_printable(v) for v in row] for row in grid(ledger)]
     sheet.append([TITLE])
     sheet.merge_cells(f"A1:{last}1")
     sheet["A1"].font = Font(name=font, size=16, bold=True)
     sheet["A1"].alignment = Alignment(horizontal="center", vertical="center")
     sheet.row_dimensions[1].height = 30
-    fields = grid(ledger)[1]
+    fields = rows[1]
     for cell_range, text in zip(("A2:C2", "D2:F2", "G2:H2"), fields, strict=True):
         sheet.merge_cells(cell_range)
         anchor = sheet[cell_range.split(":")[0]]
         anchor.value, anchor.font = text, Font(name=font, size=11)
     thin = Side(style="thin", color="000000")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    for row in grid(ledger)[2:]:
+    for row in rows[2:]:
         sheet.append(row)
     for r, row in enumerate(sheet.iter_rows(min_row=3, max_row=sheet.max_row, max_col=len(COLUMNS)), start=3):
         for cell in row:

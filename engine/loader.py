@@ -159,15 +159,15 @@ def data_path(data: Any, prefix: tuple[str | int, ...], loc: tuple[Any, ...]) ->
     into ``loc``; they are not places in the file.
     """
     node = data
-    for part in prefix:
-        node = node[part]
+    for part in prefix:  # the prefix may name a key the file left out (a rule without params)
+        node = node.get(part) if isinstance(node, dict) else None
     path: list[str | int] = []
     for i, part in enumerate(loc):
         if isinstance(node, dict) and part in node or isinstance(node, (list, tuple)) and isinstance(part, int) and part < len(node):
             node = node[part]
             path.append(part)
-        elif i == len(loc) - 1 and isinstance(node, dict):
-            path.append(part)  # a missing or unknown key: name it anyway
+        elif i == len(loc) - 1 and (isinstance(node, dict) or node is None):
+            path.append(part)  # a missing or unknown key (or one under a missing mapping): name it anyway
     return tuple(path)
 
 

@@ -67,6 +67,8 @@ def read_yaml(text: str, file: str) -> Located:
         out.problems.append(Problem(file, 1, 1, "文件为空 / the file is empty"))
         return out
     out.data = _convert(root, (), out)
+    if out.data is None and not out.problems:  # "null", "~", "---": a document with nothing in it
+        out.problems.append(Problem(file, 1, 1, "文件为空 / the file is empty"))
     return out
 
 

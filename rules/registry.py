@@ -55,8 +55,8 @@ class RuleRegistry:
         module_name, _, attr = path.partition(":")
         try:
             obj = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise UnknownRule(f"cannot import rule '{path}': {exc}") from exc
+        except (ImportError, AttributeError, ValueError, TypeError) as exc:  # ":x", ".x:y" are not modules
+            raise UnknownRule(f"cannot import rule '{path}': {exc}; write it as 'package.module:Class'") from exc
         if not (isinstance(obj, type) and issubclass(obj, Rule)):
             raise UnknownRule(f"'{path}' is not a rules.base.Rule subclass")
         if not obj.name:
