@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -143,11 +144,15 @@ print(json.dumps(done))
 """
 
 
-def test_eight_processes_two_hundred_transitions_each(seeded, db_url):
+def test_eight_processes_and_a_daemon_two_hundred_transitions_each(seeded, db_url, tmp_path):
+    """8 officials' processes × 200 transitions on 4 cases, while a daemon fires the daily
+    reminders of every case that comes back to 'ping' (its clock is a month ahead)."""
     store, refs = seeded
     with store.transaction() as s:
         before = {c.ref: c.version for c in s.scalars(select(Case))}
-    events_before = count(store, Event)
+    config = tmp_path / "notifiers.yaml"
+    config.write_text(f"channels:\n  printed: {{type: file, folder: {tmp_path / 'out'}}}\n", encoding="utf-8")
+    daemon = rectify(db_url, "--config", str(config), "--now", "2014-04-05", "daemon", "--interval", "0.1", popen=True)
     env = {**os.environ, "RECTIFY_FAILPOINTS": ""}
     workers = [subprocess.Popen([sys.executable, "-c", STRESS_WORKER, db_url, ",".join(refs), "200", str(i)],
                                 env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -157,6 +162,9 @@ def test_eight_processes_two_hundred_transitions_each(seeded, db_url):
         out, err = worker.communicate(timeout=300)
         assert worker.returncode == 0, err
         results.append(json.loads(out))
+    daemon.send_signal(signal.SIGTERM)
+    _, daemon_log = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0 and "Traceback" not in daemon_log and "locked" not in daemon_log, daemon_log
     ok = sum(r["ok"] for r in results)
     assert sum(r["lock"] for r in results) == 0 and [r["other"] for r in results] == [[]] * 8
     assert ok + sum(r["conflict"] + r["refused"] for r in results) == 1600
@@ -164,9 +172,12 @@ def test_eight_processes_two_hundred_transitions_each(seeded, db_url):
     with store.transaction() as s:
         versions = {c.ref: c.version for c in s.scalars(select(Case))}
         heads = {c.ref: c.event_seq for c in s.scalars(select(Case))}
-    assert sum(versions[r] - before[r] for r in refs) == ok  # one version per committed transition
-    assert count(store, Event) - events_before == ok
+    reminders = count(store, Event, Event.kind == "timer")
+    assert reminders > 0  # the daemon did write while the officials did
+    assert count(store, Event, Event.kind == "transition") == ok
+    assert sum(versions[r] - before[r] for r in refs) == ok + reminders  # one version per committed change
     assert count(store, Notice, Notice.template == "moved_notice") == ok
+    assert count(store, Notice, Notice.template == "tick_notice") == reminders
     assert sum(heads.values()) == count(store, Event)  # every chain is whole
 
 
