@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from engine.errors import DatabaseError, InvalidDefinition, RectifyError, Refused
+from engine.errors import CheckFailed, DatabaseError, InvalidDefinition, RectifyError, Refused
 
 
 class RectifyGroup(click.Group):
@@ -39,7 +39,7 @@ class RectifyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except RectifyError as exc:
-            if isinstance(exc, Refused) and isinstance(ctx.obj, Settings):
+            if isinstance(exc, Refused) and not isinstance(exc, CheckFailed) and isinstance(ctx.obj, Settings):
                 _record_refusal(ctx.obj, ctx.meta.get("rectify.argv", []), exc)
             error = click.ClickException(str(exc))
             error.exit_code = exc.exit_code
@@ -963,14 +963,13 @@ def spot_check_draw(settings: Settings, seed: str | None, campaign_ref: str | No
 @pass_settings
 def spot_check_verify(settings: Settings, draw_id: int) -> None:
     """Recompute draw DRAW_ID from its record (population, seed, rate) and compare."""
-    from engine.errors import Refused
     from engine.spotcheck import verify
 
     with settings.transaction() as session:
         check = verify(session, draw_id)
         recorded = list(check.draw.selected)
     if not check.ok:
-        raise Refused(f"抽签 #{draw_id} 核验不一致 / draw #{draw_id} does NOT verify: recorded {recorded}, "
+        raise CheckFailed(f"抽签 #{draw_id} 核验不一致 / draw #{draw_id} does NOT verify: recorded {recorded}, "
                       f"recomputed {check.recomputed}")
     click.echo(f"抽签 #{draw_id} 核验一致 / draw #{draw_id} verifies: seed {check.draw.seed}, "
                f"{len(check.draw.population)} cases, selected {'、'.join(recorded)}")
@@ -1192,14 +1191,13 @@ def audit_verify(settings: Settings, case_ref: str | None, checkpoint_file: str 
     inserted or reordered behind the project's back (exit 1)."""
     from engine.audit import verify
     from engine.cases import get_case
-    from engine.errors import Refused
 
     heads = _read_checkpoint(checkpoint_file) if checkpoint_file else None
     with settings.transaction() as session:
         ids = [get_case(session, case_ref).id] if case_ref else None
         result = verify(session, ids, heads)
     if not result.ok:
-        raise Refused(f"审计日志核验失败 / the audit log does NOT verify ({result.cases} cases, {result.events} events "
+        raise CheckFailed(f"审计日志核验失败 / the audit log does NOT verify ({result.cases} cases, {result.events} events "
                       f"checked); first problem: {result.first_break}")
     click.echo(f"审计日志核验一致 / the audit log verifies: {result.cases} 个整顿对象 cases, {result.events} 条事件 events"
                + (f"，与检查点一致 / matches the checkpoint {checkpoint_file}" if checkpoint_file else ""))

@@ -106,5 +106,9 @@ class PermissionDenied(Refused):
     """The acting official's role or jurisdiction does not allow the action."""
 
 
+class CheckFailed(Refused):
+    """A verification found a mismatch (a spot-check draw, the audit log): exit 1, nothing refused."""
+
+
 class Conflict(Refused):
     """Someone else changed the case at the same time; nothing was written."""

@@ -110,6 +110,7 @@ def test_an_offline_edit_is_named(run, tamper, place, problem):
     out = verify(run, code=1)
     assert "does NOT verify" in out and "2014-1-0001" in out and place in out and problem in out
     assert "verifies" in verify(run, "--case", "2014-1-0002")  # the other case's chain is intact
+    assert run.json("audit", "refusals") == []  # a failed check is a finding, not a refused attempt
 
 
 def test_an_inserted_event_is_named(run):
