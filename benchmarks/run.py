@@ -108,8 +108,14 @@ def bench_import(report: Report, make_store: Callable[[str], Store], rows: int) 
 
 
 def idle_tick(store: Store) -> float:
+    if store.engine.dialect.name == "sqlite":  # steady state: not a WAL still full of the bulk load
+        raw = store.engine.raw_connection()  # outside a transaction: a checkpoint cannot run in one
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
     tick(store, NOW)  # warm: the machine is compiled once per process
-    return timed(lambda: tick(store, NOW), repeat=21)
+    return timed(lambda: tick(store, NOW), repeat=51)
 
 
 def bench_fire_due(report: Report, store: Store, count: int) -> None:
@@ -234,9 +240,9 @@ def measure(backend: str, orgs: int, cases: int, small: int, due: int, fires: in
     report.add(f"daemon peak memory, {cases:,} cases", f"{big_memory / 1024:,.0f} MiB",
                f"{small_memory / 1024:,.0f} MiB at {small:,} cases", "flat in the number of cases",
                verdict(big_memory < 1.25 * small_memory))
+    bench_cli(report, store)  # first: it fires a few of the county's screening cases, the rest use any
     bench_fire_due(report, store, due)
     bench_transitions(report, store, fires)
-    bench_cli(report, store)
     bench_reports(report, store, folder)
     store.dispose()
     return report

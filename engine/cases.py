@@ -187,7 +187,8 @@ def _figures(session: Session, case: Case, needs: set[str]) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     if "jurisdiction_counts" in needs:
         initial = compiled_version(case.workflow_version).definition.initial_state
-        figures.update(jurisdiction_counts(session, case.campaign_id, case.township_id, initial, case.id))
+        figures.update(jurisdiction_counts(session, case.campaign_id, case.township_id, initial, case.id,
+                                           case.organization.path))
     if "recurring_sent" in needs:
         figures["recurring_sent"] = session.scalar(select(func.count()).select_from(Event).where(
             Event.case_id == case.id, Event.kind == "timer", Event.trigger == "recurring",

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from engine.errors import ImportFileError, NotFound
@@ -105,42 +105,76 @@ def _column_index(table: Table) -> tuple[dict[str, int], list[str]]:
     return index, problems
 
 
+LOOKUP_CHUNK = 5_000  # codes per IN (...) look-up: SQLite caps the parameters of a statement
+INSERT_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class _Placed:
+    id: int
+    path: str
+    township_id: int | None
+
+
 def import_organizations(session: Session, rows: list[OrgRow], path: str) -> tuple[int, int]:
     """Insert new organizations and update existing ones (by code); returns (added, updated).
 
     Parents may come later in the file or already be in the database. Nothing is written
-    by the caller's transaction if any row is bad.
+    by the caller's transaction if any row is bad. New organizations get their ids up front
+    and go in with one ``executemany`` per 10 000 rows (a province's file is millions of
+    rows); only updated ones go through the ORM.
     """
-    codes = {r.code for r in rows} | {r.parent_code for r in rows if r.parent_code}
-    existing = {o.code: o for o in session.scalars(select(Organization).where(Organization.code.in_(codes)))}
+    codes = list({r.code for r in rows} | {r.parent_code for r in rows if r.parent_code})
+    existing: dict[str, Organization] = {}
+    for i in range(0, len(codes), LOOKUP_CHUNK):
+        existing.update((o.code, o) for o in session.scalars(
+            select(Organization).where(Organization.code.in_(codes[i:i + LOOKUP_CHUNK]))))
     by_code = {r.code: r for r in rows}
     problems = _hierarchy_problems(rows, by_code, existing)
     if problems:
         raise ImportFileError(path, problems)
-    added = updated = 0
-    moved_township: list[Organization] = []  # existing organizations whose township_id changed
+    placed = {code: _Placed(o.id, o.path, o.township_id) for code, o in existing.items()}
+    ids = iter(_reserve_ids(session, sum(1 for r in rows if r.code not in existing)))
+    new: list[dict] = []
+    changes: list[tuple[Organization, dict]] = []
     for row in _parents_first(rows, by_code):
+        parent = placed.get(row.parent_code) if row.parent_code else None
         org = existing.get(row.code)
-        parent = existing.get(row.parent_code) if row.parent_code else None
-        is_new = org is None
+        org_id = next(ids) if org is None else org.id
+        here = _Placed(org_id, f"{parent.path if parent else '/'}{org_id}/",
+                       org_id if row.kind is OrgKind.TOWNSHIP else (parent.township_id if parent else None))
+        placed[row.code] = here
+        values = {"code": row.code, "name": row.name, "kind": row.kind.value, "parent_id": parent.id if parent else None,
+                  "township_id": here.township_id, "path": here.path, "secretary_name": row.secretary_name,
+                  "secretary_phone": row.secretary_phone}
         if org is None:
-            org = Organization(code=row.code, path="")
-            session.add(org)
-            existing[row.code] = org
-            added += 1
+            new.append({"id": org_id, **values})
         else:
-            updated += 1
+            changes.append((org, values))
+    for i in range(0, len(new), INSERT_CHUNK):  # parents first, so every row's parent is already in
+        session.execute(insert(Organization), new[i:i + INSERT_CHUNK])
+    moved_township: list[Organization] = []  # existing organizations whose township_id changed
+    for org, values in changes:  # after the inserts: an existing row may now hang under a new one
         old_township = org.township_id
-        org.name, org.kind = row.name, row.kind.value
-        org.secretary_name, org.secretary_phone = row.secretary_name, row.secretary_phone
-        org.parent = parent
-        session.flush()  # the id is part of the path
-        _place(org, parent)
-        if not is_new and org.township_id != old_township:
+        for key, value in values.items():
+            setattr(org, key, value)
+        if org.township_id != old_township:
             moved_township.append(org)
     for org in moved_township:  # a kind changed to or from township: descendants follow
         _retownship_below(session, org)
-    return added, updated
+    return len(new), len(changes)
+
+
+def _reserve_ids(session: Session, count: int) -> list[int]:
+    """Ids for ``count`` new organizations: from PostgreSQL's sequence, or after SQLite's
+    largest (a SQLite write transaction holds the database, so nobody takes them meanwhile)."""
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.scalars(text("SELECT nextval(pg_get_serial_sequence('organizations', 'id')) "
+                                         "FROM generate_series(1, :n)"), {"n": count}))
+    start = (session.scalar(select(func.max(Organization.id))) or 0) + 1
+    return list(range(start, start + count))
 
 
 def _retownship_below(session: Session, top: Organization) -> None:
@@ -151,15 +185,6 @@ def _retownship_below(session: Session, top: Organization) -> None:
         org.township_id = org.id if org.kind == OrgKind.TOWNSHIP.value else (
             township.get(org.parent_id) if org.parent_id is not None else None)
         township[org.id] = org.township_id
-
-
-def _place(org: Organization, parent: Organization | None) -> None:
-    org.parent_id = parent.id if parent else None
-    org.path = f"{parent.path if parent else '/'}{org.id}/"
-    if org.kind == OrgKind.TOWNSHIP.value:
-        org.township_id = org.id
-    else:
-        org.township_id = parent.township_id if parent else None
 
 
 def _hierarchy_problems(rows: list[OrgRow], by_code: dict[str, OrgRow],

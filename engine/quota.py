@@ -15,18 +15,33 @@ from rules.quota import BackwardRatio, QuotaParams, judge_ratio
 GRASSROOTS = ~Organization.kind.in_((OrgKind.COUNTY.value, OrgKind.TOWNSHIP.value))
 
 
+def under(path: str):
+    """Organizations at or below the one whose materialised path is ``path``: an index range
+    (a path is ids between slashes, and "0" sorts right after "/")."""
+    return (Organization.path >= path) & (Organization.path < path[:-1] + "0")
+
+
+def county_path(org_path: str) -> str:
+    """The top of the hierarchy an organization belongs to: its county (``/7/`` of ``/7/42/913/``)."""
+    return "/" + org_path.strip("/").split("/")[0] + "/"
+
+
 def jurisdiction_counts(session: Session, campaign_id: int, township_id: int | None, initial: str,
-                        exclude_case: int | None = None) -> dict[str, int]:
-    """Grassroots organizations and confirmed cases, in the township and in the county."""
+                        exclude_case: int | None = None, org_path: str = "/") -> dict[str, int]:
+    """Grassroots organizations and confirmed cases, in the township and in the county of the
+    organization at ``org_path``. Index look-ups over that township and county only: a
+    province's database is not counted for one county's quota."""
     confirmed = select(func.count()).select_from(Case).where(Case.campaign_id == campaign_id, Case.state != initial)
     if exclude_case is not None:
         confirmed = confirmed.where(Case.id != exclude_case)
     orgs = select(func.count()).select_from(Organization).where(GRASSROOTS)
+    county = under(county_path(org_path))
     return {
         "township_organizations": session.scalar(orgs.where(Organization.township_id == township_id)) or 0,
         "township_cases": session.scalar(confirmed.where(Case.township_id == township_id)) or 0,
-        "county_organizations": session.scalar(orgs) or 0,
-        "county_cases": session.scalar(confirmed) or 0,
+        "county_organizations": session.scalar(orgs.where(county)) or 0,
+        "county_cases": session.scalar(confirmed.join(Organization, Organization.id == Case.organization_id)
+                                       .where(county)) or 0,
     }
 
 
