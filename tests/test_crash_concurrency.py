@@ -13,10 +13,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -32,6 +30,7 @@ from engine.models import Case, Delivery, Event, Notice, OrgKind, Timer, TimerSt
 from engine.officials import actor_for, add_official
 from engine.orgs import OrgRow, import_organizations
 from tests.conftest import ROOT, at
+from tests.test_channels import Hook, http_server  # noqa: F401  (the local webhook server)
 from tests.test_cli import fingerprint
 
 PINGPONG = ROOT / "tests" / "fixtures" / "pingpong" / "pingpong.yaml"
@@ -242,32 +241,7 @@ def test_four_daemons_fire_each_of_500_due_timers_once(store, db_url, tmp_path):
 
 # --- killed while delivering -------------------------------------------------------------
 
-class Sink(BaseHTTPRequestHandler):
-    received: list[str] = []
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        Sink.received.append(self.headers["Idempotency-Key"])
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def sink():
-    Sink.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
-
-
-def test_sigkill_during_delivery_thirty_times_loses_nothing(db_url, store, sink, tmp_path):
+def test_sigkill_during_delivery_thirty_times_loses_nothing(db_url, store, http_server, tmp_path):  # noqa: F811
     if db_url.startswith("postgresql"):
         pytest.skip("the delivery path is the same on both databases; SQLite keeps the test short")
     refs = seed(store, 40)
@@ -275,7 +249,7 @@ def test_sigkill_during_delivery_thirty_times_loses_nothing(db_url, store, sink,
         for ref in refs:
             fire(s, get_case(s, ref), "go", actor_for(s, "李明"), at("2014-03-06T09:00"))
     config = tmp_path / "notifiers.yaml"
-    config.write_text(f"channels:\n  hook: {{type: webhook, url: \"{sink}\"}}\n", encoding="utf-8")
+    config.write_text(f"channels:\n  hook: {{type: webhook, url: \"{http_server}/ok\"}}\n", encoding="utf-8")
     clock = at("2014-03-06T10:00")
     kills = 0
     for i in range(30):
@@ -293,5 +267,6 @@ def test_sigkill_during_delivery_thirty_times_loses_nothing(db_url, store, sink,
         expected = set(s.scalars(select(Delivery.idempotency_key)))
         statuses = set(s.scalars(select(Delivery.status)))
     assert len(expected) == 40 and statuses == {"delivered"}
-    assert set(Sink.received) == expected  # every notice arrived
-    assert len(Sink.received) - len(expected) <= kills  # at most one resend per kill, same key
+    received = [headers["Idempotency-Key"] for _, headers, _ in Hook.requests]
+    assert set(received) == expected  # every notice arrived
+    assert len(received) - len(expected) <= kills  # at most one resend per kill, same key
