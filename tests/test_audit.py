@@ -11,20 +11,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from engine.audit import GENESIS, event_hash
-from tests.test_cli import ORGS, Rectify
+from tests.test_cli import Rectify
+from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
 
 
 @pytest.fixture
-def run(db_url, tmp_path) -> Rectify:
-    """A county on each backend with two cases and a few events each, through the CLI."""
-    cli = Rectify(db_url)
-    cli("init")
-    cli("workflow", "deploy", now="2014-03-01")
-    orgs = tmp_path / "orgs.csv"
-    orgs.write_text(ORGS, encoding="utf-8")
-    cli("org", "import", str(orgs))
-    cli("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
-    cli("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1")
+def run(rectify) -> Rectify:  # noqa: F811
+    """The CLI county on each backend, with two cases and a few events each."""
+    cli = rectify
     for org in ("T1-01", "T1-02"):
         cli("case", "open", org, "--problem", "1", who="王强", now="2014-03-05")
         cli("fire", org, "confirm", who="李明", now="2014-03-10")
