@@ -2,35 +2,65 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from engine.clock import fmt
 from engine.definition import Transition
 from engine.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
 from engine.machine import CompiledWorkflow
-from engine.models import Case, Event, Notice, NoticeStatus, Official
+from engine.models import Case, Event, Notice, NoticeStatus, Official, Organization
 
 
-def case_context(compiled: CompiledWorkflow, case: Case) -> dict[str, Any]:
-    wf = compiled.definition
+@dataclass(frozen=True)
+class CaseCard:
+    """What a notice says about its case, as plain values: taken from a loaded case, or read
+    for many cases at once by the daemon's bulk path (engine.timer_batch)."""
+
+    id: int
+    ref: str
+    state: str
+    round: int
+    key_target: bool
+    weak_and_lax: bool
+    problems: list[Any]
+    flags: list[Any]
+    organization: str
+    org_code: str
+    org_path: str
+    superior: str
+    township: str | None
+    secretary: str | None
+    secretary_phone: str | None
+
+
+def card_of(case: Case) -> CaseCard:
     org = case.organization
-    superior = org.parent.name if org.parent else ""
+    return CaseCard(case.id, case.ref, case.state, case.round, case.key_target, case.weak_and_lax,
+                    list(case.problems), list(case.flags), org.name, org.code, org.path,
+                    org.parent.name if org.parent else "", case.township.name if case.township else None,
+                    org.secretary_name, org.secretary_phone)
+
+
+def case_context(compiled: CompiledWorkflow, case: Case | CaseCard) -> dict[str, Any]:
+    wf = compiled.definition
+    card = case if isinstance(case, CaseCard) else card_of(case)
     return {
-        "ref": case.ref, "organization": org.name, "org_code": org.code,
-        "township": case.township.name if case.township else superior, "superior": superior,
-        "state": case.state, "state_label": wf.states[case.state].label, "round": case.round,
-        "key_target": case.key_target, "weak_and_lax": case.weak_and_lax,
-        "problems": [PROBLEM_CATEGORIES.get(p, str(p)) for p in case.problems],
-        "flags": [KEY_TARGET_FLAGS.get(f, f) for f in case.flags],
-        "secretary": org.secretary_name or "", "secretary_phone": org.secretary_phone or "",
+        "ref": card.ref, "organization": card.organization, "org_code": card.org_code,
+        "township": card.township if card.township is not None else card.superior, "superior": card.superior,
+        "state": card.state, "state_label": wf.states[card.state].label, "round": card.round,
+        "key_target": card.key_target, "weak_and_lax": card.weak_and_lax,
+        "problems": [PROBLEM_CATEGORIES.get(p, str(p)) for p in card.problems],
+        "flags": [KEY_TARGET_FLAGS.get(f, f) for f in card.flags],
+        "secretary": card.secretary or "", "secretary_phone": card.secretary_phone or "",
     }
 
 
-def notice_context(compiled: CompiledWorkflow, case: Case, now: datetime, actor: str,
+def notice_context(compiled: CompiledWorkflow, case: Case | CaseCard, now: datetime, actor: str,
                    transition: Transition | None = None, note: str | None = None,
                    source: str | None = None, deadline: dict[str, Any] | None = None) -> dict[str, Any]:
     wf = compiled.definition
@@ -52,28 +82,55 @@ def notice_context(compiled: CompiledWorkflow, case: Case, now: datetime, actor:
 def resolve_recipients(session: Session, case: Case, audience: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
     """The officials a notice is for: by role, within whose jurisdiction the case lies.
 
-    When the case names the person for a role in a fact of the same name (its
-    ``contact_leader``), only that person is meant. The cost is the number of officials
-    holding those roles, never the number of cases.
+    The cost is the number of officials holding those roles, never the number of cases.
     """
     if not audience:
         return []
     from engine.cases import case_facts  # cases imports this module
 
-    facts = case_facts(session, case.id)
-    officials = session.scalars(select(Official).options(joinedload(Official.jurisdiction))
-                                .where(Official.role.in_(list(audience)), Official.active.is_(True))
-                                .order_by(Official.name))
+    return pick_recipients(officials_in_roles(session, audience), case_facts(session, case.id),
+                           case.organization.path)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """An active official holding a role, with where their jurisdiction lies."""
+
+    name: str
+    role: str
+    jurisdiction_path: str
+    address: dict[str, Any]  # {"name", "role", "email", "phone", **channels}: what a notice records
+
+
+def officials_in_roles(session: Session, roles: tuple[str, ...] | list[str]) -> list[Holder]:
+    rows = session.execute(select(Official.name, Official.role, Official.email, Official.phone, Official.channels,
+                                  Organization.path)
+                           .join(Organization, Official.jurisdiction_id == Organization.id)
+                           .where(Official.role.in_(list(roles)), Official.active.is_(True))
+                           .order_by(Official.name))
+    return [Holder(r.name, r.role, r.path, {"name": r.name, "role": r.role, "email": r.email, "phone": r.phone,
+                                             **(r.channels or {})}) for r in rows]
+
+
+def pick_recipients(holders: list[Holder], facts: dict[str, Any], org_path: str,
+                    audience: tuple[str, ...] | list[str] = ()) -> list[dict[str, Any]]:
+    """Of ``holders`` (by name), those a notice about the organization at ``org_path`` is for.
+
+    When the case names the person for a role in a fact of the same name (its
+    ``contact_leader``), only that person is meant; otherwise everyone of the role whose
+    jurisdiction contains the organization.
+    """
     found: dict[str, dict[str, Any]] = {}
-    for official in officials:
-        named = facts.get(official.role)
-        if isinstance(named, str) and named.strip():
-            if official.name != named.strip():
-                continue
-        elif not case.organization.path.startswith(official.jurisdiction.path):
+    for holder in holders:
+        if audience and holder.role not in audience:
             continue
-        found.setdefault(official.name, {"name": official.name, "role": official.role, "email": official.email,
-                                         "phone": official.phone, **(official.channels or {})})
+        named = facts.get(holder.role)
+        if isinstance(named, str) and named.strip():
+            if holder.name != named.strip():
+                continue
+        elif not org_path.startswith(holder.jurisdiction_path):
+            continue
+        found.setdefault(holder.name, dict(holder.address))
     return list(found.values())
 
 

@@ -1,7 +1,7 @@
 """Fire what time has made due: reminders, escalations, recurring notices, automatic transitions.
 
-Each timer fires in its own short transaction, with its notice written to the outbox in
-that same transaction. Finding due timers reads the partial index on pending timers'
+Due notice timers fire in chunks, each chunk one short transaction that also writes their
+notices to the outbox (engine.timer_batch); automatic transitions fire one by one. Finding due timers reads the partial index on pending timers'
 due time, so a tick with nothing due costs the same with 100 cases or 250 000. A timer
 whose case has moved on is marked ``skipped`` (leaving a state cancels its timers, so
 this only happens when two actors race).
@@ -29,6 +29,7 @@ from engine.errors import Conflict, RectifyError
 from engine.models import Case, Timer, TimerStatus
 from engine.notices import notice_context, queue_notice
 from engine.officials import SYSTEM
+from engine.timer_batch import BULK_KINDS, ChunkOutcome, fire_chunk
 
 log = logging.getLogger("rectify.daemon")
 
@@ -45,44 +46,91 @@ class TickReport:
 
 
 MAX_CONFLICTS = 3  # a timer whose commit conflicts this often in one tick is set aside as failed
+FIRST_CHUNK, MAX_CHUNK = 4, 256  # timers per transaction: small at first (a stop costs little), then doubling
 
 
 def tick(store: Store, now: datetime, batch: int = 500, stop: threading.Event | None = None) -> TickReport:
-    """Fire every timer due at ``now``, in due order, each in its own transaction; then bulletins.
+    """Fire every timer due at ``now``, in due order; then bulletins.
 
-    ``stop`` (set by a signal) ends the tick between two timers: each timer is its own
-    transaction, so what is left is simply still due at the next start. A timer locked by
-    another daemon is passed over for the rest of the tick (no busy loop); one whose commit
-    keeps conflicting is set aside as failed, so the tick always ends.
+    Notice timers fire in chunks, one transaction each (engine.timer_batch); automatic
+    transitions, and the timers of a chunk that conflicted or failed, fire one by one, each
+    in its own transaction. ``stop`` (set by a signal) ends the tick between two timers:
+    what was fired is committed, and what is left is simply still due at the next start. A
+    timer locked by another daemon is passed over for the rest of the tick (no busy loop);
+    one whose commit keeps conflicting is set aside as failed, so the tick always ends.
     """
     report = TickReport()
     passed_over: set[int] = set()
     conflicts: Counter = Counter()
+    one_by_one: set[int] = set()
+    chunk = FIRST_CHUNK
     while True:
         if stop is not None and stop.is_set():
             return report
         with store.transaction() as session:
-            query = select(Timer.id).where(Timer.status == TimerStatus.PENDING.value, Timer.due_at <= now)
+            query = select(Timer.id, Timer.kind).where(Timer.status == TimerStatus.PENDING.value,
+                                                       Timer.due_at <= now)
             if passed_over:
                 query = query.where(Timer.id.not_in(passed_over))
-            due = list(session.scalars(query.order_by(Timer.due_at, Timer.id).limit(batch)))
+            due = list(session.execute(query.order_by(Timer.due_at, Timer.id).limit(batch)))
         if not due:
             _bulletins(store, now, report)
             return report
-        for timer_id in due:
+        at = 0
+        while at < len(due):
             if stop is not None and stop.is_set():
                 return report
-            outcome = _fire_one(store, timer_id, now, report)
-            if outcome == "locked":
+            if due[at].kind in BULK_KINDS and due[at].id not in one_by_one:
+                ids = [d.id for d in _bulk_run(due, at, chunk, one_by_one)]
+                outcome = _fire_chunk(store, ids, now, stop, report)
+                if outcome is None:  # rolled back: fire them one by one, where each failure stays its own
+                    one_by_one.update(ids)
+                    continue
+                passed_over.update(outcome.locked)
+                chunk = min(2 * chunk, MAX_CHUNK)
+                if outcome.rest:
+                    break  # stopped (the loop returns), or a new timer is already due: keep due order
+                at += len(ids)
+                continue
+            timer_id = due[at].id
+            at += 1
+            result = _fire_one(store, timer_id, now, report)
+            if result == "locked":
                 passed_over.add(timer_id)
-            elif outcome == "conflict":
+            elif result == "conflict":
                 conflicts[timer_id] += 1
                 if conflicts[timer_id] >= MAX_CONFLICTS:
                     _mark_failed(store, timer_id, now, f"每次提交均与其他修改冲突 / its commit conflicted "
                                                        f"{MAX_CONFLICTS} times in a row", report)
                 break  # read the due list again: the conflict may have been another daemon firing it
-            elif outcome == "earlier":
+            elif result == "earlier":
                 break  # it made a new timer that is already due (a missed recurrence): keep due order
+
+
+def _bulk_run(due: list, at: int, size: int, one_by_one: set[int]) -> list:
+    """The timers from ``at`` on that can fire in one chunk: consecutive, of the bulk kinds."""
+    run = []
+    for row in due[at:at + size]:
+        if row.kind not in BULK_KINDS or row.id in one_by_one:
+            break
+        run.append(row)
+    return run
+
+
+def _fire_chunk(store: Store, ids: list[int], now: datetime, stop: threading.Event | None,
+                report: TickReport) -> ChunkOutcome | None:
+    """One chunk in one transaction; None when it was rolled back (its counts are not kept)."""
+    try:
+        with store.transaction() as session:
+            outcome = fire_chunk(session, ids, now, stop)
+    except Exception as exc:  # noqa: BLE001 — whatever it was, the one-by-one path isolates it
+        log.info("a chunk of %d timers was rolled back (%s: %s); firing them one by one",
+                 len(ids), type(exc).__name__, exc)
+        return None
+    report.fired.update(outcome.fired)
+    report.skipped += outcome.skipped
+    report.messages += outcome.messages
+    return outcome
 
 
 def _fire_one(store: Store, timer_id: int, now: datetime, report: TickReport) -> str:

@@ -57,7 +57,7 @@ class Hooked(Store):
     Transactions are numbered from 1. ``before_commit(n)`` runs inside transaction n after
     its body (its rows written and locked, not yet committed); ``after_commit(n)`` runs
     once it has committed. ``tick`` reads its due list in its first transaction and fires
-    each timer in one transaction of its own, so ``after_commit(1)`` is "between the
+    the first chunk of timers in its second, so ``after_commit(1)`` is "between the
     daemon's read of the due list and its claim of the first timer".
     """
 
@@ -591,21 +591,26 @@ def test_sigterm_mid_tick_leaves_nothing_claimed_and_a_restart_delivers_every_no
            "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-c", "import cli; cli.main()", "daemon"]
 
-    def start() -> subprocess.Popen:
-        return subprocess.Popen([*cmd, "--interval", "0.2"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+
+    def start(faults: str = "") -> subprocess.Popen:
+        return subprocess.Popen([*cmd, "--interval", "0.2"], env={**env, "RECTIFY_FAILPOINTS": faults}, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
 
     def stop(daemon: subprocess.Popen) -> str:
         daemon.send_signal(signal.SIGTERM)
+        (gate / "tick.after_claim.go").touch()  # a daemon held at the failpoint goes on, and meets the signal
         _, log = daemon.communicate(timeout=60)
         assert daemon.returncode == 0, log
         assert "daemon stopped: signal SIGTERM" in log
         return log
 
     expected = 4 * CASES + 1  # two reminders and two escalations per case, the 03-21 bulletin
-    # 1. SIGTERM while the tick is firing timers.
-    first = start()
-    wait_until(lambda: committed_notices(tmp_path / DB_FILE) >= 5, "the daemon has fired a few timers")
+    # 1. SIGTERM while the tick is firing timers: held at its 40th timer (a chunk's worth have
+    # been committed before it; the daemon fires hundreds in a blink otherwise).
+    first = start(f"tick.after_claim=pause:{gate}@40")
+    wait_until(lambda: (gate / "tick.after_claim.reached").exists(), "the daemon has fired a few timers")
     stop(first)
     fired_before_stop = committed_notices(tmp_path / DB_FILE)
     assert 5 <= fired_before_stop < expected, "the signal should arrive while timers are still being fired"
