@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -137,3 +137,17 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def reserve_ids(session: Session, table: str, count: int) -> list[int]:
+    """Ids for ``count`` new rows of ``table``, known before they are inserted (so rows that
+    point at them can go in with one ``executemany`` too): from PostgreSQL's sequence, or
+    after SQLite's largest (a SQLite write transaction holds the database: nobody takes them
+    meanwhile)."""
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.scalars(text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+                                         "FROM generate_series(1, :n)"), {"n": count}))
+    start = (session.scalar(text(f"SELECT max(id) FROM {table}")) or 0) + 1
+    return list(range(start, start + count))

@@ -14,7 +14,6 @@ back so the caller can fire its timers one by one, where each failure stays its 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import Counter
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session, aliased
 from engine import failpoints
 from engine.audit import GENESIS, event_hash
 from engine.clock import due_day
+from engine.db import reserve_ids
 from engine.deadlines import shift
 from engine.deploy import compiled_version
 from engine.errors import Conflict
@@ -100,7 +100,7 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
     holders = officials_in_roles(session, roles) if roles else []
     facts = _facts(session, list(heads), roles) if roles else {}
 
-    settled: list[dict[str, Any]] = []
+    settled: list[tuple[int, str]] = []  # (timer, status)
     events: list[dict[str, Any]] = []
     notices: list[dict[str, Any]] = []
     following: list[dict[str, Any]] = []
@@ -111,10 +111,10 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
         failpoints.point("tick.after_claim")
         head = heads[timer.case_id]
         if head.card.state != timer.state or head.card.round != timer.round:
-            settled.append({"tid": timer.id, "st": TimerStatus.SKIPPED.value})
+            settled.append((timer.id, TimerStatus.SKIPPED.value))
             out.skipped += 1
             continue
-        settled.append({"tid": timer.id, "st": TimerStatus.FIRED.value})
+        settled.append((timer.id, TimerStatus.FIRED.value))
         out.fired[timer.kind] += 1
         if timer.kind == "deadline":
             continue
@@ -128,6 +128,8 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
             if nxt["due_at"] <= now:  # a missed occurrence, already due: it fires before anything later
                 out.rest = [t.id for t in timers[index + 1:]]
                 break
+    for event, notice, event_id in zip(events, notices, reserve_ids(session, "events", len(events)), strict=True):
+        event["id"] = notice["event_id"] = event_id
     _write(session.connection(), now, settled, events, notices, following, heads)
     return out
 
@@ -168,9 +170,9 @@ def _notice(compiled: CompiledWorkflow, head: _Head, timer: Any, now: datetime, 
             facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The timer's event (linked into the case's chain) and its rendered notice."""
     wf, payload, card = compiled.definition, timer.payload, head.card
-    data = {"timer": timer.id, "notice": payload["notice"],
-            **({"occurrence": payload["occurrence"]} if timer.kind == "recurring" else {})}
-    data = json.loads(json.dumps(data))  # hashed as the database gives it back
+    # Only strings and integers: hashed exactly as the database will give it back.
+    data = {"timer": timer.id, "notice": str(payload["notice"]),
+            **({"occurrence": int(payload["occurrence"])} if timer.kind == "recurring" else {})}
     seq, prev = head.seq + 1, head.head
     digest = event_hash(card.id, seq, now, SYSTEM.name, "timer", timer.kind, None, None, card.round, None, data, prev)
     head.seq, head.head, head.touched = seq, digest, True
@@ -202,18 +204,17 @@ def _next_occurrence(compiled: CompiledWorkflow, head: _Head, timer: Any) -> dic
             "payload": {**payload, "occurrence": payload["occurrence"] + 1, "explain": nxt.explain}}
 
 
-def _write(conn: Connection, now: datetime, settled: list[dict[str, Any]], events: list[dict[str, Any]],
+def _write(conn: Connection, now: datetime, settled: list[tuple[int, str]], events: list[dict[str, Any]],
            notices: list[dict[str, Any]], following: list[dict[str, Any]], heads: dict[int, _Head]) -> None:
     if events:
-        ids = conn.execute(insert(Event).returning(Event.id, sort_by_parameter_order=True), events).scalars().all()
-        for notice, event_id in zip(notices, ids, strict=True):
-            notice["event_id"] = event_id
+        conn.execute(insert(Event), events)
         conn.execute(insert(Notice), notices)
     if following:
         conn.execute(insert(Timer), following)
-    if settled:
-        conn.execute(update(Timer).where(Timer.id == bindparam("tid"))
-                     .values(status=bindparam("st"), fired_at=now), settled)
+    for status in (TimerStatus.FIRED.value, TimerStatus.SKIPPED.value):
+        ids = [tid for tid, st in settled if st == status]
+        if ids:
+            conn.execute(update(Timer).where(Timer.id.in_(ids)).values(status=status, fired_at=now))
     moved = [{"cid": h.card.id, "seen": h.row_version, "seq": h.seq, "head": h.head}
              for h in heads.values() if h.touched]
     if moved:
