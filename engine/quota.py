@@ -31,8 +31,8 @@ def jurisdiction_counts(session: Session, campaign_id: int, township_id: int | N
     """Grassroots organizations and confirmed cases, in the township and in the county of the
     organization at ``org_path``. Index look-ups over that township and county only: a
     province's database is not counted for one county's quota. The county's cases are those
-    of its townships (a case is always some township's, except an organization directly
-    under the county, which is left out of the county figure)."""
+    of its townships, and those of organizations directly under the county (no township),
+    found through the township index's NULL entries."""
     confirmed = select(func.count()).select_from(Case).where(Case.campaign_id == campaign_id, Case.state != initial)
     if exclude_case is not None:
         confirmed = confirmed.where(Case.id != exclude_case)
@@ -43,13 +43,16 @@ def jurisdiction_counts(session: Session, campaign_id: int, township_id: int | N
     # the township index, probed once per township of the county, is the short way.
     in_county = select(func.count()).select_from(Case).where(
         Case.campaign_id + 0 == campaign_id, Case.state != initial, Case.township_id.in_(townships))
+    direct = select(func.count()).select_from(Case).join(Organization, Case.organization_id == Organization.id).where(
+        Case.campaign_id + 0 == campaign_id, Case.state != initial, Case.township_id.is_(None), county)
     if exclude_case is not None:
         in_county = in_county.where(Case.id != exclude_case)
+        direct = direct.where(Case.id != exclude_case)
     return {
         "township_organizations": session.scalar(orgs.where(Organization.township_id == township_id)) or 0,
         "township_cases": session.scalar(confirmed.where(Case.township_id == township_id)) or 0,
         "county_organizations": session.scalar(orgs.where(county)) or 0,
-        "county_cases": session.scalar(in_county) or 0,
+        "county_cases": (session.scalar(in_county) or 0) + (session.scalar(direct) or 0),
     }
 
 

@@ -10,8 +10,9 @@ from engine.deploy import compiled_version, deploy, resolve_campaign
 from engine.errors import InvalidValue, NotFound, PermissionDenied, TransitionRefused
 from engine.loader import load_workflow_file
 from engine.machine import compiled
-from engine.models import Case, CaseFact, Event, Notice, Timer, TimerStatus
+from engine.models import Case, CaseFact, Event, Notice, OrgKind, Timer, TimerStatus
 from engine.officials import actor_for
+from engine.orgs import OrgRow, import_organizations
 from engine.spotcheck import draw
 from engine.ticker import tick
 from tests.conftest import WORKFLOW, at
@@ -402,6 +403,21 @@ def test_quota_can_block_per_county(store, workflow_copy):
     with pytest.raises(TransitionRefused, match="全县后进比例 16.7%（2/12）"):
         fire_(store, refs[1], "confirm")  # 2/12 > 10 %: blocked
     assert snapshot(store) == before
+
+
+def test_a_case_directly_under_the_county_counts_in_the_county_quota(store, workflow_copy):
+    """An organization with no township (an enterprise under the county itself) still counts."""
+    text = workflow_copy.read_text(encoding="utf-8").replace(
+        "params: {target: 0.05, tolerance: 0.02, mode: warn}",
+        "params: {target: 0.05, tolerance: 0.05, mode: block, per: county}")
+    workflow_copy.write_text(text, encoding="utf-8")
+    seed_county(store, workflow_copy)
+    with store.transaction() as s:
+        import_organizations(s, [OrgRow(99, "X-E1", "县直企业党支部", OrgKind.ENTERPRISE, "X", None, None)], "more")
+    refs = [open_(store, org="X-E1", who=LI), open_(store, org="T2-01", who=LI)]
+    fire_(store, refs[0], "confirm")  # 1/13 = 7.7 % ≤ 10 %
+    with pytest.raises(TransitionRefused, match="全县后进比例 15.4%（2/13）"):
+        fire_(store, refs[1], "confirm")  # the county's own case makes it 2/13
 
 
 def test_stationed_cadre_is_not_withdrawn_before_acceptance(county):
