@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine import failpoints
 from engine.audit import chain
@@ -36,9 +36,13 @@ from rules.base import CaseView, Outcome, RuleContext, Verdict, evaluate_safely
 
 def get_case(session: Session, ref: str) -> Case:
     """A case by its reference (``2014-1-0003``) or by its organization's code."""
-    case = session.scalar(select(Case).where(Case.ref == ref))
+    # What every command reads next (the organization, its superior, the township) comes in
+    # the same query: one round trip instead of four.
+    loaded = (joinedload(Case.organization).joinedload(Organization.parent), joinedload(Case.township))
+    case = session.scalar(select(Case).options(*loaded).where(Case.ref == ref))
     if case is None:
-        matches = list(session.scalars(select(Case).join(Case.organization).where(Organization.code == ref)))
+        matches = list(session.scalars(select(Case).options(*loaded).join(Case.organization)
+                                       .where(Organization.code == ref)))
         if len(matches) == 1:
             return matches[0]
         raise NotFound("case 整顿对象", ref, "list cases with 'rectify case list'")
