@@ -765,14 +765,14 @@ def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | 
     from engine.ledger import TITLE, build_ledger
     from engine.ledger_files import write_csv, write_html, write_xlsx
 
+    path = Path(output or f"{TITLE}.{fmt}")
+    writer = {"xlsx": write_xlsx, "csv": write_csv, "html": write_html}[fmt]
     with settings.transaction() as session:
         campaign = resolve_campaign(session, campaign_ref)
         wf = compiled_version(campaign.current_version).definition
         book = build_ledger(session, campaign, unit or wf.issuer, reporter, settings.now(wf.timezone), wf.timezone)
-    path = Path(output or f"{TITLE}.{fmt}")
-    writer = {"xlsx": write_xlsx, "csv": write_csv, "html": write_html}[fmt]
-    write_output(path, lambda target: writer(book, target))
-    click.echo(f"已导出 / exported {len(book.rows)} 行 rows: {path}")
+        write_output(path, lambda target: writer(book, target))  # the rows stream from the database
+    click.echo(f"已导出 / exported {book.written} 行 rows: {path}")
 
 
 @ledger.command("import")
@@ -858,22 +858,37 @@ def report(settings: Settings, html_path: str | None, as_json: bool, campaign_re
     _print_report(d)
 
 
+def _more(out, rows: int, what_zh: str, what_en: str) -> None:
+    from engine.dashboard import LISTED
+
+    if rows > LISTED:
+        out.print(f"（另有 {rows - LISTED} 个{what_zh}未列出，全部见 --json 或 --html / "
+                  f"{rows - LISTED} more {what_en}: see --json or --html）")
+
+
 def _print_report(d: dict[str, Any]) -> None:
+    from engine.dashboard import LISTED
+
     out = console()
     out.print(f"[bold]{d['campaign']['title']}工作情况[/bold]  {d['campaign']['issuer']}，截至 {d['now']}")
     out.print(f"整顿对象 {d['total']} 个，重点 {d['key_targets']} 个，逾期 {d['overdue']['count']} 个，"
               f"{d['upcoming']['window']} 天内到期 {d['upcoming']['count']} 个，重新整顿 {d['re_rectified']} 个")
     out.print(table("各阶段 / by state", ["阶段", "数量"], [[s["label"], s["count"]] for s in d["states"]]))
     states = [s for s in d["states"] if s["count"]] or d["states"]
+    # A province's database has thousands of townships: the terminal lists the first LISTED
+    # (a county has a few dozen), --json and --html have them all.
+    towns = [t for t in d["townships"] if t["total"]]
     out.print(table("各乡镇（街道）/ by township", ["乡镇（街道）", *[s["label"] for s in states], "合计"],
                     [[t["name"], *[t["counts"][s["state"]] or "" for s in states], t["total"]]
-                     for t in d["townships"] if t["total"]]))
+                     for t in towns[:LISTED]]))
+    _more(out, len(towns), "乡镇（街道）", "townships")
     if d["quota"]:
         q = d["quota"]
         out.print(table(f"后进比例 / quota — 目标 {q['target']:.0%}±{q['tolerance']:.0%}",
                         ["乡镇（街道）", "基层党组织", "已确定", "比例", ""],
                         [[r["name"], r["organizations"], r["confirmed"], f"{r['ratio']:.1%}",
-                          "" if r["outcome"] == "pass" else "超出"] for r in q["rows"]]))
+                          "" if r["outcome"] == "pass" else "超出"] for r in [*q["rows"][:-1][:LISTED], q["rows"][-1]]]))
+        _more(out, len(q["rows"]) - 1, "乡镇（街道）", "townships")
     for key, title, days in (("overdue", "逾期未完成 / overdue", "逾期天数"),
                              ("upcoming", f"{d['upcoming']['window']}天内到期 / due soon", "剩余天数")):
         listed = d[key]

@@ -2,16 +2,18 @@
 
 One function gathers everything the terminal tables, ``--json`` and the HTML page show, so
 the three never disagree. This is a report: its cost grows with the campaign's cases and
-events (grouped queries, one pass over the state changes), not with the rest of the
-database, and it never writes.
+events (grouped queries; the state changes are summed per period in the database), not
+with the rest of the database, and it never writes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import case as case_when
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -33,8 +35,7 @@ def dashboard(session: Session, campaign: Campaign, now: datetime) -> dict[str, 
     """Every figure of the county dashboard at ``now``."""
     compiled = compiled_version(campaign.current_version)
     wf = compiled.definition
-    by_state = dict(session.execute(select(Case.state, func.count()).where(Case.campaign_id == campaign.id)
-                                    .group_by(Case.state)).all())
+    by_state, key_targets, re_rectified = headline(session, campaign)
     states = [{"state": name, "label": s.label, "count": by_state.get(name, 0), "final": s.final}
               for name, s in wf.states.items()]
     return {
@@ -42,10 +43,8 @@ def dashboard(session: Session, campaign: Campaign, now: datetime) -> dict[str, 
                      "version": campaign.current_version.version, "timezone": wf.timezone},
         "now": fmt(now, wf.timezone),
         "total": sum(by_state.values()),
-        "key_targets": session.scalar(select(func.count()).select_from(Case).where(
-            Case.campaign_id == campaign.id, Case.key_target.is_(True))) or 0,
-        "re_rectified": session.scalar(select(func.count()).select_from(Case).where(
-            Case.campaign_id == campaign.id, Case.round > 1)) or 0,
+        "key_targets": key_targets,
+        "re_rectified": re_rectified,
         "states": states,
         "townships": townships(session, campaign, [s["state"] for s in states]),
         "quota": quota(session, campaign),
@@ -55,6 +54,20 @@ def dashboard(session: Session, campaign: Campaign, now: datetime) -> dict[str, 
         "spot_checks": spot_checks(session, campaign, compiled, now),
         "progress": progress(session, campaign, compiled, now),
     }
+
+
+def headline(session: Session, campaign: Campaign) -> tuple[dict[str, int], int, int]:
+    """Cases by state, key targets and re-rectified cases: one grouped pass over the cases."""
+    by_state: dict[str, int] = {}
+    key_targets = re_rectified = 0
+    for state, n, keys, again in session.execute(
+            select(Case.state, func.count(), func.sum(case_when((Case.key_target.is_(True), 1), else_=0)),
+                   func.sum(case_when((Case.round > 1, 1), else_=0)))
+            .where(Case.campaign_id == campaign.id).group_by(Case.state)):
+        by_state[state] = n
+        key_targets += keys or 0
+        re_rectified += again or 0
+    return by_state, key_targets, re_rectified
 
 
 def townships(session: Session, campaign: Campaign, order: list[str]) -> list[dict[str, Any]]:
@@ -114,29 +127,32 @@ def responsible(session: Session, compiled: CompiledWorkflow, case: Case) -> lis
     return names
 
 
-def _listed(session: Session, query, compiled: CompiledWorkflow, now: datetime, who: bool) -> dict[str, Any]:
-    count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    cases = session.scalars(query.options(joinedload(Case.organization), joinedload(Case.township)).limit(LISTED))
+def _listed(session: Session, campaign: Campaign, deadline: tuple, compiled: CompiledWorkflow,
+            now: datetime) -> dict[str, Any]:
+    """The campaign's cases whose deadline meets ``deadline``: all counted, the first ``LISTED``
+    (soonest deadline first) listed with who must act. "+ 0" keeps the campaign's index (most
+    of the cases) out of it: SQLite then reads a range of the deadline index, in order."""
+    where = (Case.campaign_id + 0 == campaign.id, *deadline)
+    count = session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
+    cases = session.scalars(select(Case).where(*where).order_by(Case.due_at, Case.ref).limit(LISTED)
+                            .options(joinedload(Case.organization), joinedload(Case.township)))
     rows = []
     for case in cases:
         row = _case_line(session, compiled, case, now)
-        if who:
-            row["responsible"] = responsible(session, compiled, case)
+        row["responsible"] = responsible(session, compiled, case)
         rows.append(row)
     return {"count": count, "rows": rows}
 
 
 def overdue(session: Session, campaign: Campaign, compiled: CompiledWorkflow, now: datetime) -> dict[str, Any]:
     """Cases past their current deadline, longest overdue first, with who must act."""
-    query = select(Case).where(Case.campaign_id == campaign.id, Case.due_at < now).order_by(Case.due_at, Case.ref)
-    return _listed(session, query, compiled, now, who=True)
+    return _listed(session, campaign, (Case.due_at < now,), compiled, now)
 
 
 def upcoming(session: Session, campaign: Campaign, compiled: CompiledWorkflow, now: datetime) -> dict[str, Any]:
     """Deadlines falling in the next ``UPCOMING_DAYS`` days, soonest first."""
-    query = select(Case).where(Case.campaign_id == campaign.id, Case.due_at >= now,
-                               Case.due_at < now + timedelta(days=UPCOMING_DAYS)).order_by(Case.due_at, Case.ref)
-    listed = _listed(session, query, compiled, now, who=True)
+    soon = (Case.due_at >= now, Case.due_at < now + timedelta(days=UPCOMING_DAYS))
+    listed = _listed(session, campaign, soon, compiled, now)
     for row in listed["rows"]:
         row["days"] = -row["days"]  # days left
     listed["window"] = UPCOMING_DAYS
@@ -151,19 +167,18 @@ def surveys(session: Session, campaign: Campaign, compiled: CompiledWorkflow, no
     sources = {s for t in wf.transitions if any(g.split()[-1] in guards for g in t.guards) for s in t.sources}
     rows = []
     if sources:
-        events = session.execute(
-            select(Event, Case.ref, Organization.name).join(Case, Case.id == Event.case_id)
+        events = session.execute(  # the columns shown, not whole events: a large campaign has as many as cases
+            select(Event.round, Event.at, Event.data, Case.ref, Organization.name).join(Case, Case.id == Event.case_id)
             .join(Organization, Organization.id == Case.organization_id)
             .where(Case.campaign_id == campaign.id, Event.kind == "transition", Event.from_state.in_(sources),
                    Event.at <= now)
             .order_by(Event.at, Case.ref))
-        for event, ref, name in events:
-            verdict = next((event.data.get("guards", {}).get(g) for g in sorted(guards)
-                            if g in event.data.get("guards", {})), None)
+        for event_round, at, data, ref, name in events:
+            verdict = next((data.get("guards", {}).get(g) for g in sorted(guards) if g in data.get("guards", {})), None)
             figures = verdict.get("figures", {}) if verdict else {}
             if "ratio" not in figures:
                 continue
-            rows.append({"ref": ref, "organization": name, "round": event.round, "at": fmt(event.at, wf.timezone, False),
+            rows.append({"ref": ref, "organization": name, "round": event_round, "at": fmt(at, wf.timezone, False),
                          "respondents": figures["respondents"], "satisfied": figures["satisfied"],
                          "ratio": figures["ratio"], "threshold": figures["threshold"],
                          "passed": verdict["outcome"] == "pass" if verdict else False})
@@ -190,27 +205,52 @@ def spot_checks(session: Session, campaign: Campaign, compiled: CompiledWorkflow
 
 
 def progress(session: Session, campaign: Campaign, compiled: CompiledWorkflow, now: datetime) -> dict[str, Any]:
-    """How many cases stood in each state at the end of each period, from the state changes."""
+    """How many cases stood in each state at the end of each period, from the state changes.
+
+    Counted in the database: each change moves one case out of the state its previous change
+    (in time order) put it in and into its own; the changes are summed per period.
+    """
     wf = compiled.definition
-    changes = session.execute(
-        select(Event.case_id, Event.at, Event.to_state).join(Case, Case.id == Event.case_id)
-        .where(Case.campaign_id == campaign.id, Event.to_state.is_not(None), Event.at <= now)
-        .order_by(Event.at, Event.id)).all()
-    if not changes:
+    changes = (Case.campaign_id == campaign.id, Event.to_state.is_not(None), Event.at <= now)
+    earliest = session.scalar(select(func.min(Event.at)).join(Case, Case.id == Event.case_id).where(*changes))
+    if earliest is None:
         return {"dates": [], "series": []}
-    first, last = local(changes[0].at, wf.timezone).date(), local(now, wf.timezone).date()
+    points = _points(local(earliest, wf.timezone).date(), local(now, wf.timezone).date())
+    moved: list[Counter] = [Counter() for _ in points]
+    for period, entered, left, n in _moves(session, changes, _period_ends(points, wf.timezone)):
+        moved[period][entered] += n
+        if left is not None:
+            moved[period][left] -= n
+    counts: list[Counter] = []
+    standing: Counter = Counter()
+    for period in moved:
+        standing.update(period)  # adds, negatives included
+        counts.append(standing.copy())
+    return {"dates": [p.isoformat() for p in points],
+            "series": [{"state": name, "label": s.label, "values": [c.get(name, 0) for c in counts]}
+                       for name, s in wf.states.items()]}
+
+
+def _points(first: date, last: date) -> list[date]:
+    """At most ``MAX_POINTS`` dates from ``first`` to ``last``, a week apart or more."""
     step = max(7, -(-((last - first).days + 1) // MAX_POINTS))
     points = [first + timedelta(days=step * i) for i in range((last - first).days // step + 1)]
     if points[-1] != last:
         points.append(last)
-    where: dict[int, str] = {}
-    counts: list[Counter] = []
-    i = 0
-    for point in points:
-        while i < len(changes) and local(changes[i].at, wf.timezone).date() <= point:
-            where[changes[i].case_id] = changes[i].to_state
-            i += 1
-        counts.append(Counter(where.values()))
-    return {"dates": [p.isoformat() for p in points],
-            "series": [{"state": name, "label": s.label, "values": [c.get(name, 0) for c in counts]}
-                       for name, s in wf.states.items()]}
+    return points
+
+
+def _period_ends(points: list[date], tz: str) -> list[datetime]:
+    """The instant each point's local day ends: a change belongs to the first point it precedes."""
+    zone = ZoneInfo(tz)
+    return [datetime.combine(p + timedelta(days=1), time(), zone).astimezone(timezone.utc) for p in points]
+
+
+def _moves(session: Session, changes, ends: list[datetime]):
+    """(period, state entered, state left, number of cases) for every change up to ``now``."""
+    period = case_when(*[(Event.at < end, i) for i, end in enumerate(ends)], else_=len(ends) - 1)
+    left = func.lag(Event.to_state).over(partition_by=Event.case_id, order_by=(Event.at, Event.id))
+    each = (select(period.label("period"), Event.to_state, left.label("left"))
+            .join(Case, Case.id == Event.case_id).where(*changes).subquery())
+    return session.execute(select(each.c.period, each.c.to_state, each.c.left, func.count())
+                           .group_by(each.c.period, each.c.to_state, each.c.left)).all()

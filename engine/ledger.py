@@ -7,18 +7,19 @@ Export → import → export gives the same file.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from engine.cases import case_facts, open_case, record_event, set_fact
 from engine.deploy import compiled_version
 from engine.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
 from engine.errors import ImportFileError
-from engine.models import Campaign, Case, Organization
+from engine.models import Campaign, Case, CaseFact, Organization
 from engine.officials import Actor
 from engine.orgs import PHONE
 from engine.tabular import Table
@@ -29,36 +30,66 @@ FIELDS = ["填表单位", "填报人及联系方式", "填表日期"]
 SEPARATOR = "；"
 _BY_LABEL = {label: ("problem", key) for key, label in PROBLEM_CATEGORIES.items()} | {
     label: ("flag", key) for key, label in KEY_TARGET_FLAGS.items()}
+CHUNK = 2_000  # rows fetched at a time while the ledger is written
 
 
 @dataclass
 class Ledger:
+    """The header fields and the rows (COLUMNS, as text).
+
+    ``rows`` may be read once only: ``build_ledger`` streams them from the database while a
+    writer consumes them (250 000 cases never sit in memory), so it must be written inside
+    the transaction that built it. ``written`` counts the rows handed out by ``each_row``.
+    """
+
     unit: str
     reporter: str
     date: str
-    rows: list[list[str]] = field(default_factory=list)  # COLUMNS, as text
+    rows: Iterable[list[str]] = field(default_factory=list)
+    written: int = 0
+
+    def each_row(self) -> Iterator[list[str]]:
+        """The rows, counted as they are handed out (what the writers read)."""
+        for row in self.rows:
+            self.written += 1
+            yield row
 
 
-def problems_text(case: Case) -> str:
-    labels = [PROBLEM_CATEGORIES[p] for p in case.problems if p in PROBLEM_CATEGORIES]
-    labels += [KEY_TARGET_FLAGS[f] for f in case.flags if f in KEY_TARGET_FLAGS]
+def problems_text(problems: Iterable[int], flags: Iterable[str]) -> str:
+    labels = [PROBLEM_CATEGORIES[p] for p in problems if p in PROBLEM_CATEGORIES]
+    labels += [KEY_TARGET_FLAGS[f] for f in flags if f in KEY_TARGET_FLAGS]
     return SEPARATOR.join(labels)
 
 
 def build_ledger(session: Session, campaign: Campaign, unit: str, reporter: str, now: datetime,
                  tz: str) -> Ledger:
-    """The campaign's cases in the attachment's form, ordered by township then organization."""
-    cases = session.scalars(select(Case).options(joinedload(Case.organization).joinedload(Organization.parent))
-                            .join(Case.organization).where(Case.campaign_id == campaign.id)
-                            .order_by(Organization.path))
-    ledger = Ledger(unit, reporter, now.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d"))
-    for number, case in enumerate(cases, start=1):
-        org = case.organization
-        facts = case_facts(session, case.id)
-        ledger.rows.append([str(number), org.name, org.secretary_name or "", org.secretary_phone or "",
-                            org.parent.name if org.parent else "", problems_text(case),
-                            facts.get("measures") or case.measures or "", facts.get("contact_leader") or ""])
-    return ledger
+    """The campaign's cases in the attachment's form, ordered by township then organization
+    (their rows are read as they are written: see ``Ledger``)."""
+    return Ledger(unit, reporter, now.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d"), ledger_rows(session, campaign))
+
+
+def ledger_rows(session: Session, campaign: Campaign) -> Iterator[list[str]]:
+    """One row per case, from one query read in chunks: the organization, its parent and the
+    two facts the ledger shows come joined to the case (a facts query per case made 250 000
+    cases take minutes)."""
+    parent, measures, leader = aliased(Organization), aliased(CaseFact), aliased(CaseFact)
+    query = (select(Organization.name, Organization.secretary_name, Organization.secretary_phone, parent.name,
+                    Case.problems, Case.flags, Case.measures, measures.value, leader.value)
+             .join(Organization, Organization.id == Case.organization_id)
+             .outerjoin(parent, parent.id == Organization.parent_id)
+             .outerjoin(measures, (measures.case_id == Case.id) & (measures.name == "measures"))
+             .outerjoin(leader, (leader.case_id == Case.id) & (leader.name == "contact_leader"))
+             .where(Case.campaign_id == campaign.id).order_by(Organization.path)
+             .execution_options(yield_per=CHUNK))
+    for number, (name, secretary, phone, superior, problems, flags, case_measures, measures_fact, leader_fact) \
+            in enumerate(session.execute(query), start=1):
+        yield [str(number), name, secretary or "", phone or "", superior or "", problems_text(problems, flags),
+               _fact(measures_fact) or case_measures or "", _fact(leader_fact) or ""]
+
+
+def _fact(stored: dict | None):
+    """A fact's value as ``case_facts`` reads it (stored as {"v": value}), None if unset."""
+    return stored.get("v") if stored else None
 
 
 # --- import ------------------------------------------------------------------------------

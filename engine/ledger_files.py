@@ -1,20 +1,35 @@
-"""The ledger as files: XLSX laid out for printing, CSV that Excel opens (BOM), and HTML."""
+"""The ledger as files: XLSX laid out for printing, CSV that Excel opens (BOM), and HTML.
+
+Each writer streams the ledger's rows to the file as they come (see ``engine.ledger.Ledger``):
+memory stays flat whatever the number of cases.
+"""
 
 from __future__ import annotations
 
 import csv
 import html
+from collections.abc import Iterator
+from copy import copy
+from functools import partial
 from pathlib import Path
 
 from engine.ledger import COLUMNS, TITLE, Ledger
 
 WIDTHS = [6, 30, 12, 16, 24, 40, 40, 12]  # characters, for A4 landscape
+CENTRED = (1, 3, 4, 8)  # 序号, 党组织书记姓名, 党组织书记联系电话, 联系领导 (1-based columns)
+FONT = "宋体"
 
 
-def grid(ledger: Ledger) -> list[list[str]]:
+def fields(ledger: Ledger) -> list[str]:
+    return [f"填表单位：{ledger.unit}", f"填报人及联系方式：{ledger.reporter}", f"填表日期：{ledger.date}"]
+
+
+def grid(ledger: Ledger) -> Iterator[list[str]]:
     """The sheet as rows of text: title, header fields, column names, cases."""
-    return [[TITLE], [f"填表单位：{ledger.unit}", f"填报人及联系方式：{ledger.reporter}", f"填表日期：{ledger.date}"],
-            list(COLUMNS), *ledger.rows]
+    yield [TITLE]
+    yield fields(ledger)
+    yield list(COLUMNS)
+    yield from ledger.each_row()
 
 
 def write_csv(ledger: Ledger, path: Path) -> None:
@@ -25,8 +40,8 @@ def write_csv(ledger: Ledger, path: Path) -> None:
 def write_html(ledger: Ledger, path: Path) -> None:
     e = html.escape
     head = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>" for row in ledger.rows)
-    path.write_text(f"""<!DOCTYPE html>
+    with path.open("w", encoding="utf-8") as out:
+        out.write(f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{TITLE}</title>
 <style>
 body {{ font-family: "SimSun", "Songti SC", "Noto Serif CJK SC", serif; margin: 2em; }}
@@ -40,9 +55,10 @@ th {{ background: #f2f2f2; }}
 <h1>{TITLE}</h1>
 <div class="fields"><span>填表单位：{e(ledger.unit)}</span><span>填报人及联系方式：{e(ledger.reporter)}</span>
 <span>填表日期：{e(ledger.date)}</span></div>
-<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
-</body></html>
-""", encoding="utf-8")
+<table><thead><tr>{head}</tr></thead><tbody>""")
+        for row in ledger.each_row():
+            out.write("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>")
+        out.write("</tbody></table>\n</body></html>\n")
 
 
 def _printable(value: str) -> str:
@@ -53,47 +69,72 @@ def _printable(value: str) -> str:
 
 
 def write_xlsx(ledger: Ledger, path: Path) -> None:
+    """The attachment laid out for A4 landscape, in openpyxl's write-only mode: each row goes
+    to the file as it is appended (so the layout is set before the first row)."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-    from openpyxl.utils import get_column_letter
 
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "汇总表"
-    font = "宋体"
-    last = get_column_letter(len(COLUMNS))
-    rows = [[_printable(v) for v in row] for row in grid(ledger)]
-    sheet.append([TITLE])
-    sheet.merge_cells(f"A1:{last}1")
-    sheet["A1"].font = Font(name=font, size=16, bold=True)
-    sheet["A1"].alignment = Alignment(horizontal="center", vertical="center")
-    sheet.row_dimensions[1].height = 30
-    fields = rows[1]
-    for cell_range, text in zip(("A2:C2", "D2:F2", "G2:H2"), fields, strict=True):
-        sheet.merge_cells(cell_range)
-        anchor = sheet[cell_range.split(":")[0]]
-        anchor.value, anchor.font = text, Font(name=font, size=11)
-    thin = Side(style="thin", color="000000")
-    border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    for row in rows[2:]:
-        sheet.append(row)
-    for r, row in enumerate(sheet.iter_rows(min_row=3, max_row=sheet.max_row, max_col=len(COLUMNS)), start=3):
-        for cell in row:
-            cell.border = border
-            cell.alignment = Alignment(wrap_text=True, vertical="center",
-                                       horizontal="center" if r == 3 or cell.column in (1, 3, 4, 8) else "left")
-            cell.font = Font(name=font, size=11, bold=r == 3)
-            cell.number_format = "@"  # phone numbers stay text, never 1.38E+10
-            if r == 3:
-                cell.fill = PatternFill("solid", fgColor="F2F2F2")
+    with path.open("wb") as out:  # first: a folder that cannot be written fails before any work
+        book = Workbook(write_only=True)
+        book.properties.title = TITLE
+        sheet = book.create_sheet("汇总表")
+        _lay_out(sheet)
+        try:
+            _append_rows(sheet, ledger)
+        finally:
+            sheet.close()  # ends openpyxl's stream of the sheet even if reading the rows failed
+        book.save(out)
+
+
+def _lay_out(sheet) -> None:
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
+
     for i, width in enumerate(WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = width
+    sheet.row_dimensions[1].height = 30
+    for cell_range in (f"A1:{get_column_letter(len(COLUMNS))}1", "A2:C2", "D2:F2", "G2:H2"):
+        sheet.merged_cells.add(cell_range)
     sheet.freeze_panes = "A4"
     setup = sheet.page_setup
-    setup.orientation, setup.paperSize = "landscape", sheet.PAPERSIZE_A4
+    setup.orientation, setup.paperSize = "landscape", Worksheet.PAPERSIZE_A4
     setup.fitToWidth, setup.fitToHeight = 1, 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.print_title_rows = "3:3"
     sheet.print_options.horizontalCentered = True
-    book.properties.title = TITLE
-    book.save(path)
+
+
+def _append_rows(sheet, ledger: Ledger) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    def styled(value: str | None, **style) -> WriteOnlyCell:
+        cell = WriteOnlyCell(sheet, value)
+        for name, applied in style.items():
+            setattr(cell, name, applied)
+        return cell
+
+    def grid_cell(column: int, header: bool) -> WriteOnlyCell:
+        thin = Side(style="thin", color="000000")
+        return styled(None, border=Border(left=thin, right=thin, top=thin, bottom=thin),
+                      font=Font(name=FONT, size=11, bold=header), number_format="@",  # phones stay text
+                      alignment=Alignment(wrap_text=True, vertical="center",
+                                          horizontal="center" if header or column in CENTRED else "left"),
+                      **({"fill": PatternFill("solid", fgColor="F2F2F2")} if header else {}))
+
+    sheet.append([styled(TITLE, font=Font(name=FONT, size=16, bold=True),
+                         alignment=Alignment(horizontal="center", vertical="center"))])
+    first, second, third = (styled(_printable(text), font=Font(name=FONT, size=11)) for text in fields(ledger))
+    sheet.append([first, None, None, second, None, None, third])  # each over its merged range
+    sheet.append([styled(name, _style=grid_cell(i, True)._style) for i, name in enumerate(COLUMNS, start=1)])
+    # The body's styles are resolved once per column and each cell takes a copy (openpyxl's
+    # own way to copy a style): resolving Font and Border objects per cell is what is slow.
+    body = [grid_cell(i, False)._style for i in range(1, len(COLUMNS) + 1)]
+    printable = partial(ILLEGAL_CHARACTERS_RE.sub, "")
+    for row in ledger.each_row():
+        cells = []
+        for value, style in zip(row, body, strict=True):
+            cell = WriteOnlyCell(sheet, printable(value))
+            cell._style = copy(style)
+            cells.append(cell)
+        sheet.append(cells)

@@ -33,13 +33,21 @@ def read_table(path: str | Path) -> Table:
         grid = _csv_rows(path)
     else:
         raise BadInput(f"{path}: 只支持 .csv 和 .xlsx 文件 / only .csv and .xlsx files are supported")
-    numbered = [(i + 1, [c.strip() for c in row]) for i, row in enumerate(grid)]
-    numbered = [(n, row) for n, row in numbered if any(row)]
-    if not numbered:
+    header: list[str] | None = None
+    header_row, width = 0, 0
+    rows: list[tuple[int, list[str]]] = []
+    for number, raw in enumerate(grid, start=1):  # one pass, one new list per row: files run to 10⁶ rows
+        cells = [c.strip() for c in raw]
+        if not any(cells):
+            continue
+        if header is None:
+            header, header_row, width = cells, number, len(cells)
+            continue
+        if len(cells) < width:  # spreadsheets omit trailing empty cells: give every row the header's width
+            cells += [""] * (width - len(cells))
+        rows.append((number, cells))
+    if header is None:
         raise BadInput(f"{path}: 文件中没有数据 / the file has no rows")
-    (header_row, header), *rows = numbered
-    width = len(header)  # spreadsheets omit trailing empty cells: give every row the header's width
-    rows = [(n, row + [""] * (width - len(row))) for n, row in rows]
     return Table(str(path), header, header_row, rows)
 
 

@@ -42,6 +42,35 @@ def test_xlsx_is_the_attachment_laid_out_for_printing(with_cases, tmp_path):
     assert sheet.freeze_panes == "A4" and sheet.print_title_rows == "$3:$3"
     assert sheet["B4"].alignment.wrap_text and sheet["B4"].border.left.style == "thin"
     assert sheet["B4"].font.name == "宋体" and sheet.column_dimensions["F"].width == 40
+    assert sheet["G4"].value is None and sheet["G4"].border.left.style == "thin"  # empty cells keep the grid
+    assert sheet["D4"].number_format == "@" and sheet["C3"].fill.fgColor.rgb == "00F2F2F2"
+
+
+def test_export_reads_the_cases_in_a_fixed_number_of_queries(with_cases, tmp_path):
+    """The ledger's rows come from one query, not one per case: as many statements for 6 cases as for 2."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def statements(fmt: str) -> tuple[int, str]:
+        seen: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args) -> None:
+            seen.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            out = with_cases("ledger", "export", "--format", fmt, "-o", str(tmp_path / f"l.{fmt}")).stdout
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        return len(seen), out
+
+    few = {fmt: statements(fmt) for fmt in ("xlsx", "csv", "html")}
+    for org in ("T1-03", "T1-04", "T1-05", "T1-06"):
+        with_cases("case", "open", org, "--problem", "2", who="王强", now="2014-03-07")
+    for fmt, (before, out) in few.items():
+        after, out_after = statements(fmt)
+        assert after == before, fmt
+        assert "exported 2 行" in out and "exported 6 行" in out_after
 
 
 def test_csv_opens_in_excel_and_html_is_a_table(with_cases, tmp_path):

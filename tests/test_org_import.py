@@ -446,6 +446,35 @@ def test_several_hierarchy_problems_all_reported(seeded, tmp_path):
         assert any(f"row {row}, 列 column '上级编码'" in p for p in err.problems)
 
 
+def test_phone_digits_must_be_ascii(seeded, tmp_path):
+    path = write_csv(tmp_path / "bad.csv", _with(["N1", "新村", "村", "T1", "赵", "１３８００１３８０００"],
+                                                 ["N2", "新二村", "村", "T1", "钱", "123456"]))  # full-width; too short
+    err = expect_rejected(seeded, path, f"row {ROW}", f"row {ROW + 1}", "'书记电话'", "１３８００１３８０００")
+    assert len(err.problems) == 2
+
+
+def test_phones_in_their_usual_forms(store, tmp_path):
+    rows = [*COUNTY, ["T1-03", "第三村党支部", "村", "T1", "", "+86 138-0000-0003"],
+            ["T1-04", "第四村党支部", "村", "T1", "", "1380000"]]  # 7 digits: the shortest accepted
+    assert do_import(store, write_csv(tmp_path / "orgs.csv", rows)) == (len(rows), 0)
+    assert snapshot(store)["T1-03"][7] == "+86 138-0000-0003"
+
+
+def test_a_file_without_the_optional_columns(store, tmp_path):
+    path = write_csv(tmp_path / "orgs.csv", [r[:3] for r in COUNTY[:1]] + [[r[0], r[1], r[2], r[3]] for r in COUNTY[1:]],
+                     header=HEADER_ZH[:4])
+    assert do_import(store, path) == (len(COUNTY), 0)
+    assert snapshot(store)["T1-01"][6:] == (None, None)
+
+
+def test_rows_below_a_loop_are_checked_once(seeded, tmp_path):
+    """Only the rows on the loop are named; the many hanging below it cost one step each."""
+    below = [[f"V{i}", f"第{i}村", "村", "A", "", ""] for i in range(5000)]
+    path = write_csv(tmp_path / "bad.csv", _with(["A", "甲村", "村", "B", "", ""], ["B", "乙村", "村", "A", "", ""], *below))
+    err = expect_rejected(seeded, path, f"row {ROW}", f"row {ROW + 1}", "loops back to 'A'", "loops back to 'B'")
+    assert len(err.problems) == 2
+
+
 # --- the command line ------------------------------------------------------------------
 
 @pytest.fixture

@@ -66,6 +66,44 @@ def test_figures_tell_the_county_s_story(county):
     assert first["screening"] == 4 and sum(first.values()) == 4
 
 
+def replayed(db_url: str, dates: list[str], tz: str = "Asia/Shanghai") -> dict[str, list[int]]:
+    """Cases per state at the end of each date, replaying every state change in time order
+    (the last change up to a date wins)."""
+    from collections import Counter
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from engine.db import Store
+    from engine.models import Event
+
+    store = Store(db_url)
+    with store.transaction() as session:
+        changes = session.execute(select(Event.case_id, Event.at, Event.to_state)
+                                  .where(Event.to_state.is_not(None)).order_by(Event.at, Event.id)).all()
+    store.dispose()
+    where: dict[int, str] = {}
+    standing: list[Counter] = []
+    for day in dates:
+        for case_id, at_, state in changes:
+            if at_.astimezone(ZoneInfo(tz)).date().isoformat() <= day:
+                where[case_id] = state
+        standing.append(Counter(where.values()))
+    return {state: [c[state] for c in standing] for state in set().union(*standing)}
+
+
+@pytest.mark.parametrize("now", ["2014-03-12", "2014-11-20", "2014-12-05"])
+def test_progress_is_the_replayed_history(county, now):
+    # recorded late with a time before the case's opening: in time order it comes first, so the
+    # replay has the case enter "rectifying" and then go back to "screening"
+    county("fire", "2014-1-0004", "confirm", who="李明", now="2014-03-04")
+    progress = county.json("report", now=now)["progress"]
+    assert progress["dates"][0] == "2014-03-04" and len(progress["dates"]) > 1
+    got = {s["state"]: s["values"] for s in progress["series"]}
+    assert {state: values for state, values in got.items() if any(values)} == replayed(county.db, progress["dates"])
+    assert all(v >= 0 for values in got.values() for v in values)
+
+
 def test_upcoming_deadlines_and_the_clock(county):
     d = county.json("report", now="2014-11-20")
     assert d["overdue"]["count"] == 1  # only the unconfirmed case (03-16)
@@ -80,6 +118,20 @@ def test_terminal_tables(county):
                     "群众满意度测评 / surveys — 阈值 70%，达标 1，未达标 1", "抽查抽签 / spot checks", "整顿进度 / progress"):
         assert heading in out
     assert "孙立（联系领导）" in out
+
+
+def test_terminal_lists_the_first_townships_of_a_province(county, capsys):
+    from cli import _print_report
+    from engine.dashboard import LISTED
+
+    d = county.json("report", now="2014-12-05")
+    town, quota = d["townships"][0], d["quota"]["rows"]
+    d["townships"] = [{**town, "name": f"第{i}镇"} for i in range(LISTED + 5)]
+    d["quota"]["rows"] = [{**quota[0], "name": f"第{i}镇"} for i in range(LISTED + 5)] + [quota[-1]]
+    _print_report(d)
+    out = capsys.readouterr().out
+    assert f"第{LISTED - 1}镇" in out and f"第{LISTED}镇" not in out
+    assert out.count("5 more townships: see --json or --html") == 2 and "全县合计" in out
 
 
 def test_html_is_one_self_contained_page(county, tmp_path):
