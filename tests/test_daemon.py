@@ -48,12 +48,17 @@ def test_sigterm_mid_run_then_restart_loses_and_doubles_nothing(tmp_path):
     store, url = seeded(tmp_path)
     env = {**os.environ, "RECTIFY_DB": url, "RECTIFY_NOW": "2014-03-25T09:00", "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-c", "import cli; cli.main()", "daemon", "--interval", "0.2"]
-    daemon = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              stdin=subprocess.DEVNULL)
+    # Held at its 100th timer: the daemon fires 1 600 in about a second, faster than a test can
+    # poll, so the signal is sent while it is known to be in the middle of the tick.
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    daemon = subprocess.Popen(cmd, env={**env, "RECTIFY_FAILPOINTS": f"tick.after_claim=pause:{gate}@100"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while count(store, Notice.case_id.is_not(None)) < 5 and time.time() < deadline:
+    while not (gate / "tick.after_claim.reached").exists() and time.time() < deadline:
         time.sleep(0.01)
     daemon.send_signal(signal.SIGTERM)
+    (gate / "tick.after_claim.go").touch()
     _, log = daemon.communicate(timeout=60)
     assert daemon.returncode == 0, log
     assert "signal SIGTERM: finishing the current tick" in log and "daemon stopped: signal SIGTERM" in log
