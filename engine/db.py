@@ -23,6 +23,7 @@ from engine import failpoints
 from engine.errors import Conflict, DatabaseError
 
 DEFAULT_URL = "sqlite:///rectify.db"
+READ_ONLY = "rectify_read_only"  # an execution option: this connection only reads
 ENV_VAR = "RECTIFY_DB"
 
 
@@ -75,7 +76,8 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader (Store.reading) takes a WAL snapshot and holds no lock writers wait for.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -109,6 +111,12 @@ class Store:
         self.shown = safe_url(url)  # for messages and logs
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        readonly: dict[str, object] = {READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            # One snapshot for the whole read (a report's figures must add up), which a read-only
+            # transaction gets at REPEATABLE READ without ever failing to serialise.
+            readonly.update(postgresql_readonly=True, isolation_level="REPEATABLE READ")
+        self.readers = sessionmaker(self.engine.execution_options(**readonly), expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -124,6 +132,20 @@ class Store:
             raise Conflict("整顿对象已被他人修改，本次操作未写入任何内容，请查看最新情况（rectify case show）后重试 / "
                            "the case changed while you were acting: someone else committed first and nothing of "
                            "yours was written; look again ('rectify case show') and retry") from exc
+        except DBAPIError as exc:
+            raise DatabaseError(f"数据库操作失败 / database error on {self.shown}: {exc.orig}") from exc
+        finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A consistent snapshot for a command that only reads (a report, an export, a listing):
+        on SQLite a deferred transaction, which in WAL mode never holds up the daemon or an
+        official's write however long it lasts; on PostgreSQL a READ ONLY transaction. Nothing
+        is committed."""
+        session = self.readers()
+        try:
+            yield session
         except DBAPIError as exc:
             raise DatabaseError(f"数据库操作失败 / database error on {self.shown}: {exc.orig}") from exc
         finally:
