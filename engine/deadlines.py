@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
-
 from engine.clock import local, start_of
 from engine.definition import Deadline, Duration, State
 from engine.workcalendar import DayInfo, WorkCalendar
@@ -57,6 +55,9 @@ def shift(moment: datetime, duration: Duration, sign: int, calendar: WorkCalenda
     """``moment`` moved by ``duration`` (forward if ``sign`` > 0, back otherwise)."""
     n = duration.amount * sign
     if duration.unit == "months":
+        # dateutil's only use: imported here rather than by every command that loads this module.
+        from dateutil.relativedelta import relativedelta
+
         return Moment(moment + relativedelta(months=n))
     if duration.unit != "working_days":
         return Moment(moment + timedelta(days=n * (7 if duration.unit == "weeks" else 1)))

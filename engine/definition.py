@@ -18,7 +18,9 @@ Name = Annotated[str, Field(pattern=NAME)]
 
 
 class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: the validators are built by the first model_validate (check, deploy). A
+    # command that takes the deployed workflow from the cache (engine.deploy) never needs them.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(working days?|workdays?|days?|weeks?|months?|个工作日|工作日|天|日|周|个月|月)\s*$")

@@ -12,15 +12,17 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from engine.definition import Workflow
 from engine.errors import BadInput, InvalidDefinition, Problem
 from engine.workcalendar import DEFAULT_CALENDAR, WorkCalendar, parse_overrides
-from engine.yamlsafe import Located, read_yaml
 from rules.base import Rule
+
+if TYPE_CHECKING:  # a deployed workflow comes from the cache (engine.deploy) without YAML: see _read_yaml()
+    from engine.yamlsafe import Located
 
 TEMPLATE_DIR = "templates"
 TEMPLATE_SUFFIX = ".j2"
@@ -89,7 +91,7 @@ def read_templates(folder: Path) -> tuple[dict[str, str], list[Problem]]:
 def load_calendar(text: str | None, file: str, problems: list[Problem]) -> WorkCalendar:
     if text is None:
         return DEFAULT_CALENDAR
-    located = read_yaml(text, file)
+    located = _read_yaml(text, file)
     problems += located.problems
     if located.data is None:
         return DEFAULT_CALENDAR
@@ -103,7 +105,7 @@ def load_workflow_text(text: str, file: str, templates: dict[str, str], template
 
     problems = list(problems or [])
     calendar = load_calendar(calendar_text, calendar_file, problems)
-    located = read_yaml(text, file)
+    located = _read_yaml(text, file)
     problems += located.problems
     # The reader recovers from most problems (it keeps the first of duplicate keys), so go on
     # and report the schema's and the graph's problems in the same run.
@@ -116,6 +118,12 @@ def load_workflow_text(text: str, file: str, templates: dict[str, str], template
         raise InvalidDefinition(sorted(set(problems), key=lambda p: (p.file != file, p.file, p.line, p.column)))
     return LoadedWorkflow(definition, text, dict(templates), file, rules, calendar_text, calendar,
                           coverage_warnings(definition, located, calendar))
+
+
+def _read_yaml(text: str, file: str) -> Located:
+    from engine.yamlsafe import read_yaml
+
+    return read_yaml(text, file)
 
 
 def _parse(located: Located, problems: list[Problem]) -> Workflow | None:

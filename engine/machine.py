@@ -13,14 +13,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from transitions import EventData, Machine
-
-from engine.definition import Transition
-from engine.loader import LoadedWorkflow
 from notifiers.render import NoticeRenderer
 from rules.base import Outcome, Verdict
+
+if TYPE_CHECKING:  # the engine imports this module for its guard helpers: transitions only when compiling
+    from transitions import EventData, Machine
+
+    from engine.definition import Transition
+    from engine.loader import LoadedWorkflow
 
 
 def split_guard(guard: str) -> tuple[str, bool]:
@@ -93,6 +95,8 @@ def _recorder(transition: Transition):
 
 
 def compile_workflow(loaded: LoadedWorkflow) -> CompiledWorkflow:
+    from transitions import Machine
+
     wf = loaded.definition
     machine = Machine(model=None, states=list(wf.states), initial=wf.initial_state,
                       auto_transitions=False, send_event=True, ignore_invalid_triggers=False)

@@ -43,6 +43,10 @@ class WorkCalendar:
         days = list(chinese_calendar.constants.holidays) + list(chinese_calendar.constants.workdays)
         return frozenset(range(min(days).year, max(days).year + 1))
 
+    def __getstate__(self) -> dict[str, object]:
+        # A pickled calendar (engine.deploy's cache) must not carry the library's years with it.
+        return {k: v for k, v in self.__dict__.items() if k != "library_years"}
+
     def covers(self, year: int) -> bool:
         return year in self.library_years or year in self.extra_years
 

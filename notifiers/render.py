@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import DictLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+if TYPE_CHECKING:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,28 @@ def template_hash(source: str) -> str:
 
 
 class NoticeRenderer:
-    """Renders the notice templates of one deployed workflow version."""
+    """Renders the notice templates of one deployed workflow version.
+
+    Jinja is imported and the environment built on the first render or check, not when
+    the workflow is compiled: most commands (``case show``, ``case list``) render nothing.
+    """
 
     def __init__(self, sources: Mapping[str, str]):
         self.sources = dict(sources)
-        self._env = ImmutableSandboxedEnvironment(
+
+    @cached_property
+    def _env(self) -> ImmutableSandboxedEnvironment:
+        from jinja2 import DictLoader, StrictUndefined
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        return ImmutableSandboxedEnvironment(
             loader=DictLoader(self.sources), undefined=StrictUndefined,
             autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
         )
 
     def render(self, name: str, context: Mapping[str, Any]) -> RenderedNotice:
+        from jinja2 import TemplateError, TemplateSyntaxError
+
         if name not in self.sources:
             raise NoticeTemplateError(name, 1, f"no template '{name}'; known: {', '.join(sorted(self.sources))}")
         try:
@@ -73,6 +86,8 @@ class NoticeRenderer:
         return None
 
     def _check_names(self, name: str, context: Mapping[str, Any]) -> None:
+        from jinja2 import TemplateSyntaxError, meta, nodes
+
         # Rendering only walks the branches the sample takes; the syntax tree shows them all.
         try:
             tree = self._env.parse(self.sources[name])

@@ -79,13 +79,15 @@ class RuleContext:
 
 
 class NoParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build, as engine.definition.Spec: parameters are validated when a workflow is
+    # checked, not in every process that evaluates a rule from the cached workflow.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class Params(BaseModel):
     """Base for rule parameter models: strict, unknown keys refused."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class Rule:
