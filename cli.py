@@ -103,6 +103,19 @@ class Settings:
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """A transaction on an initialised database (never creates a stray SQLite file)."""
+        self._check_database()
+        with self.store.transaction() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        """A read-only snapshot, for commands that write nothing: a long report or export never
+        holds up the daemon or another official's command."""
+        self._check_database()
+        with self.store.reading() as session:
+            yield session
+
+    def _check_database(self) -> None:
         from sqlalchemy.engine import make_url
 
         from engine.db import database_url
@@ -115,8 +128,6 @@ class Settings:
         if not self.store.is_initialised():
             raise DatabaseError(f"数据库尚未初始化 / the database {url.render_as_string(hide_password=True)} "
                                 "is not initialised: run 'rectify init'")
-        with self.store.transaction() as session:
-            yield session
 
     def close(self) -> None:
         """Close the database connections when the command ends (in-process callers reuse the interpreter)."""
@@ -292,7 +303,7 @@ def workflow_show(settings: Settings, file: str | None, deployed: bool, campaign
     if deployed:
         from engine.deploy import compiled_version, resolve_campaign
 
-        with settings.transaction() as session:
+        with settings.reading() as session:
             version = resolve_campaign(session, campaign_ref).current_version
             wf = compiled_version(version).definition
             click.echo(f"已部署版本 / deployed version v{version.version} ({version.digest[:12]}), "
@@ -429,7 +440,7 @@ def org_list(settings: Settings, township: str | None, as_json: bool) -> None:
     from engine.models import Organization
     from engine.orgs import KIND_LABELS, get_org
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         query = select(Organization).order_by(Organization.path)
         if township:
             query = query.where(Organization.township_id == get_org(session, township).id)
@@ -535,7 +546,7 @@ def official_list(settings: Settings, as_json: bool) -> None:
     """List officials."""
     from engine.officials import list_officials
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         rows = [{"name": o.name, "role": o.role, "jurisdiction": o.jurisdiction.name, "phone": o.phone,
                  "email": o.email, "login": o.login, "admin": o.admin, "active": o.active}
                 for o in list_officials(session)]
@@ -603,7 +614,7 @@ def case_list(settings: Settings, state: str | None, township: str | None, overd
     from engine.orgs import get_org
     from engine.views import case_row
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         campaign = resolve_campaign(session, campaign_ref)
         now = settings.now()
         town = get_org(session, township) if township else None
@@ -625,7 +636,7 @@ def case_show(settings: Settings, ref: str, as_json: bool) -> None:
     from engine.cases import get_case
     from engine.views import case_detail
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         detail = case_detail(session, get_case(session, ref), settings.now())
     if as_json:
         emit_json(detail)
@@ -679,7 +690,7 @@ def history(settings: Settings, ref: str, as_json: bool) -> None:
     from engine.cases import get_case
     from engine.views import history as case_history
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         events = case_history(session, get_case(session, ref))
     if as_json:
         emit_json(events)
@@ -767,7 +778,7 @@ def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | 
 
     path = Path(output or f"{TITLE}.{fmt}")
     writer = {"xlsx": write_xlsx, "csv": write_csv, "html": write_html}[fmt]
-    with settings.transaction() as session:
+    with settings.reading() as session:
         campaign = resolve_campaign(session, campaign_ref)
         wf = compiled_version(campaign.current_version).definition
         book = build_ledger(session, campaign, unit or wf.issuer, reporter, settings.now(wf.timezone), wf.timezone)
@@ -809,7 +820,7 @@ def quota(settings: Settings, campaign_ref: str | None, as_json: bool) -> None:
     from engine.errors import BadInput
     from engine.quota import quota_params, quota_table
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         campaign = resolve_campaign(session, campaign_ref)
         params = quota_params(campaign)
         if params is None:
@@ -842,7 +853,7 @@ def report(settings: Settings, html_path: str | None, as_json: bool, campaign_re
     from engine.dashboard import dashboard
     from engine.deploy import compiled_version, resolve_campaign
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         campaign = resolve_campaign(session, campaign_ref)
         tz = compiled_version(campaign.current_version).definition.timezone
         d = dashboard(session, campaign, settings.now(tz))
@@ -926,7 +937,7 @@ def bulletin(settings: Settings, docx_path: str | None, campaign_ref: str | None
     from engine.bulletin import render_bulletin
     from engine.deploy import resolve_campaign
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         rendered = render_bulletin(session, resolve_campaign(session, campaign_ref), settings.now())
     click.echo(rendered.title)
     click.echo("")
@@ -980,7 +991,7 @@ def spot_check_verify(settings: Settings, draw_id: int) -> None:
     """Recompute draw DRAW_ID from its record (population, seed, rate) and compare."""
     from engine.spotcheck import verify
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         check = verify(session, draw_id)
         recorded = list(check.draw.selected)
     if not check.ok:
@@ -997,7 +1008,7 @@ def spot_check_list(settings: Settings) -> None:
     from engine.clock import fmt
     from engine.spotcheck import list_draws
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         rows = [[d.id, fmt(d.at, "Asia/Shanghai"), d.actor, d.seed, len(d.population), "、".join(d.selected)]
                 for d in list_draws(session)]
     console().print(table("抽查抽签 / spot-check draws", ["#", "时间", "操作人", "种子", "总数", "抽中"], rows))
@@ -1056,7 +1067,7 @@ def notices_list(settings: Settings, status: str | None, case_ref: str | None, l
     from engine.clock import fmt
     from engine.models import Notice
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         query = select(Notice).order_by(Notice.id.desc()).limit(limit)
         if status:
             query = query.where(Notice.status == status)
@@ -1085,7 +1096,7 @@ def notices_show(settings: Settings, notice_id: int, as_json: bool) -> None:
     from engine.errors import NotFound
     from engine.models import Delivery, Notice
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         notice = session.get(Notice, notice_id)
         if notice is None:
             raise NotFound("notice 通知", notice_id, "list notices with 'rectify notices list'")
@@ -1123,7 +1134,7 @@ def notices_docx(settings: Settings, notice_id: int, output: str | None) -> None
     from engine.models import Notice
     from notifiers.officialdoc import write_notice_docx
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         notice = session.get(Notice, notice_id)
         if notice is None:
             raise NotFound("notice 通知", notice_id, "list notices with 'rectify notices list'")
@@ -1174,7 +1185,7 @@ def notices_preview(settings: Settings, template: str, ref: str) -> None:
     from engine.notices import notice_context
     from notifiers.render import NoticeTemplateError
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         target = get_case(session, ref)
         compiled = compiled_version(target.workflow_version)
         context = notice_context(compiled, target, settings.now(), settings.actor or "preview",
@@ -1208,7 +1219,7 @@ def audit_verify(settings: Settings, case_ref: str | None, checkpoint_file: str 
     from engine.cases import get_case
 
     heads = _read_checkpoint(checkpoint_file) if checkpoint_file else None
-    with settings.transaction() as session:
+    with settings.reading() as session:
         ids = [get_case(session, case_ref).id] if case_ref else None
         result = verify(session, ids, heads)
     if not result.ok:
@@ -1241,7 +1252,7 @@ def audit_checkpoint(settings: Settings, output: str | None) -> None:
     from engine.audit import checkpoint
     from engine.clock import fmt
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         data = {"at": fmt(settings.now(), "Asia/Shanghai"), **checkpoint(session)}
     text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
     if output is None:
@@ -1260,7 +1271,7 @@ def audit_export(settings: Settings, ref: str, output: str | None) -> None:
     from engine.audit import METHOD, trail
     from engine.cases import get_case
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         target = get_case(session, ref)
         data = {"case": target.ref, "organization": target.organization.name, "method": METHOD,
                 "head": {"seq": target.event_seq, "hash": target.event_head}, "events": trail(session, target)}
@@ -1283,7 +1294,7 @@ def audit_refusals(settings: Settings, limit: int, as_json: bool) -> None:
     from engine.clock import fmt
     from engine.models import Refusal
 
-    with settings.transaction() as session:
+    with settings.reading() as session:
         rows = [{"id": r.id, "at": fmt(r.at, "Asia/Shanghai"), "login": r.login, "actor": r.actor,
                  "command": r.command, "reason": r.reason}
                 for r in session.scalars(select(Refusal).order_by(Refusal.id.desc()).limit(limit))]
