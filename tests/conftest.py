@@ -26,6 +26,19 @@ def at(text_: str) -> datetime:
     return datetime.fromisoformat(text_).replace(tzinfo=TZ)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_cache(tmp_path_factory):
+    """The suite's checked-workflow cache (engine.deploy) in a folder of its own, inherited by
+    the rectify processes the tests start, so a run neither reads nor leaves ~/.cache."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     bindir = find_bin()
