@@ -197,7 +197,7 @@ def bench_cli(report: Report, store: Store) -> None:
         county = me.jurisdiction.path
         refs = list(s.scalars(select(Case.ref).join(Case.organization).where(
             Case.state == "screening", Organization.path.startswith(county)).order_by(Case.id).limit(5)))
-        shown = s.scalar(select(Case.ref).order_by(Case.id.desc()).limit(1))
+        shown = s.scalars(select(Case.ref).order_by(Case.id.desc()).limit(1)).one()
     floor = timed(lambda: run_quiet([sys.executable, "-c", "import sqlalchemy"]), repeat=5)
     run_quiet(rectify_cmd(store.url, "case", "show", shown))  # warm: bytecode and the checked workflow cached
     report.add("floor: python -c 'import sqlalchemy'", f"{floor * 1000:,.0f} ms")

@@ -7,9 +7,10 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from engine.db import reserve_ids
 from engine.errors import ImportFileError, NotFound
 from engine.models import Organization, OrgKind
 from engine.tabular import Table
@@ -149,7 +150,7 @@ def import_organizations(session: Session, rows: list[OrgRow], path: str) -> tup
     ordered, problems = _parents_first(rows, by_code, existing)
     if problems:
         raise ImportFileError(path, problems)
-    ids = iter(_reserve_ids(session, sum(1 for r in ordered if r.code not in existing)))
+    ids = iter(reserve_ids(session, "organizations", sum(1 for r in ordered if r.code not in existing)))
     placed = {code: (org.id, org.path, org.township_id) for code, (org, _) in existing.items()}
     new: list[tuple] = []  # _INSERTED's columns
     changes: list[tuple[Organization, dict]] = []
@@ -212,18 +213,6 @@ def _update(session: Session, changes: list[tuple[Organization, dict]]) -> None:
             moved_township.append(org)
     for org in moved_township:
         _retownship_below(session, org)
-
-
-def _reserve_ids(session: Session, count: int) -> list[int]:
-    """Ids for ``count`` new organizations: from PostgreSQL's sequence, or after SQLite's
-    largest (a SQLite write transaction holds the database, so nobody takes them meanwhile)."""
-    if count == 0:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        return list(session.scalars(text("SELECT nextval(pg_get_serial_sequence('organizations', 'id')) "
-                                         "FROM generate_series(1, :n)"), {"n": count}))
-    start = (session.scalar(select(func.max(Organization.id))) or 0) + 1
-    return list(range(start, start + count))
 
 
 def _retownship_below(session: Session, top: Organization) -> None:
