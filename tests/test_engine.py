@@ -391,12 +391,17 @@ def test_concurrent_change_is_a_conflict_and_writes_nothing(county, db_url):
     assert state_of(county, ref) == ("rectifying", 1)
 
 
-def test_quota_can_block_per_county(store, workflow_copy):
+def seed_with_county_quota_blocking(store, workflow_copy) -> None:
+    """The small county, its workflow's quota set to block above 10 % of the county."""
     text = workflow_copy.read_text(encoding="utf-8").replace(
         "params: {target: 0.05, tolerance: 0.02, mode: warn}",
         "params: {target: 0.05, tolerance: 0.05, mode: block, per: county}")
     workflow_copy.write_text(text, encoding="utf-8")
     seed_county(store, workflow_copy)
+
+
+def test_quota_can_block_per_county(store, workflow_copy):
+    seed_with_county_quota_blocking(store, workflow_copy)
     refs = [open_(store, org=f"T{t}-0{i}", who=LI) for t, i in ((1, 1), (2, 1), (2, 2))]
     fire_(store, refs[0], "confirm")  # 1/12 = 8.3 % ≤ 10 %
     before = snapshot(store)
@@ -407,11 +412,7 @@ def test_quota_can_block_per_county(store, workflow_copy):
 
 def test_a_case_directly_under_the_county_counts_in_the_county_quota(store, workflow_copy):
     """An organization with no township (an enterprise under the county itself) still counts."""
-    text = workflow_copy.read_text(encoding="utf-8").replace(
-        "params: {target: 0.05, tolerance: 0.02, mode: warn}",
-        "params: {target: 0.05, tolerance: 0.05, mode: block, per: county}")
-    workflow_copy.write_text(text, encoding="utf-8")
-    seed_county(store, workflow_copy)
+    seed_with_county_quota_blocking(store, workflow_copy)
     with store.transaction() as s:
         import_organizations(s, [OrgRow(99, "X-E1", "县直企业党支部", OrgKind.ENTERPRISE, "X", None, None)], "more")
     refs = [open_(store, org="X-E1", who=LI), open_(store, org="T2-01", who=LI)]
