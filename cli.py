@@ -139,7 +139,9 @@ class Settings:
         """Administrative commands: only an administrator (or anyone, before the first one exists)."""
         from engine.identity import require_admin, whoami
 
-        require_admin(whoami(session), what_zh, what_en)
+        identity = whoami(session)
+        require_admin(identity, what_zh, what_en)
+        warn_if_bootstrap(identity)
 
     def actor_name(self, session) -> str:
         """Who is recorded as having done an administrative action."""
@@ -569,7 +571,22 @@ def _actor(settings: Settings, session):
     """The official a writing command acts as (the login's own; --as and --now for administrators)."""
     from engine.identity import acting_actor, whoami
 
-    return acting_actor(session, whoami(session), settings.actor, settings.now_text is not None)
+    identity = whoami(session)
+    actor = acting_actor(session, identity, settings.actor, settings.now_text is not None)
+    if settings.actor or settings.now_text:
+        warn_if_bootstrap(identity)
+    return actor
+
+
+def warn_if_bootstrap(identity) -> None:
+    """Say so whenever an administrator's power was granted only because none is registered:
+    a county that never registers one would otherwise stay open without anyone noticing."""
+    if identity.bootstrap:
+        click.echo("提醒：尚未登记管理员，任何能运行 rectify 的登录名都可办理管理事项，请尽快用 "
+                   "'rectify official add 姓名 --role … --jurisdiction … --login 登录名 --admin' 登记 / "
+                   "warning: no administrator is registered, so anyone who can run rectify may do an "
+                   "administrator's work; register one with 'rectify official add NAME --role … "
+                   "--jurisdiction … --login LOGIN --admin'", err=True)
 
 
 @case.command("open")
