@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -173,3 +174,13 @@ def reserve_ids(session: Session, table: str, count: int) -> list[int]:
                                          "FROM generate_series(1, :n)"), {"n": count}))
     start = (session.scalar(text(f"SELECT max(id) FROM {table}")) or 0) + 1
     return list(range(start, start + count))
+
+
+def database_now(session: Session) -> datetime:
+    """The database server's clock (real time, whatever ``--now`` says): PostgreSQL's
+    ``now()``; for SQLite, which runs inside every process on the one host, the host's."""
+    if session.get_bind().dialect.name == "postgresql":
+        moment = session.scalar(text("SELECT now()"))
+        assert isinstance(moment, datetime)
+        return moment
+    return datetime.now(timezone.utc)

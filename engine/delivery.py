@@ -3,7 +3,7 @@
 1. *Expand*: each new notice becomes one delivery per broadcast channel and one per
    recipient reachable on each personal channel (a recipient no channel reaches is a dead
    delivery whose error says so, so nothing disappears silently).
-2. *Claim*: due deliveries are leased (``next_attempt_at`` pushed past the lease) in a short
+2. *Claim*: due deliveries are leased (``leased_until``, on the database's clock) in a short
    transaction — ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several daemons never take
    the same one — and sent with no transaction open.
 3. *Settle*: success marks it delivered; failure counts an attempt and schedules a retry
@@ -19,17 +19,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import failpoints
-from engine.db import Store
+from engine.db import Store, database_now
 from engine.models import Case, Delivery, Notice, NoticeStatus
 from notifiers.base import DeliveryError, Message, redact
 from notifiers.config import NotifierConfig
 
 log = logging.getLogger("rectify.delivery")
-LEASE = timedelta(minutes=5)
 NO_CHANNEL = "(none)"
 
 
@@ -88,22 +87,28 @@ def _add(session: Session, notice: Notice, channel: str, address: str, recipient
     return delivery
 
 
-def _claim(store: Store, now: datetime, batch: int) -> list[int]:
+def _claim(store: Store, now: datetime, batch: int, lease: timedelta) -> list[int]:
+    """Lease up to ``batch`` due deliveries. A lease still running is another daemon's (or a
+    crashed one's, until it expires); settling a delivery ends its lease and, on failure, puts
+    its next attempt after ``now``, so one pass meets each delivery once."""
     with store.transaction() as session:
-        due = list(session.scalars(
-            select(Delivery).where(Delivery.status == NoticeStatus.PENDING.value, Delivery.next_attempt_at <= now)
-            .order_by(Delivery.next_attempt_at, Delivery.id).limit(batch).with_for_update(skip_locked=True)))
+        real = database_now(session)
+        query = (select(Delivery).where(Delivery.status == NoticeStatus.PENDING.value, Delivery.next_attempt_at <= now,
+                                        or_(Delivery.leased_until.is_(None), Delivery.leased_until <= real))
+                 .order_by(Delivery.next_attempt_at, Delivery.id).limit(batch).with_for_update(skip_locked=True))
+        due = list(session.scalars(query))
         for delivery in due:
-            delivery.next_attempt_at = now + LEASE
+            delivery.leased_until = real + lease
         return [d.id for d in due]
 
 
 def deliver(store: Store, config: NotifierConfig, now: datetime, batch: int = 100) -> DeliveryReport:
     """Expand new notices, then send every due delivery once."""
     report = DeliveryReport()
+    lease = timedelta(seconds=config.policy.lease_seconds)
     while expand(store, config, now):
         pass
-    while ids := _claim(store, now, batch):
+    while ids := _claim(store, now, batch, lease):
         for delivery_id in ids:
             _deliver_one(store, config, delivery_id, now, report)
     return report
@@ -147,6 +152,7 @@ def _deliver_one(store: Store, config: NotifierConfig, delivery_id: int, now: da
 def _settle(session: Session, delivery: Delivery, error: str | None, now: datetime, config: NotifierConfig,
             report: DeliveryReport) -> None:
     delivery.attempts += 1
+    delivery.leased_until = None
     error = None if error is None else redact(error)  # what is stored is shown, logged and quoted in alerts
     if error is None:
         delivery.status, delivery.delivered_at, delivery.last_error = NoticeStatus.DELIVERED.value, now, None

@@ -305,7 +305,10 @@ class Delivery(Base):
     status: Mapped[str] = mapped_column(String(20), default=NoticeStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    next_attempt_at: Mapped[datetime] = mapped_column()
+    next_attempt_at: Mapped[datetime] = mapped_column()  # on the campaign's clock (a simulated one too)
+    # Held by a daemon sending it until then, on the database's clock: real time, whatever
+    # --now says, so a daemon whose clock is set differently cannot send it a second time.
+    leased_until: Mapped[datetime | None] = mapped_column()
     delivered_at: Mapped[datetime | None] = mapped_column()
 
 

@@ -40,6 +40,9 @@ class DeliveryPolicy(BaseModel):
     max_attempts: int = Field(default=5, ge=1, le=100)
     backoff_seconds: float = Field(default=60.0, gt=0)
     backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    # How long a claimed delivery is held before another daemon may take it over (a crash
+    # between send and settle): longer than any send takes.
+    lease_seconds: float = Field(default=300.0, gt=0)
     alert_roles: tuple[str, ...] = ("county_department",)
 
     def backoff(self, attempts: int) -> float:

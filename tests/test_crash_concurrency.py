@@ -241,6 +241,9 @@ def test_four_daemons_fire_each_of_500_due_timers_once(store, db_url, tmp_path):
 
 # --- killed while delivering -------------------------------------------------------------
 
+LEASE = 0.3  # seconds
+
+
 def test_sigkill_during_delivery_thirty_times_loses_nothing(db_url, store, http_server, tmp_path):  # noqa: F811
     if db_url.startswith("postgresql"):
         pytest.skip("the delivery path is the same on both databases; SQLite keeps the test short")
@@ -249,17 +252,21 @@ def test_sigkill_during_delivery_thirty_times_loses_nothing(db_url, store, http_
         for ref in refs:
             fire(s, get_case(s, ref), "go", actor_for(s, "李明"), at("2014-03-06T09:00"))
     config = tmp_path / "notifiers.yaml"
-    config.write_text(f"channels:\n  hook: {{type: webhook, url: \"{http_server}/ok\"}}\n", encoding="utf-8")
+    # A short lease: what a killed run had claimed is free again a moment later (real time).
+    config.write_text(f"channels:\n  hook: {{type: webhook, url: \"{http_server}/ok\"}}\n"
+                      f"delivery: {{lease_seconds: {LEASE}}}\n", encoding="utf-8")
     clock = at("2014-03-06T10:00")
     kills = 0
     for i in range(30):
-        clock += timedelta(minutes=10)  # past the 5-minute lease of what the killed run had claimed
+        time.sleep(LEASE)  # past the lease of what the killed run had claimed
+        clock += timedelta(minutes=10)
         point = "delivery.after_send" if i % 3 else "delivery.before_send"
         run = rectify(db_url, "--config", str(config), "--now", clock.isoformat(), "notices", "deliver",
                       faults=f"{point}=kill@{1 + i % 2}")
         kills += run.returncode == -9
     assert kills == 30  # every run died before it could settle what it had sent
     for _ in range(3):
+        time.sleep(LEASE)
         clock += timedelta(minutes=10)
         done = rectify(db_url, "--config", str(config), "--now", clock.isoformat(), "notices", "deliver")
         assert done.returncode == 0, done.stderr

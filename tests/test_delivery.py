@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -218,3 +219,41 @@ def test_a_timer_that_cannot_fire_is_set_aside_and_the_others_fire(county):  # n
     with county.transaction() as s:
         timer = s.get(Timer, broken)
         assert timer.status == "failed" and "no_such_template" in timer.payload["error"]
+
+
+class Crashing(Recorder):
+    """Sends, then dies before the delivery is settled (as a daemon killed after its send)."""
+
+    def send(self, message: Message, address: str) -> None:
+        super().send(message, address)
+        raise KeyboardInterrupt  # not an Exception: nothing catches it, nothing is settled
+
+
+def crashed_mid_send(county, lease: float) -> NotifierConfig:  # noqa: F811
+    """A notice whose delivery a daemon claimed and sent, then died before settling it."""
+    fire_(county, open_(county), "confirm")
+    config = NotifierConfig({"hook": Crashing("hook")}, DeliveryPolicy(lease_seconds=lease))
+    with pytest.raises(KeyboardInterrupt):
+        deliver(county, config, at("2014-03-10T10:00"))
+    return config
+
+
+def test_a_lease_runs_on_the_database_clock_not_the_campaign_clock(county):  # noqa: F811
+    """A second daemon whose clock is a day ahead must not send the delivery again while the
+    first may still be sending it: the lease is real time, not --now time."""
+    crashed_mid_send(county, lease=60)
+    again = Recorder("hook")
+    assert deliver(county, NotifierConfig({"hook": again}, DeliveryPolicy(lease_seconds=60)),
+                   at("2014-03-11T10:00")).outcomes == {}
+    assert again.sent == []
+
+
+def test_a_crashed_daemons_delivery_is_sent_again_once_its_lease_runs_out(county):  # noqa: F811
+    crashed_mid_send(county, lease=0.2)
+    time.sleep(0.3)
+    again = Recorder("hook")
+    report = deliver(county, NotifierConfig({"hook": again}, DeliveryPolicy(lease_seconds=0.2)), at("2014-03-10T10:00"))
+    assert report.outcomes == {"delivered": 1}  # the same campaign time: only real time has passed
+    assert len(again.sent) == 1
+    with county.transaction() as s:
+        assert s.scalars(select(Delivery.leased_until)).all() == [None]

@@ -551,12 +551,11 @@ def committed_notices(path) -> int:
 
 def left_in_flight(store) -> dict[str, object]:
     """What a stopped daemon must not leave behind, and what it must have kept consistent."""
-    now = at(NOW)
     with store.transaction() as s:
         timers = s.execute(select(Timer.id, Timer.kind, Timer.status)).all()
         keys = set(s.scalars(select(Notice.idempotency_key)))
         leased = s.scalar(select(func.count()).select_from(Delivery).where(
-            Delivery.status == NoticeStatus.PENDING.value, Delivery.next_attempt_at > now))
+            Delivery.status == NoticeStatus.PENDING.value, Delivery.leased_until.is_not(None)))
     with_notice = [(status, f"timer:{tid}" in keys) for tid, kind, status in timers if kind != "deadline"]
     return {
         "unsettled timers": Counter(st for _, _, st in timers if st not in SETTLED | {TimerStatus.PENDING.value}),
