@@ -125,7 +125,7 @@ def _message(session: Session, delivery: Delivery) -> Message:
 
 def _deliver_one(store: Store, config: NotifierConfig, delivery_id: int, now: datetime,
                  report: DeliveryReport) -> None:
-    with store.transaction() as session:
+    with store.reading() as session:  # only reads: no write lock held for it
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
         message, address = _message(session, delivery), delivery.address
