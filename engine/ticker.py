@@ -1,8 +1,9 @@
 """Fire what time has made due: reminders, escalations, recurring notices, automatic transitions.
 
 Due notice timers fire in chunks, each chunk one short transaction that also writes their
-notices to the outbox (engine.timer_batch); automatic transitions fire one by one. Finding due timers reads the partial index on pending timers'
-due time, so a tick with nothing due costs the same with 100 cases or 250 000. A timer
+notices to the outbox (engine.timer_batch); automatic transitions fire one by one. Finding
+due timers reads the partial index on pending timers' due time, so a tick with nothing due
+costs the same with 100 cases or 250 000. A timer
 whose case has moved on is marked ``skipped`` (leaving a state cancels its timers, so
 this only happens when two actors race).
 """
