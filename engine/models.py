@@ -155,7 +155,7 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         UniqueConstraint("campaign_id", "organization_id"),
-        Index("ix_cases_campaign_state", "campaign_id", "state"),
+        Index("ix_cases_campaign_state_ref", "campaign_id", "state", "ref"),  # a state's cases in ref order
         Index("ix_cases_due_at", "due_at"),
     )
 
