@@ -165,6 +165,15 @@ def write_output(path: Path, write) -> None:
         raise BadInput(f"无法写入 / cannot write {path}: {exc.strerror or exc}") from exc
 
 
+def emit_text(text: str, output: str | None, written: str) -> None:
+    """``text`` to standard output, or to the file ``output`` (atomically) and then ``written``."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_output(Path(output), lambda target: target.write_text(text, encoding="utf-8"))
+    click.echo(written)
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
@@ -1271,12 +1280,8 @@ def audit_checkpoint(settings: Settings, output: str | None) -> None:
 
     with settings.reading() as session:
         data = {"at": fmt(settings.now(), "Asia/Shanghai"), **checkpoint(session)}
-    text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    write_output(Path(output), lambda target: target.write_text(text, encoding="utf-8"))
-    click.echo(f"已写入检查点 / checkpoint written: {output}（{data['cases']} cases, digest {data['digest'][:16]}…）")
+    emit_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", output,
+              f"已写入检查点 / checkpoint written: {output}（{data['cases']} cases, digest {data['digest'][:16]}…）")
 
 
 @audit.command("export")
@@ -1292,12 +1297,8 @@ def audit_export(settings: Settings, ref: str, output: str | None) -> None:
         target = get_case(session, ref)
         data = {"case": target.ref, "organization": target.organization.name, "method": METHOD,
                 "head": {"seq": target.event_seq, "hash": target.event_head}, "events": trail(session, target)}
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    write_output(Path(output), lambda target_path: target_path.write_text(text, encoding="utf-8"))
-    click.echo(f"已导出 / exported {len(data['events'])} events of {data['case']}: {output}")
+    emit_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", output,
+              f"已导出 / exported {len(data['events'])} events of {data['case']}: {output}")
 
 
 @audit.command("refusals")
