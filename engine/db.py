@@ -7,25 +7,37 @@ later upgrades to a write fails at once with SQLITE_BUSY whatever the timeout).
 
 from __future__ import annotations
 
+import logging
 import os
+import random
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import failpoints
-from engine.errors import Conflict, DatabaseError
+from engine.errors import Conflict, DatabaseError, DatabaseUnavailable
 
+log = logging.getLogger("rectify.db")
+T = TypeVar("T")
 DEFAULT_URL = "sqlite:///rectify.db"
 READ_ONLY = "rectify_read_only"  # an execution option: this connection only reads
 ENV_VAR = "RECTIFY_DB"
+# A write transaction that met a lock past the busy timeout (or a PostgreSQL serialization
+# failure or deadlock) is run again whole, this many times in all, after a jittered pause.
+WRITE_ATTEMPTS = 4
+RETRY_PAUSE = 0.2  # seconds, doubled at each attempt, times a random factor in [0.5, 1.5)
+# SQLSTATEs of PostgreSQL errors after which the transaction was rolled back and can be run again.
+RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
 
 
 def database_url(given: str | None = None) -> str:
@@ -104,6 +116,26 @@ def create_private_sqlite_file(url: str) -> None:
         raise DatabaseError(f"无法创建数据库文件 / cannot create the database file {path}: {exc.strerror}") from exc
 
 
+def is_retryable(exc: BaseException) -> bool:
+    """True for the failures after which nothing was written and the same transaction may
+    simply run again: SQLite's "database is locked/busy" (a lock held past the busy timeout)
+    and PostgreSQL's serialization failures, deadlocks and lock time-outs. A lost connection
+    is not: a commit it interrupted may have happened."""
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in RETRYABLE_SQLSTATES:
+        return True
+    text_ = str(orig).lower()
+    return type(orig).__name__ == "OperationalError" and state is None and (
+        "database is locked" in text_ or "database is busy" in text_ or "database table is locked" in text_)
+
+
+def unavailable(shown: str, exc: DBAPIError) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"数据库暂时不可用，本次操作未写入任何内容，请稍后重试 / the database {shown} is busy or unavailable and "
+        f"nothing was written; run the command again in a moment ({exc.orig})")
+
+
 class Store:
     """An engine and its session factory; the caller owns each transaction."""
 
@@ -133,10 +165,39 @@ class Store:
             raise Conflict("整顿对象已被他人修改，本次操作未写入任何内容，请查看最新情况（rectify case show）后重试 / "
                            "the case changed while you were acting: someone else committed first and nothing of "
                            "yours was written; look again ('rectify case show') and retry") from exc
+        except OperationalError as exc:
+            raise unavailable(self.shown, exc) from exc
         except DBAPIError as exc:
             raise DatabaseError(f"数据库操作失败 / database error on {self.shown}: {exc.orig}") from exc
         finally:
             session.close()
+
+    def write(self, work: Callable[[Session], T], attempts: int = WRITE_ATTEMPTS) -> T:
+        """Run ``work(session)`` in one transaction and return its result once committed.
+
+        A transaction that met a lock past the busy timeout (SQLite) or could not be serialised
+        (PostgreSQL) was rolled back whole, so it is run again, up to ``attempts`` times in
+        all, after a jittered pause that doubles; after the last it is ``DatabaseUnavailable``
+        (exit 3). ``work`` must therefore do nothing outside the session (no printing, no
+        sending) and return plain data: what it returns is only reported after the commit.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction() as session:
+                    return work(session)
+            except DatabaseUnavailable as exc:
+                if attempt == attempts or not is_retryable(exc.__cause__ or exc):
+                    raise
+                pause = RETRY_PAUSE * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)  # noqa: S311 — jitter only
+                log.info("database busy (%s); attempt %d of %d again in %.2fs", exc.__cause__, attempt + 1,
+                         attempts, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        """Run ``work(session)`` in a read-only snapshot (see ``reading``) and return its result."""
+        with self.reading() as session:
+            return work(session)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -147,6 +208,8 @@ class Store:
         session = self.readers()
         try:
             yield session
+        except OperationalError as exc:
+            raise unavailable(self.shown, exc) from exc
         except DBAPIError as exc:
             raise DatabaseError(f"数据库操作失败 / database error on {self.shown}: {exc.orig}") from exc
         finally:
@@ -155,6 +218,8 @@ class Store:
     def is_initialised(self) -> bool:
         try:
             return inspect(self.engine).has_table("alembic_version")
+        except OperationalError as exc:
+            raise DatabaseUnavailable(f"无法打开数据库 / cannot open database {self.shown}: {exc.orig}") from exc
         except DBAPIError as exc:
             raise DatabaseError(f"无法打开数据库 / cannot open database {self.shown}: {exc.orig}") from exc
 

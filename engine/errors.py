@@ -1,8 +1,10 @@
 """One error tree for the whole project.
 
-The CLI maps the classes to exit codes: ``BadInput`` and its children exit 2 (the user
-gave something malformed), ``Refused`` and its children exit 1 (a rule, a permission or
-a concurrent change said no). Every message names the offending thing and what to do.
+Every front end maps the classes to exit codes (or HTTP statuses) through ``exit_code``:
+``BadInput`` and its children exit 2 (the user gave something malformed), ``Refused`` and
+its children exit 1 (a rule, a permission or a concurrent change said no),
+``DatabaseUnavailable`` exits 3 (the database is busy or cannot be reached: nothing was
+written, try again). Every message names the offending thing and what to do.
 """
 
 from __future__ import annotations
@@ -77,7 +79,16 @@ class ImportFileError(BadInput):
 
 
 class DatabaseError(BadInput):
-    """The database cannot be opened or is not initialised."""
+    """The database named is not usable as given: a bad URL, a missing file or folder, not
+    initialised. Exit 2: the fix is in what was typed (or ``rectify init``)."""
+
+
+class DatabaseUnavailable(RectifyError):
+    """An operational failure: the database stayed locked past the busy timeout (and the
+    retries), the connection was lost, the server is down or a transaction could not be
+    serialised. Nothing was written; the same command can simply be run again: exit 3."""
+
+    exit_code = 3
 
 
 @dataclass(frozen=True)
