@@ -352,8 +352,12 @@ def trigger_statuses(session: Session, case: Case, now: datetime) -> list[Trigge
 
 def list_cases(session: Session, campaign: Campaign | None = None, state: str | None = None,
                township: Organization | None = None, overdue_at: datetime | None = None,
-               limit: int | None = None) -> list[Case]:
+               limit: int | None = None, within: Organization | None = None) -> list[Case]:
+    """Cases by reference, filtered; ``within`` keeps those of organizations under that
+    jurisdiction (the reader's)."""
     query = select(Case).order_by(Case.ref)
+    if within is not None:
+        query = query.join(Case.organization).where(Organization.path.startswith(within.path, autoescape=True))
     if campaign is not None:
         query = query.where(Case.campaign_id == campaign.id)
     if state is not None:

@@ -16,8 +16,10 @@ from engine.cases import fire, get_case, open_case
 from engine.deploy import compiled_version, resolve_campaign
 from engine.errors import PermissionDenied, RectifyError
 from engine.identity import os_login
-from engine.models import Case, Official
+from engine.models import Case, Official, Refusal
 from engine.officials import Actor, add_official
+from engine.services import Caller, outbox, records, reports
+from engine.services import cases as cases_service
 from tests.conftest import at
 from tests.county import seed_county
 from tests.test_cli import ORGS, Rectify, fingerprint
@@ -44,7 +46,13 @@ def county(rectify, login):  # noqa: F811
 
 
 def refusals(run: Rectify) -> list[dict]:
-    return run.json("audit", "refusals")
+    """The refusals log, read by the administrator (it names every login: nobody else may)."""
+    current = engine.identity.os_login
+    engine.identity.os_login = lambda: "admin1"
+    try:
+        return run.json("audit", "refusals")
+    finally:
+        engine.identity.os_login = current
 
 
 def test_the_login_is_the_official(county, login):
@@ -100,7 +108,22 @@ def test_an_unmapped_login_cannot_act(county, login):
     out = county("case", "open", "T1-01", code=1).output
     assert "login 'stranger' is not mapped to an official" in out and "--login stranger" in out
     assert refusals(county)[0]["login"] == "stranger"
-    county("case", "list")  # reading is not acting
+    out = county("case", "list", code=1).output  # nor read: the cases are not a stranger's business
+    assert "login 'stranger' is not mapped to an official and may read nothing" in out
+    assert refusals(county)[0]["command"] == "rectify case list"
+
+
+def test_a_refused_impersonation_is_recorded_under_the_login_own_official(county, login):
+    login("wangq")
+    county("case", "open", "T1-01")
+    county("--as", "李明", "fire", "T1-01", "confirm", code=1)
+    last = refusals(county)[0]
+    assert (last["login"], last["actor"], last["command"]) == ("wangq", "王强", "rectify --as 李明 fire T1-01 confirm")
+
+
+def test_only_an_administrator_reads_the_refusals_log(county, login):
+    login("wangq")
+    assert "only an administrator may read the refusals log" in county("audit", "refusals", code=1).output
 
 
 def test_an_administrator_may_act_for_others_and_at_another_time(county, login):
@@ -231,3 +254,83 @@ def test_the_matrix_left_the_case_as_it_was(matrix):
     with store.transaction() as s:
         case = s.scalar(select(Case).where(Case.ref == ref))
         assert (case.state, case.event_seq) == (compiled_version(case.workflow_version).definition.initial_state, 1)
+
+
+# --- reads: every role × jurisdiction × read of a case ---------------------------------
+
+CASE_READS = {
+    "case show": lambda store, caller, ref: cases_service.show_case(store, caller, ref),
+    "history": lambda store, caller, ref: cases_service.history(store, caller, ref),
+    "notices of the case": lambda store, caller, ref: outbox.list_notices(store, caller, case_ref=ref),
+    "notice preview": lambda store, caller, ref: outbox.preview(store, caller, "overdue_escalation", ref),
+    "audit trail": lambda store, caller, ref: records.audit_trail(store, caller, ref),
+    "audit verify of the case": lambda store, caller, ref: records.verify_audit(store, caller, ref),
+}
+COUNTY_READS = {
+    "report": lambda store, caller: reports.report(store, caller),
+    "quota": lambda store, caller: reports.quota(store, caller),
+    "bulletin": lambda store, caller: reports.bulletin(store, caller),
+    "audit verify": lambda store, caller: records.verify_audit(store, caller),
+}
+
+
+@pytest.fixture
+def readers(matrix):
+    """The matrix's officials with logins of their own names, and an administrator (so no bootstrap)."""
+    store, wf, ref = matrix
+    with store.transaction() as s:
+        for person in s.scalars(select(Official)):
+            person.login = person.name
+        chief = add_official(s, "管理员", "county_department", "X", wf.roles)
+        chief.login, chief.admin = "admin", True
+    return store, wf, ref
+
+
+def _refused(read) -> bool:
+    try:
+        read()
+    except PermissionDenied:
+        return True
+    return False
+
+
+def test_every_role_reads_a_case_only_inside_its_jurisdiction(readers):
+    store, wf, ref = readers
+    checked = 0
+    for (role, place), (what, read) in itertools.product(itertools.product(wf.roles, JURISDICTIONS),
+                                                         CASE_READS.items()):
+        caller = Caller(f"{role}@{place}", command=f"rectify {what} {ref}")
+        refused = _refused(lambda read=read, caller=caller: read(store, caller, ref))
+        assert refused is (place == "other township"), (role, place, what)
+        checked += 1
+    assert checked == len(wf.roles) * len(JURISDICTIONS) * len(CASE_READS)
+    with store.reading() as s:  # each refused read is on record, under the reader's own official
+        recorded = list(s.scalars(select(Refusal).order_by(Refusal.id)))
+    assert len(recorded) == len(wf.roles) * len(CASE_READS)
+    assert all(r.actor == r.login and "jurisdiction" in r.reason for r in recorded)
+
+
+def test_a_listing_shows_only_the_cases_inside_the_jurisdiction(readers):
+    store, wf, ref = readers
+    for role, place in itertools.product(wf.roles, JURISDICTIONS):
+        listed = [c["ref"] for c in cases_service.list_cases(store, Caller(f"{role}@{place}")).value]
+        assert listed == ([] if place == "other township" else [ref]), (role, place)
+
+
+def test_county_wide_figures_need_a_county_wide_jurisdiction(readers):
+    store, wf, _ = readers
+    for (role, place), (what, read) in itertools.product(itertools.product(wf.roles, JURISDICTIONS),
+                                                         COUNTY_READS.items()):
+        refused = _refused(lambda read=read, role=role, place=place: read(store, Caller(f"{role}@{place}")))
+        assert refused is (place != "county"), (role, place, what)
+    assert not _refused(lambda: reports.report(store, Caller("admin")))
+
+
+def test_an_administrator_reads_as_someone_else_only_within_their_reach(readers):
+    store, _, ref = readers
+    assert _refused(lambda: cases_service.show_case(store, Caller("admin", as_name="township_committee@other township"),
+                                                    ref))
+    assert not _refused(lambda: cases_service.show_case(store, Caller("admin", as_name="township_committee@own township"),
+                                                        ref))
+    assert _refused(lambda: cases_service.show_case(store, Caller("township_committee@own township",
+                                                                  as_name="county_department@county"), ref))

@@ -1,0 +1,177 @@
+"""County-wide figures: the ledger (both ways), the quota, the dashboard and the bulletin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli import AS_JSON, CAMPAIGN, Settings, console, emit_json, esc, pass_settings, shown, table, write_output
+from engine.services import reports
+
+
+@click.group()
+def ledger() -> None:
+    """The ledger (台账): the attachment 后进基层党组织情况汇总表 as XLSX, CSV or HTML, both ways."""
+
+
+@ledger.command("export")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "html"]), default="xlsx", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: 后进基层党组织情况汇总表.<format>).")
+@click.option("--unit", help="填表单位 (default: the workflow's issuer).")
+@click.option("--reporter", default="", help="填报人及联系方式.")
+@CAMPAIGN
+@pass_settings
+def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | None, reporter: str,
+                  campaign_ref: str | None) -> None:
+    """Write the ledger of the campaign's cases in the attachment's layout."""
+    from engine.ledger import TITLE
+    from engine.ledger_files import write_csv, write_html, write_xlsx
+
+    path = Path(output or f"{TITLE}.{fmt}")
+    writer = {"xlsx": write_xlsx, "csv": write_csv, "html": write_html}[fmt]
+    written = shown(reports.export_ledger(settings.store, settings.caller,
+                                          lambda book: write_output(path, lambda target: writer(book, target)),
+                                          unit=unit, reporter=reporter, campaign_ref=campaign_ref))
+    click.echo(f"已导出 / exported {written} 行 rows: {path}")
+
+
+@ledger.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones (default: all or nothing).")
+@CAMPAIGN
+@pass_settings
+def ledger_import(settings: Settings, file: str, skip_bad: bool, campaign_ref: str | None) -> None:
+    """Register or update cases from a ledger in the attachment's format (XLSX, or CSV in UTF-8/GB18030)."""
+    from engine.ledger import parse_ledger
+    from engine.services.admin import may_import
+    from engine.tabular import read_table
+
+    may_import(settings.store, settings.caller, "导入台账", "import a ledger")  # before the file is read
+    fields, rows, problems = parse_ledger(read_table(file))
+    result = shown(reports.import_ledger_rows(settings.store, settings.caller, file, rows, problems,
+                                              skip_bad=skip_bad, campaign_ref=campaign_ref))
+    click.echo(f"已导入 / imported {file}（{fields.get('填表单位', '')}）：新登记 opened {len(result.opened)}，"
+               f"更新 updated {len(result.updated)}，未变 unchanged {len(result.unchanged)}")
+    for line in result.skipped:
+        click.echo(f"  跳过 skipped: {line}", err=True)
+
+
+@click.command()
+@CAMPAIGN
+@AS_JSON
+@pass_settings
+def quota(settings: Settings, campaign_ref: str | None, as_json: bool) -> None:
+    """The backward ratio (后进比例) of each township and of the county against the workflow's target."""
+    found = shown(reports.quota(settings.store, settings.caller, campaign_ref))
+    params = found.params
+    data = [{"code": r.code, "name": r.name, "organizations": r.organizations, "screening": r.screening,
+             "confirmed": r.confirmed, "ratio": r.verdict.figures["ratio"], "outcome": r.verdict.outcome.value}
+            for r in found.rows]
+    if as_json:
+        emit_json({"target": params.target, "tolerance": params.tolerance, "mode": params.mode, "rows": data})
+        return
+    marks = {"pass": "", "warn": "超出（提醒）", "fail": "超出"}
+    console().print(table(f"后进比例 / backward ratio — 目标 {params.target:.0%}±{params.tolerance:.0%}",
+                          ["编码", "乡镇（街道）", "基层党组织", "排查中", "已确定", "比例", ""],
+                          [[d["code"], d["name"], d["organizations"], d["screening"], d["confirmed"],
+                            f"{d['ratio']:.1%}", marks[d["outcome"]]] for d in data]))
+
+
+@click.command()
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the dashboard as one self-contained HTML page (charts in SVG) to FILE.")
+@AS_JSON
+@CAMPAIGN
+@pass_settings
+def report(settings: Settings, html_path: str | None, as_json: bool, campaign_ref: str | None) -> None:
+    """The county's picture: cases by state and township, quota, overdue and upcoming, surveys,
+    spot checks and progress over time (terminal tables, --json, or --html FILE)."""
+    d = shown(reports.report(settings.store, settings.caller, campaign_ref))
+    if html_path:
+        from engine.report_html import write_dashboard
+
+        write_output(Path(html_path), lambda target: write_dashboard(d, target))
+        click.echo(f"已生成工作看板 / dashboard written: {html_path}（{d['total']} 个整顿对象，截至 {d['now']}）")
+        return
+    if as_json:
+        emit_json(d)
+        return
+    _print_report(d)
+
+
+def _more(out, rows: int, what_zh: str, what_en: str) -> None:
+    from engine.dashboard import LISTED
+
+    if rows > LISTED:
+        out.print(f"（另有 {rows - LISTED} 个{what_zh}未列出，全部见 --json 或 --html / "
+                  f"{rows - LISTED} more {what_en}: see --json or --html）")
+
+
+def _print_report(d: dict[str, Any]) -> None:
+    from engine.dashboard import LISTED
+
+    out = console()
+    out.print(f"[bold]{esc(d['campaign']['title'])}工作情况[/bold]  {esc(d['campaign']['issuer'])}，截至 {d['now']}")
+    out.print(f"整顿对象 {d['total']} 个，重点 {d['key_targets']} 个，逾期 {d['overdue']['count']} 个，"
+              f"{d['upcoming']['window']} 天内到期 {d['upcoming']['count']} 个，重新整顿 {d['re_rectified']} 个")
+    out.print(table("各阶段 / by state", ["阶段", "数量"], [[s["label"], s["count"]] for s in d["states"]]))
+    states = [s for s in d["states"] if s["count"]] or d["states"]
+    # A province's database has thousands of townships: the terminal lists the first LISTED
+    # (a county has a few dozen), --json and --html have them all.
+    towns = [t for t in d["townships"] if t["total"]]
+    out.print(table("各乡镇（街道）/ by township", ["乡镇（街道）", *[s["label"] for s in states], "合计"],
+                    [[t["name"], *[t["counts"][s["state"]] or "" for s in states], t["total"]]
+                     for t in towns[:LISTED]]))
+    _more(out, len(towns), "乡镇（街道）", "townships")
+    if d["quota"]:
+        q = d["quota"]
+        out.print(table(f"后进比例 / quota — 目标 {q['target']:.0%}±{q['tolerance']:.0%}",
+                        ["乡镇（街道）", "基层党组织", "已确定", "比例", ""],
+                        [[r["name"], r["organizations"], r["confirmed"], f"{r['ratio']:.1%}",
+                          "" if r["outcome"] == "pass" else "超出"] for r in [*q["rows"][:-1][:LISTED], q["rows"][-1]]]))
+        _more(out, len(q["rows"]) - 1, "乡镇（街道）", "townships")
+    for key, title, days in (("overdue", "逾期未完成 / overdue", "逾期天数"),
+                             ("upcoming", f"{d['upcoming']['window']}天内到期 / due soon", "剩余天数")):
+        listed = d[key]
+        out.print(table(f"{title} ({listed['count']})", ["编号", "后进基层党组织", "阶段", "应完成", days, "责任人"],
+                        [[r["ref"], r["organization"], r["state_label"], r["due"], r["days"],
+                          "、".join(r["responsible"])] for r in listed["rows"]]))
+    sv = d["surveys"]
+    if sv["rows"]:
+        out.print(table(f"群众满意度测评 / surveys — 阈值 {sv['threshold']:.0%}，达标 {sv['passed']}，未达标 {sv['failed']}",
+                        ["编号", "后进基层党组织", "轮次", "日期", "参评", "满意", "满意度", "结果"],
+                        [[r["ref"], r["organization"], r["round"], r["at"], r["respondents"], r["satisfied"],
+                          f"{r['ratio']:.1%}", "达标" if r["passed"] else "未达标"] for r in sv["rows"]]))
+    if d["spot_checks"]:
+        out.print(table("抽查抽签 / spot checks", ["#", "时间", "比例", "等待抽查", "抽中", "种子"],
+                        [[s["id"], s["at"], f"{s['rate']:.0%}", s["population"],
+                          "、".join(f"{c['ref']}（{c['state_label']}）" for c in s["selected"]) or "—", s["seed"]]
+                         for s in d["spot_checks"]]))
+    p = d["progress"]
+    if p["dates"]:
+        series = [s for s in p["series"] if any(s["values"])]
+        step = max(1, len(p["dates"]) // 12)
+        picks = sorted({*range(0, len(p["dates"]), step), len(p["dates"]) - 1})
+        out.print(table("整顿进度 / progress", ["日期", *[s["label"] for s in series]],
+                        [[p["dates"][i], *[s["values"][i] for s in series]] for i in picks]))
+
+
+@click.command()
+@click.option("--docx", "docx_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write it as an official document (.docx) to FILE, for printing or editing in WPS.")
+@CAMPAIGN
+@pass_settings
+def bulletin(settings: Settings, docx_path: str | None, campaign_ref: str | None) -> None:
+    """The periodic bulletin (定期通报) as it reads now, from the workflow's template; nothing is sent
+    (the daemon issues the scheduled ones)."""
+    rendered = shown(reports.bulletin(settings.store, settings.caller, campaign_ref))
+    click.echo(rendered.title)
+    click.echo("")
+    click.echo(rendered.body, nl=False)
+    if docx_path:
+        from notifiers.officialdoc import write_notice_docx
+
+        write_output(Path(docx_path), lambda target: write_notice_docx(rendered.title, rendered.body, target))
+        click.echo(f"已生成公文 / document written: {docx_path}", err=True)

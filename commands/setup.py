@@ -1,0 +1,57 @@
+"""Setting a database up, who you are, and the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli import Settings, pass_settings, shown
+
+
+@click.command()
+@pass_settings
+def init(settings: Settings) -> None:
+    """Create the database, or upgrade its schema to this version of rectify.
+
+    A new SQLite file is readable and writable by its owner and group only (0660)."""
+    from engine.db import create_private_sqlite_file
+    from engine.migrate import upgrade
+    from engine.services.admin import may_upgrade
+
+    store = settings.raw_store
+    create_private_sqlite_file(store.url)
+    if store.is_initialised():
+        shown(may_upgrade(store, settings.caller))
+    before, after = upgrade(store)
+    if before == after:
+        click.echo(f"数据库已是最新 / database is up to date ({after}): {store.shown}")
+    else:
+        done = "创建" if before is None else "升级"
+        click.echo(f"数据库已{done} / database {'created' if before is None else 'upgraded'} "
+                   f"({before or '-'} → {after}): {store.shown}")
+
+
+@click.command()
+@pass_settings
+def whoami(settings: Settings) -> None:
+    """Who you act as: your login, the official it maps to, and whether you are an administrator."""
+    from engine.services.admin import whoami as identify
+
+    me = shown(identify(settings.store, settings.caller))
+    click.echo(f"登录名 login: {me.login}\n官员 official: {me.official or '—'}\n"
+               f"管理员 administrator: {'是 yes' if me.admin else '否 no'}"
+               + ("（尚未登记管理员，所有登录名均视为管理员 / bootstrap: no administrator registered yet, "
+                  "everyone is trusted as one）" if me.bootstrap else ""))
+
+
+@click.command()
+@click.option("--dir", "folder", default="rectify-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the demo database (replaced if it exists).")
+@click.option("--seed", default=2014, show_default=True, help="Random seed of the generated county.")
+def demo(folder: str, seed: int) -> None:
+    """Generate a county, run its campaign end to end, and print what happened."""
+    from engine.demo import run_demo
+
+    summary = run_demo(Path(folder), seed, progress=lambda msg: click.echo(msg))
+    click.echo(summary)

@@ -1,0 +1,154 @@
+"""The policy every front end obeys: who the caller is, what they may do and what they may read.
+
+A front end (the CLI, the web workspace, the API) says who is calling (a ``Caller``: the
+login it authenticated, and the ``--as`` / ``--now`` it was asked for); everything else is
+decided here, inside the transaction that acts, so two front ends cannot drift apart:
+
+- administrators alone run administrative acts, act for someone else (``as_name``) or at
+  another time (a clock set on a write); until the first administrator is registered the
+  database is in bootstrap mode and every login counts as one;
+- an official reads only what lies inside their jurisdiction: the cases of organizations
+  under it, their facts, notices and history (the county department's jurisdiction is the
+  county, so it reads everything); county-wide figures need a county-wide jurisdiction;
+- a login that maps to no official may read nothing and do nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from engine.clock import DEFAULT_TZ, parse_when, utcnow
+from engine.errors import PermissionDenied
+from engine.identity import Identity, acting_actor, require_admin, whoami
+from engine.models import Campaign, Case, Organization
+from engine.officials import Actor, get_official
+from engine.orgs import is_within
+
+BOOTSTRAP_WARNING = (
+    "提醒：尚未登记管理员，任何能运行 rectify 的登录名都可办理管理事项，请尽快用 "
+    "'rectify official add 姓名 --role … --jurisdiction … --login 登录名 --admin' 登记 / "
+    "warning: no administrator is registered, so anyone who can run rectify may do an "
+    "administrator's work; register one with 'rectify official add NAME --role … "
+    "--jurisdiction … --login LOGIN --admin'")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, as the front end established it, and what they asked for."""
+
+    login: str
+    as_name: str | None = None  # --as: act (or read) as this official; administrators only
+    now_text: str | None = None  # --now: a simulated clock; on a write, administrators only
+    command: str = ""  # what was asked, as the refusals log shows it (no passwords)
+
+    @property
+    def clock_set(self) -> bool:
+        return self.now_text is not None
+
+
+@dataclass
+class Access:
+    """The caller's rights, resolved once per transaction against the officials table."""
+
+    session: Session
+    caller: Caller
+    identity: Identity = field(init=False)
+    warnings: list[str] = field(default_factory=list)  # shown to the caller after the commit
+
+    def __post_init__(self) -> None:
+        self.identity = whoami(self.session, self.caller.login)
+
+    # --- time --------------------------------------------------------------------------
+
+    def now(self, where: Case | Campaign | str | None = None) -> datetime:
+        """The caller's clock: ``--now`` read in the time zone of the case's (or campaign's)
+        workflow, or the real time."""
+        if self.caller.now_text is None:
+            return utcnow()
+        return parse_when(self.caller.now_text, _timezone(where))
+
+    # --- acting --------------------------------------------------------------------------
+
+    def require_admin(self, what_zh: str, what_en: str) -> None:
+        """An administrative act: refused unless the caller is an administrator."""
+        require_admin(self.identity, what_zh, what_en)
+        self._note_bootstrap()
+
+    def actor(self) -> Actor:
+        """The official a write acts as: the login's own, or ``--as`` for an administrator;
+        a simulated clock on a write is the administrator's call too."""
+        actor = acting_actor(self.session, self.identity, self.caller.as_name, self.caller.clock_set)
+        if self.caller.as_name or self.caller.clock_set:
+            self._note_bootstrap()
+        return actor
+
+    def actor_name(self) -> str:
+        """Who is recorded as having done an administrative act."""
+        if self.caller.as_name:
+            return self.caller.as_name
+        return self.identity.official.name if self.identity.official else self.identity.login
+
+    def _note_bootstrap(self) -> None:
+        if self.identity.bootstrap and BOOTSTRAP_WARNING not in self.warnings:
+            self.warnings.append(BOOTSTRAP_WARNING)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def scope(self) -> Organization | None:
+        """The jurisdiction whose cases the caller may read; None for everything (an
+        administrator). Refused for a login that maps to no official."""
+        if self.caller.as_name and not self._is_self(self.caller.as_name):
+            if not self.identity.admin:
+                raise PermissionDenied(f"只有管理员可以用 --as 以他人身份查看 / only an administrator may read as "
+                                       f"someone else (--as {self.caller.as_name}); {self.identity.describe()}")
+            return get_official(self.session, self.caller.as_name).jurisdiction
+        if self.identity.admin:
+            return None
+        if self.identity.official is None:
+            raise PermissionDenied(
+                f"登录名“{self.identity.login}”没有对应的官员，不能查看 / login '{self.identity.login}' is not "
+                f"mapped to an official and may read nothing: ask an administrator to run 'rectify official add "
+                f"NAME --role ROLE --jurisdiction CODE --login {self.identity.login}'")
+        return self.identity.official.jurisdiction
+
+    def require_case(self, case: Case) -> Case:
+        """Refuse to show a case outside the caller's jurisdiction; returns it otherwise."""
+        self.require_org(case.organization, f"整顿对象 {case.ref}", f"case {case.ref}")
+        return case
+
+    def require_org(self, org: Organization, what_zh: str, what_en: str) -> None:
+        scope = self.scope()
+        if scope is not None and not is_within(org, scope):
+            raise PermissionDenied(f"{what_zh}（{org.name}）不在{self._who()}的管辖范围“{scope.name}”内，不能查看 / "
+                                   f"{what_en} ({org.name}) is outside {self._who()}'s jurisdiction ({scope.name})")
+
+    def require_everything(self, what_zh: str, what_en: str) -> None:
+        """County-wide figures (reports, quotas, the audit of every chain): only for a caller
+        whose jurisdiction is the whole county (or an administrator)."""
+        scope = self.scope()
+        if scope is not None and scope.parent_id is not None:
+            raise PermissionDenied(f"{what_zh}涉及全县，{self._who()}的管辖范围是“{scope.name}” / {what_en} covers the "
+                                   f"whole county; {self._who()}'s jurisdiction is {scope.name}")
+
+    def _is_self(self, name: str) -> bool:
+        return self.identity.official is not None and self.identity.official.name == name
+
+    def _who(self) -> str:
+        if self.caller.as_name:
+            return self.caller.as_name
+        return self.identity.official.name if self.identity.official else self.identity.login
+
+
+def _timezone(where: Case | Campaign | str | None) -> str:
+    """The time zone of a case's or a campaign's workflow (the default one without either)."""
+    if isinstance(where, str):
+        return where
+    if where is None:
+        return DEFAULT_TZ
+    from engine.deploy import compiled_version
+
+    version = where.workflow_version if isinstance(where, Case) else where.current_version
+    return compiled_version(version).definition.timezone

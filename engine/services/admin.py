@@ -1,0 +1,167 @@
+"""Administrative services: the database's schema, workflows, organizations and officials.
+
+Every act here is an administrator's (``Access.require_admin``); listings are for any
+registered official.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from engine import identity as identities
+from engine.db import Store
+from engine.deploy import campaigns, compiled_version, deploy, resolve_campaign
+from engine.errors import BadInput, NotFound
+from engine.loader import LoadedWorkflow
+from engine.models import Official, Organization
+from engine.officials import add_official, list_officials
+from engine.orgs import OrgRow, get_org, import_organizations
+from engine.services import Access, Caller, Done, read, write
+
+
+def may_upgrade(store: Store, caller: Caller) -> Done[None]:
+    """Upgrading an initialised database is an administrator's act (a new one is anyone's)."""
+    return write(store, caller, lambda access: access.require_admin("升级数据库", "upgrade the database"))
+
+
+@dataclass(frozen=True)
+class Deployed:
+    name: str
+    title: str
+    year: int
+    version: int
+    digest: str
+    created: bool
+
+
+def deploy_workflow(store: Store, caller: Caller, loaded: LoadedWorkflow) -> Done[Deployed]:
+    def work(access: Access) -> Deployed:
+        access.require_admin("部署工作流", "deploy a workflow")
+        wf = loaded.definition
+        version, created = deploy(access.session, loaded, access.actor_name(), access.now(wf.timezone))
+        return Deployed(wf.name, wf.title, wf.year, version.version, version.digest, created)
+    return write(store, caller, work)
+
+
+def deployed_workflow(store: Store, caller: Caller, campaign_ref: str | None) -> Done[tuple[Any, str]]:
+    """The definition a campaign runs on and a line saying which version it is."""
+    def work(access: Access) -> tuple[Any, str]:
+        access.scope()  # any registered official may read it
+        version = resolve_campaign(access.session, campaign_ref).current_version
+        return (compiled_version(version).definition,
+                f"已部署版本 / deployed version v{version.version} ({version.digest[:12]}), from {version.source_file}")
+    return read(store, caller, work)
+
+
+def import_orgs(store: Store, caller: Caller, rows: list[OrgRow], source: str) -> Done[tuple[int, int]]:
+    """Add or update organizations; returns (added, updated)."""
+    def work(access: Access) -> tuple[int, int]:
+        access.require_admin("导入基层党组织", "import organizations")
+        return import_organizations(access.session, rows, source)
+    return write(store, caller, work)
+
+
+def may_import(store: Store, caller: Caller, what_zh: str, what_en: str) -> None:
+    """Refuse (and record) an import by a non-administrator before its file is even read."""
+    write(store, caller, lambda access: access.require_admin(what_zh, what_en))
+
+
+def list_orgs(store: Store, caller: Caller, township: str | None = None) -> Done[list[dict[str, Any]]]:
+    """Organizations inside the caller's jurisdiction, in hierarchy order."""
+    def work(access: Access) -> list[dict[str, Any]]:
+        query = select(Organization).order_by(Organization.path)
+        scope = access.scope()
+        if scope is not None:
+            query = query.where(Organization.path.startswith(scope.path, autoescape=True))
+        if township:
+            query = query.where(Organization.township_id == get_org(access.session, township).id)
+        return [{"code": o.code, "name": o.name, "kind": o.kind, "parent": o.parent.code if o.parent else None,
+                 "secretary": o.secretary_name, "phone": o.secretary_phone}
+                for o in access.session.scalars(query)]
+    return read(store, caller, work)
+
+
+@dataclass(frozen=True)
+class OfficialShown:
+    name: str
+    role: str
+    role_label: str
+    jurisdiction: str
+    login: str | None
+    admin: bool
+    active: bool
+
+
+def _shown(person: Official, roles: dict[str, str]) -> OfficialShown:
+    return OfficialShown(person.name, person.role, roles.get(person.role, person.role), person.jurisdiction.name,
+                         person.login, person.admin, person.active)
+
+
+def _known_roles(access: Access) -> dict[str, str]:
+    roles: dict[str, str] = {}
+    for campaign in campaigns(access.session):
+        roles.update(compiled_version(campaign.current_version).definition.roles)
+    return roles
+
+
+def add(store: Store, caller: Caller, name: str, role: str, jurisdiction: str, *, phone: str | None = None,
+        email: str | None = None, login: str | None = None, admin: bool = False) -> Done[OfficialShown]:
+    """Register an official (an administrator's act)."""
+    def work(access: Access) -> OfficialShown:
+        access.require_admin("登记官员", "register officials")
+        roles = _known_roles(access)
+        person = add_official(access.session, name, role, jurisdiction, roles, phone, email)
+        identities.set_login(access.session, person, login)
+        person.admin = admin
+        return _shown(person, roles)
+    return write(store, caller, work)
+
+
+def update(store: Store, caller: Caller, name: str, *, login: str | None = None, no_login: bool = False,
+           admin: bool | None = None, active: bool | None = None) -> Done[OfficialShown]:
+    """Change an official's login, administrator role or activity (an administrator's act)."""
+    if login and no_login:
+        raise BadInput("--login 与 --no-login 不能同时使用 / use either --login or --no-login")
+
+    def work(access: Access) -> OfficialShown:
+        access.require_admin("修改官员", "change officials")
+        person = access.session.scalar(select(Official).where(Official.name == name))
+        if person is None:
+            raise NotFound("official 官员", name, "list them with 'rectify official list'")
+        if login or no_login:
+            identities.set_login(access.session, person, None if no_login else login)
+        if admin is not None:
+            person.admin = admin
+        if active is not None:
+            person.active = active
+        return _shown(person, _known_roles(access))
+    return write(store, caller, work)
+
+
+def officials(store: Store, caller: Caller) -> Done[list[dict[str, Any]]]:
+    """The officials (a directory any registered official may read)."""
+    def work(access: Access) -> list[dict[str, Any]]:
+        access.scope()
+        return [{"name": o.name, "role": o.role, "jurisdiction": o.jurisdiction.name, "phone": o.phone,
+                 "email": o.email, "login": o.login, "admin": o.admin, "active": o.active}
+                for o in list_officials(access.session)]
+    return read(store, caller, work)
+
+
+@dataclass(frozen=True)
+class WhoAmI:
+    login: str
+    official: str | None  # "name（role，jurisdiction）"
+    admin: bool
+    bootstrap: bool
+
+
+def whoami(store: Store, caller: Caller) -> Done[WhoAmI]:
+    def work(access: Access) -> WhoAmI:
+        me = access.identity
+        shown = f"{me.official.name}（{me.official.role}，{me.official.jurisdiction.name}）" if me.official else None
+        return WhoAmI(me.login, shown, me.admin, me.bootstrap)
+    return read(store, caller, work)

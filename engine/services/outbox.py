@@ -1,0 +1,122 @@
+"""Services on the notice outbox: list, show, export, preview, put back in the queue.
+
+An official sees the notices of the cases inside their jurisdiction; notices that belong to
+no case (bulletins, alerts) are county-wide and shown to county-wide readers only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from engine import delivery
+from engine.cases import get_case
+from engine.clock import DEFAULT_TZ, fmt
+from engine.db import Store
+from engine.deploy import compiled_version
+from engine.errors import BadInput, NotFound
+from engine.models import Case, Delivery, Notice, Organization
+from engine.notices import notice_context
+from engine.services import Access, Caller, Done, read, write
+from notifiers.render import NoticeTemplateError, RenderedNotice
+
+
+def _readable(access: Access, query: Select) -> Select:
+    """Only the notices the caller may read."""
+    scope = access.scope()
+    if scope is None or scope.parent_id is None:
+        return query
+    return (query.join(Case, Case.id == Notice.case_id).join(Organization, Organization.id == Case.organization_id)
+            .where(Organization.path.startswith(scope.path, autoescape=True)))
+
+
+def _notice(access: Access, notice_id: int) -> Notice:
+    """A notice the caller may read: refused (and recorded) outside their jurisdiction."""
+    notice = access.session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFound("notice 通知", notice_id, "list notices with 'rectify notices list'")
+    case = access.session.get(Case, notice.case_id) if notice.case_id else None
+    if case is not None:
+        access.require_case(case)
+    else:
+        access.require_everything(f"通知 #{notice_id}", f"notice #{notice_id}")
+    return notice
+
+
+def list_notices(store: Store, caller: Caller, *, status: str | None = None, case_ref: str | None = None,
+                 limit: int = 50) -> Done[list[dict[str, Any]]]:
+    """Notices newest first."""
+    def work(access: Access) -> list[dict[str, Any]]:
+        query = _readable(access, select(Notice)).order_by(Notice.id.desc()).limit(limit)
+        if status:
+            query = query.where(Notice.status == status)
+        if case_ref:
+            query = query.where(Notice.case_id == access.require_case(get_case(access.session, case_ref)).id)
+        return [{"id": n.id, "created": fmt(n.created_at, DEFAULT_TZ), "template": n.template, "title": n.title,
+                 "status": n.status, "attempts": n.attempts, "recipients": [p["name"] for p in n.recipients],
+                 "last_error": n.last_error} for n in access.session.scalars(query)]
+    return read(store, caller, work)
+
+
+def show_notice(store: Store, caller: Caller, notice_id: int) -> Done[dict[str, Any]]:
+    """A notice's text, template hash, recipients and each delivery's status."""
+    def work(access: Access) -> dict[str, Any]:
+        n = _notice(access, notice_id)
+        rows = access.session.scalars(select(Delivery).where(Delivery.notice_id == n.id).order_by(Delivery.id))
+        return {"id": n.id, "key": n.idempotency_key, "template": n.template, "template_hash": n.template_hash,
+                "title": n.title, "body": n.body, "status": n.status, "created": fmt(n.created_at, DEFAULT_TZ),
+                "recipients": n.recipients,
+                "deliveries": [{"channel": d.channel, "address": d.address, "recipient": d.recipient,
+                                "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
+                                "next_attempt": fmt(d.next_attempt_at, DEFAULT_TZ),
+                                "delivered": fmt(d.delivered_at, DEFAULT_TZ), "key": d.idempotency_key}
+                               for d in rows]}
+    return read(store, caller, work)
+
+
+@dataclass(frozen=True)
+class NoticeText:
+    title: str
+    body: str
+    key: str
+
+
+def notice_text(store: Store, caller: Caller, notice_id: int) -> Done[NoticeText]:
+    def work(access: Access) -> NoticeText:
+        n = _notice(access, notice_id)
+        return NoticeText(n.title, n.body, n.idempotency_key)
+    return read(store, caller, work)
+
+
+def retry_notice(store: Store, caller: Caller, notice_id: int) -> Done[int]:
+    """Put a notice's undelivered deliveries back in the queue (an administrator's act)."""
+    def work(access: Access) -> int:
+        access.require_admin("重新投递通知", "put notices back in the queue")
+        return delivery.retry(access.session, notice_id, access.now())
+    return write(store, caller, work)
+
+
+def may_deliver(store: Store, caller: Caller) -> None:
+    """Delivering at another time than now is an administrator's act (the database must be usable)."""
+    def work(access: Access) -> None:
+        if caller.clock_set:
+            access.require_admin("以其他时间（--now）投递通知", "deliver at another time (--now)")
+    write(store, caller, work)
+
+
+def preview(store: Store, caller: Caller, template: str, ref: str) -> Done[RenderedNotice]:
+    """Render ``template`` for case ``ref`` as it would read now; nothing is written or sent."""
+    def work(access: Access) -> RenderedNotice:
+        case = access.require_case(get_case(access.session, ref))
+        compiled = compiled_version(case.workflow_version)
+        label = compiled.definition.states[case.state].label
+        context = notice_context(compiled, case, access.now(case), caller.as_name or "preview",
+                                 deadline={"kind": "preview", "due": "", "label": label, "offset": "", "days": 0,
+                                           "notice_label": ""})
+        try:
+            return compiled.renderer.render(template, context)
+        except NoticeTemplateError as exc:
+            raise BadInput(str(exc)) from exc
+    return read(store, caller, work)

@@ -1,0 +1,108 @@
+"""Services on the record: the audit log, the refusals log and the spot-check draws.
+
+Verifying every chain, the refusals log and a checkpoint are county-wide reads; one case's
+trail is for whoever may read the case. A spot-check draw is fired by the workflow's
+spot-check role; anyone registered may recompute one (that is the point of publishing it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from engine import audit, spotcheck
+from engine.cases import get_case
+from engine.clock import fmt
+from engine.db import Store
+from engine.deploy import resolve_campaign
+from engine.models import Refusal
+from engine.services import Access, Caller, Done, read, write
+
+
+def verify_audit(store: Store, caller: Caller, case_ref: str | None = None,
+                 heads: dict[str, list[Any]] | None = None) -> Done[audit.Verification]:
+    def work(access: Access) -> audit.Verification:
+        if case_ref:
+            ids = [access.require_case(get_case(access.session, case_ref)).id]
+        else:
+            access.require_everything("核验全部审计日志", "verifying every chain")
+            ids = None
+        return audit.verify(access.session, ids, heads)
+    return read(store, caller, work)
+
+
+def audit_checkpoint(store: Store, caller: Caller) -> Done[dict[str, Any]]:
+    def work(access: Access) -> dict[str, Any]:
+        access.require_everything("审计检查点", "an audit checkpoint")
+        return {"at": fmt(access.now(), "Asia/Shanghai"), **audit.checkpoint(access.session)}
+    return read(store, caller, work)
+
+
+def audit_trail(store: Store, caller: Caller, ref: str) -> Done[dict[str, Any]]:
+    def work(access: Access) -> dict[str, Any]:
+        case = access.require_case(get_case(access.session, ref))
+        return {"case": case.ref, "organization": case.organization.name, "method": audit.METHOD,
+                "head": {"seq": case.event_seq, "hash": case.event_head}, "events": audit.trail(access.session, case)}
+    return read(store, caller, work)
+
+
+def refusals(store: Store, caller: Caller, limit: int = 50) -> Done[list[dict[str, Any]]]:
+    """Refused attempts, newest first (an administrator's read: it names every login)."""
+    def work(access: Access) -> list[dict[str, Any]]:
+        access.require_admin("查看被拒绝的操作", "read the refusals log")
+        return [{"id": r.id, "at": fmt(r.at, "Asia/Shanghai"), "login": r.login, "actor": r.actor,
+                 "command": r.command, "reason": r.reason}
+                for r in access.session.scalars(select(Refusal).order_by(Refusal.id.desc()).limit(limit))]
+    return read(store, caller, work)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    draw: int
+    seed: str
+    method: str
+    rate: float
+    include_key_targets: bool
+    population: int
+    selected: list[str]
+    moved_on: list[str]
+
+
+def draw_spot_check(store: Store, caller: Caller, seed: str | None = None,
+                    campaign_ref: str | None = None) -> Done[Drawn]:
+    def work(access: Access) -> Drawn:
+        campaign = resolve_campaign(access.session, campaign_ref)
+        result = spotcheck.draw(access.session, campaign, access.actor(), access.now(campaign), seed)
+        record = result.draw
+        return Drawn(record.id, record.seed, record.method, record.rate, record.include_key_targets,
+                     len(record.population), list(record.selected), result.moved_on)
+    return write(store, caller, work)
+
+
+@dataclass(frozen=True)
+class DrawCheck:
+    ok: bool
+    seed: str
+    population: int
+    recorded: list[str]
+    recomputed: list[str]
+
+
+def verify_spot_check(store: Store, caller: Caller, draw_id: int) -> Done[DrawCheck]:
+    def work(access: Access) -> DrawCheck:
+        access.scope()
+        check = spotcheck.verify(access.session, draw_id)
+        return DrawCheck(check.ok, check.draw.seed, len(check.draw.population), list(check.draw.selected),
+                         list(check.recomputed))
+    return read(store, caller, work)
+
+
+def spot_check_draws(store: Store, caller: Caller) -> Done[list[dict[str, Any]]]:
+    def work(access: Access) -> list[dict[str, Any]]:
+        access.scope()
+        return [{"id": d.id, "at": fmt(d.at, "Asia/Shanghai"), "actor": d.actor, "seed": d.seed,
+                 "population": len(d.population), "selected": list(d.selected)}
+                for d in spotcheck.list_draws(access.session)]
+    return read(store, caller, work)
