@@ -24,7 +24,7 @@ from engine.services import Access, Caller, Done, read, write
 
 def may_upgrade(store: Store, caller: Caller) -> Done[None]:
     """Upgrading an initialised database is an administrator's act (a new one is anyone's)."""
-    return write(store, caller, lambda access: access.require_admin("升级数据库", "upgrade the database"))
+    return read(store, caller, lambda access: access.require_admin("升级数据库", "upgrade the database"))
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def import_orgs(store: Store, caller: Caller, rows: list[OrgRow], source: str) -
 
 def may_import(store: Store, caller: Caller, what_zh: str, what_en: str) -> None:
     """Refuse (and record) an import by a non-administrator before its file is even read."""
-    write(store, caller, lambda access: access.require_admin(what_zh, what_en))
+    read(store, caller, lambda access: access.require_admin(what_zh, what_en))
 
 
 def list_orgs(store: Store, caller: Caller, township: str | None = None) -> Done[list[dict[str, Any]]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.db import Store
-from engine.services import Access, Caller, Done, write
+from engine.services import Access, Caller, Done, read
 
 
 def may_run(store: Store, caller: Caller) -> Done[None]:
@@ -11,4 +11,4 @@ def may_run(store: Store, caller: Caller) -> Done[None]:
     def work(access: Access) -> None:
         if caller.clock_set:
             access.require_admin("以模拟时间（--now）运行守护进程", "run the daemon on another clock (--now)")
-    return write(store, caller, work)
+    return read(store, caller, work)

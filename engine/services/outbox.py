@@ -103,7 +103,7 @@ def may_deliver(store: Store, caller: Caller) -> None:
     def work(access: Access) -> None:
         if caller.clock_set:
             access.require_admin("以其他时间（--now）投递通知", "deliver at another time (--now)")
-    write(store, caller, work)
+    read(store, caller, work)
 
 
 def preview(store: Store, caller: Caller, template: str, ref: str) -> Done[RenderedNotice]:
