@@ -1,8 +1,10 @@
 """Database connections: SQLite configured as SPEC §5 says, or PostgreSQL by URL.
 
-SQLite: WAL, ``busy_timeout`` 10 s, ``synchronous=FULL``, ``foreign_keys=ON`` on every
-connection, and ``BEGIN IMMEDIATE`` for every transaction (a deferred transaction that
-later upgrades to a write fails at once with SQLITE_BUSY whatever the timeout).
+SQLite: WAL, ``busy_timeout`` 10 s (``?busy_timeout=MS`` in the URL sets another),
+``synchronous=FULL``, ``foreign_keys=ON`` on every connection, and ``BEGIN IMMEDIATE`` for
+every write transaction (a deferred transaction that later upgrades to a write fails at
+once with SQLITE_BUSY whatever the timeout). A write transaction that still meets a lock is
+run again whole (``Store.write``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ READ_ONLY = "rectify_read_only"  # an execution option: this connection only rea
 ENV_VAR = "RECTIFY_DB"
 # A write transaction that met a lock past the busy timeout (or a PostgreSQL serialization
 # failure or deadlock) is run again whole, this many times in all, after a jittered pause.
+BUSY_TIMEOUT_MS = 10_000
 WRITE_ATTEMPTS = 4
 RETRY_PAUSE = 0.2  # seconds, doubled at each attempt, times a random factor in [0.5, 1.5)
 # SQLSTATEs of PostgreSQL errors after which the transaction was rolled back and can be run again.
@@ -62,7 +65,7 @@ def make_engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise DatabaseError(f"数据库地址无效 / invalid database URL '{safe_url(url)}'") from exc
     if parsed.drivername.startswith("sqlite"):
-        return _sqlite_engine(url, parsed.database)
+        return _sqlite_engine(parsed, _busy_timeout(url, parsed))
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
@@ -72,18 +75,28 @@ def make_engine(url: str) -> Engine:
                             "(for PostgreSQL: pip install 'rectify[postgres]')") from exc
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
+def _busy_timeout(url: str, parsed) -> int:
+    """Milliseconds a SQLite connection waits for a lock: ``?busy_timeout=MS``, else 10 s."""
+    given = parsed.query.get("busy_timeout", str(BUSY_TIMEOUT_MS))
+    if isinstance(given, tuple) or not given.isascii() or not given.isdigit() or not 0 <= int(given) <= 3_600_000:
+        raise DatabaseError(f"数据库地址中的 busy_timeout 无效 / invalid busy_timeout in '{safe_url(url)}': "
+                            "give milliseconds, 0 to 3600000")
+    return int(given)
+
+
+def _sqlite_engine(parsed, busy_timeout: int) -> Engine:
+    database = parsed.database
     if database and database != ":memory:":
         folder = Path(database).expanduser().resolve().parent
         if not folder.is_dir():
             raise DatabaseError(f"数据库目录不存在 / cannot open database: folder {folder} does not exist")
-    engine = create_engine(url)
+    engine = create_engine(parsed.difference_update_query(["busy_timeout"]))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "busy_timeout=10000", "synchronous=FULL", "foreign_keys=ON"):
+        for pragma in ("journal_mode=WAL", f"busy_timeout={busy_timeout}", "synchronous=FULL", "foreign_keys=ON"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -217,7 +230,8 @@ class Store:
 
     def is_initialised(self) -> bool:
         try:
-            return inspect(self.engine).has_table("alembic_version")
+            # Through a reader: a look at the schema must not wait for (or take) the write lock.
+            return inspect(self.engine.execution_options(**{READ_ONLY: True})).has_table("alembic_version")
         except OperationalError as exc:
             raise DatabaseUnavailable(f"无法打开数据库 / cannot open database {self.shown}: {exc.orig}") from exc
         except DBAPIError as exc:
