@@ -144,7 +144,8 @@ class Settings:
         return Caller(identity.os_login(), self.actor, self.now_text,
                       " ".join(["rectify", *without_locations(list(self.argv))]))
 
-    def now(self, tz: str = "Asia/Shanghai") -> datetime:
+    def now(self, tz: str) -> datetime:
+        """The clock in ``tz`` (the campaign's, as a service says): ``--now``, or the real time."""
         from engine.clock import parse_when, utcnow
 
         return parse_when(self.now_text, tz) if self.now_text else utcnow()

@@ -24,12 +24,12 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     store = settings.store
-    shown(may_run(store, settings.caller))  # a simulated clock fires what is not due yet: an administrator's call
+    zone = shown(may_run(store, settings.caller))  # a simulated clock is an administrator's call
     config = settings.notifier_config()
     if until_text:
         if not settings.now_text:
             raise click.UsageError("--until needs --now (the simulated start time)")
-        for day, report in run_until(store, settings.now(), parse_when(until_text), config=config):
+        for day, report in run_until(store, settings.now(zone), parse_when(until_text, zone), config=config):
             for line in report.messages:
                 click.echo(f"{day:%Y-%m-%d} {line}")
         return
@@ -37,7 +37,7 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
         from engine.delivery import deliver
         from engine.ticker import tick
 
-        now = settings.now()
+        now = settings.now(zone)
         report = tick(store, now)
         click.echo(f"tick: fired {report.total} ({dict(report.fired)}), skipped {report.skipped}")
         for line in report.messages:
@@ -45,7 +45,7 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
         sent = deliver(store, config, now)
         click.echo(f"delivery: {dict(sent.outcomes) or 'nothing due'}")
         return
-    run_forever(store, interval, settings.now if settings.now_text else None, config)
+    run_forever(store, interval, (lambda: settings.now(zone)) if settings.now_text else None, config)
 
 
 @click.group()

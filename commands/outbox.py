@@ -83,8 +83,8 @@ def notices_deliver(settings: Settings) -> None:
     from engine.delivery import deliver
 
     config = settings.notifier_config()
-    outbox.may_deliver(settings.store, settings.caller)  # a missing or uninitialised database is reported first
-    report = deliver(settings.store, config, settings.now())
+    now = shown(outbox.may_deliver(settings.store, settings.caller))
+    report = deliver(settings.store, config, now)
     click.echo(f"投递 / delivery: {dict(report.outcomes) or 'nothing due'}")
     for error in report.errors:
         click.echo(f"  {error}", err=True)

@@ -70,6 +70,14 @@ class Access:
             return utcnow()
         return parse_when(self.caller.now_text, _timezone(where))
 
+    def zone(self) -> str:
+        """The time zone to show times in when no one case is in view: the newest campaign's
+        workflow's (the default before any is deployed)."""
+        from sqlalchemy import select
+
+        newest = self.session.scalar(select(Campaign).order_by(Campaign.year.desc(), Campaign.id.desc()).limit(1))
+        return _timezone(newest)
+
     # --- acting --------------------------------------------------------------------------
 
     def require_admin(self, what_zh: str, what_en: str) -> None:

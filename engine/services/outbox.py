@@ -7,13 +7,14 @@ no case (bulletins, alerts) are county-wide and shown to county-wide readers onl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
 
 from engine import delivery
 from engine.cases import get_case
-from engine.clock import DEFAULT_TZ, fmt
+from engine.clock import fmt
 from engine.db import Store
 from engine.deploy import compiled_version
 from engine.errors import BadInput, NotFound
@@ -54,7 +55,8 @@ def list_notices(store: Store, caller: Caller, *, status: str | None = None, cas
             query = query.where(Notice.status == status)
         if case_ref:
             query = query.where(Notice.case_id == access.require_case(get_case(access.session, case_ref)).id)
-        return [{"id": n.id, "created": fmt(n.created_at, DEFAULT_TZ), "template": n.template, "title": n.title,
+        zone = access.zone()
+        return [{"id": n.id, "created": fmt(n.created_at, zone), "template": n.template, "title": n.title,
                  "status": n.status, "attempts": n.attempts, "recipients": [p["name"] for p in n.recipients],
                  "last_error": n.last_error} for n in access.session.scalars(query)]
     return read(store, caller, work)
@@ -64,14 +66,15 @@ def show_notice(store: Store, caller: Caller, notice_id: int) -> Done[dict[str, 
     """A notice's text, template hash, recipients and each delivery's status."""
     def work(access: Access) -> dict[str, Any]:
         n = _notice(access, notice_id)
+        zone = access.zone()
         rows = access.session.scalars(select(Delivery).where(Delivery.notice_id == n.id).order_by(Delivery.id))
         return {"id": n.id, "key": n.idempotency_key, "template": n.template, "template_hash": n.template_hash,
-                "title": n.title, "body": n.body, "status": n.status, "created": fmt(n.created_at, DEFAULT_TZ),
+                "title": n.title, "body": n.body, "status": n.status, "created": fmt(n.created_at, zone),
                 "recipients": n.recipients,
                 "deliveries": [{"channel": d.channel, "address": d.address, "recipient": d.recipient,
                                 "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
-                                "next_attempt": fmt(d.next_attempt_at, DEFAULT_TZ),
-                                "delivered": fmt(d.delivered_at, DEFAULT_TZ), "key": d.idempotency_key}
+                                "next_attempt": fmt(d.next_attempt_at, zone),
+                                "delivered": fmt(d.delivered_at, zone), "key": d.idempotency_key}
                                for d in rows]}
     return read(store, caller, work)
 
@@ -98,12 +101,14 @@ def retry_notice(store: Store, caller: Caller, notice_id: int) -> Done[int]:
     return write(store, caller, work)
 
 
-def may_deliver(store: Store, caller: Caller) -> None:
-    """Delivering at another time than now is an administrator's act (the database must be usable)."""
-    def work(access: Access) -> None:
+def may_deliver(store: Store, caller: Caller) -> Done[datetime]:
+    """The moment to deliver at: the caller's clock; another time than now is an
+    administrator's act."""
+    def work(access: Access) -> datetime:
         if caller.clock_set:
             access.require_admin("以其他时间（--now）投递通知", "deliver at another time (--now)")
-    read(store, caller, work)
+        return access.now(access.zone())
+    return read(store, caller, work)
 
 
 def preview(store: Store, caller: Caller, template: str, ref: str) -> Done[RenderedNotice]:

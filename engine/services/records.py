@@ -36,7 +36,8 @@ def verify_audit(store: Store, caller: Caller, case_ref: str | None = None,
 def audit_checkpoint(store: Store, caller: Caller) -> Done[dict[str, Any]]:
     def work(access: Access) -> dict[str, Any]:
         access.require_everything("审计检查点", "an audit checkpoint")
-        return {"at": fmt(access.now(), "Asia/Shanghai"), **audit.checkpoint(access.session)}
+        zone = access.zone()
+        return {"at": fmt(access.now(zone), zone), **audit.checkpoint(access.session)}
     return read(store, caller, work)
 
 
@@ -52,7 +53,8 @@ def refusals(store: Store, caller: Caller, limit: int = 50) -> Done[list[dict[st
     """Refused attempts, newest first (an administrator's read: it names every login)."""
     def work(access: Access) -> list[dict[str, Any]]:
         access.require_admin("查看被拒绝的操作", "read the refusals log")
-        return [{"id": r.id, "at": fmt(r.at, "Asia/Shanghai"), "login": r.login, "actor": r.actor,
+        zone = access.zone()
+        return [{"id": r.id, "at": fmt(r.at, zone), "login": r.login, "actor": r.actor,
                  "command": r.command, "reason": r.reason}
                 for r in access.session.scalars(select(Refusal).order_by(Refusal.id.desc()).limit(limit))]
     return read(store, caller, work)
@@ -102,7 +104,8 @@ def verify_spot_check(store: Store, caller: Caller, draw_id: int) -> Done[DrawCh
 def spot_check_draws(store: Store, caller: Caller) -> Done[list[dict[str, Any]]]:
     def work(access: Access) -> list[dict[str, Any]]:
         access.scope()
-        return [{"id": d.id, "at": fmt(d.at, "Asia/Shanghai"), "actor": d.actor, "seed": d.seed,
+        zone = access.zone()
+        return [{"id": d.id, "at": fmt(d.at, zone), "actor": d.actor, "seed": d.seed,
                  "population": len(d.population), "selected": list(d.selected)}
                 for d in spotcheck.list_draws(access.session)]
     return read(store, caller, work)
