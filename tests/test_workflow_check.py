@@ -339,9 +339,12 @@ def test_yaml_tags_are_refused(text: str):
     assert "explicit YAML tags are not allowed" in located.problems[0].message
 
 
-def test_yaml_explicit_str_tag_is_not_turned_into_a_number():
-    located = read_yaml("a: !!str 10\n", "f.yaml")
-    assert located.problems or located.data == {"a": "10"}
+def test_yaml_explicit_str_tag_is_refused_and_a_quoted_number_stays_text():
+    tagged = read_yaml("a: !!str 10\n", "f.yaml")
+    assert [(p.line, p.column) for p in tagged.problems] == [(1, 4)]
+    assert "quote the value to make it text" in tagged.problems[0].message
+    quoted = read_yaml('a: "10"\n', "f.yaml")
+    assert quoted.problems == [] and quoted.data == {"a": "10"}
 
 
 def test_yaml_syntax_error_is_placed():
