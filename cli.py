@@ -184,13 +184,17 @@ def shown(done: Done[T]) -> T:
     return done.value
 
 
-def write_output(path: Path, write) -> None:
-    """Write an output file atomically; a folder that does not exist or cannot be written is bad input."""
+def write_output(path: Path, write, atomic: bool = True) -> None:
+    """Write an output file, atomically unless ``write`` already is (the ledger, dashboard and
+    .docx writers are); a folder that does not exist or cannot be written is bad input."""
     from engine.atomic import atomic_write
     from engine.errors import BadInput
 
     try:
-        atomic_write(path, write)
+        if atomic:
+            atomic_write(path, write)
+        else:
+            write(path)
     except OSError as exc:
         raise BadInput(f"无法写入 / cannot write {path}: {exc.strerror or exc}") from exc
 

@@ -6,7 +6,19 @@ from typing import Any
 
 import click
 
-from cli import AS_JSON, CAMPAIGN, ROW_ID, Settings, console, emit_json, esc, fact_text, pass_settings, shown, table
+from cli import (
+    AS_JSON,
+    CAMPAIGN,
+    ROW_ID,
+    Settings,
+    console,
+    emit_json,
+    esc,
+    fact_text,
+    pass_settings,
+    shown,
+    table,
+)
 from engine.services import cases as services
 
 

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import click
 
-from cli import AS_JSON, ROW_ID, Settings, console, emit_json, esc, pass_settings, shown, table, write_output
+from cli import (
+    AS_JSON,
+    ROW_ID,
+    Settings,
+    console,
+    emit_json,
+    esc,
+    pass_settings,
+    shown,
+    table,
+    write_output,
+)
 from engine.services import outbox
 
 
@@ -63,7 +74,7 @@ def notices_docx(settings: Settings, notice_id: int, output: str | None) -> None
 
     text = shown(outbox.notice_text(settings.store, settings.caller, notice_id))
     path = Path(output or f"通知-{notice_id}.docx")
-    write_output(path, lambda target: write_notice_docx(text.title, text.body, target, text.key))
+    write_output(path, lambda target: write_notice_docx(text.title, text.body, target, text.key), atomic=False)
     click.echo(f"已导出 / exported: {path}（{text.title}）")
 
 

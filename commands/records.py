@@ -8,7 +8,18 @@ from typing import Any
 
 import click
 
-from cli import AS_JSON, CAMPAIGN, ROW_ID, Settings, console, emit_json, emit_text, pass_settings, shown, table
+from cli import (
+    AS_JSON,
+    CAMPAIGN,
+    ROW_ID,
+    Settings,
+    console,
+    emit_json,
+    emit_text,
+    pass_settings,
+    shown,
+    table,
+)
 from engine.errors import BadInput, CheckFailed
 from engine.services import records
 

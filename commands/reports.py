@@ -7,7 +7,18 @@ from typing import Any
 
 import click
 
-from cli import AS_JSON, CAMPAIGN, Settings, console, emit_json, esc, pass_settings, shown, table, write_output
+from cli import (
+    AS_JSON,
+    CAMPAIGN,
+    Settings,
+    console,
+    emit_json,
+    esc,
+    pass_settings,
+    shown,
+    table,
+    write_output,
+)
 from engine.services import reports
 
 
@@ -31,9 +42,11 @@ def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | 
 
     path = Path(output or f"{TITLE}.{fmt}")
     writer = {"xlsx": write_xlsx, "csv": write_csv, "html": write_html}[fmt]
-    written = shown(reports.export_ledger(settings.store, settings.caller,
-                                          lambda book: write_output(path, lambda target: writer(book, target)),
-                                          unit=unit, reporter=reporter, campaign_ref=campaign_ref))
+    def save(book) -> None:  # the rows stream from the service's snapshot into the file
+        write_output(path, lambda target: writer(book, target), atomic=False)
+
+    written = shown(reports.export_ledger(settings.store, settings.caller, save, unit=unit, reporter=reporter,
+                                          campaign_ref=campaign_ref))
     click.echo(f"已导出 / exported {written} 行 rows: {path}")
 
 
@@ -92,7 +105,7 @@ def report(settings: Settings, html_path: str | None, as_json: bool, campaign_re
     if html_path:
         from engine.report_html import write_dashboard
 
-        write_output(Path(html_path), lambda target: write_dashboard(d, target))
+        write_output(Path(html_path), lambda target: write_dashboard(d, target), atomic=False)
         click.echo(f"已生成工作看板 / dashboard written: {html_path}（{d['total']} 个整顿对象，截至 {d['now']}）")
         return
     if as_json:
@@ -173,5 +186,6 @@ def bulletin(settings: Settings, docx_path: str | None, campaign_ref: str | None
     if docx_path:
         from notifiers.officialdoc import write_notice_docx
 
-        write_output(Path(docx_path), lambda target: write_notice_docx(rendered.title, rendered.body, target))
+        write_output(Path(docx_path), lambda target: write_notice_docx(rendered.title, rendered.body, target),
+                     atomic=False)
         click.echo(f"已生成公文 / document written: {docx_path}", err=True)

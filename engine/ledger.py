@@ -2,7 +2,8 @@
 
 Columns, in the attachment's order: 序号, 后进基层党组织名称, 党组织书记姓名, 党组织书记联系电话,
 上级党组织名称, 主要问题, 整改措施, 联系领导; header fields 填表单位, 填报人及联系方式, 填表日期.
-Export → import → export gives the same file.
+Export → import → export gives the same file, and export → import leaves the database as it
+was, whatever was typed (text that looks like a formula included: see ``engine.ledger_files``).
 """
 
 from __future__ import annotations
@@ -202,6 +203,14 @@ def _parse_row(number: int, get) -> tuple[LedgerRow | None, list[str]]:
                      get("整改措施"), get("联系领导")), []
 
 
+def _trimmed(stored: object) -> object:
+    """A stored value as an imported cell reads (import trims every cell): a value typed with
+    spaces or a tab around it, exported and imported again, is unchanged, not rewritten."""
+    if stored is None:
+        return ""
+    return stored.strip() if isinstance(stored, str) else stored
+
+
 def _find_org(session: Session, row: LedgerRow) -> Organization | None:
     matches = list(session.scalars(select(Organization).options(joinedload(Organization.parent))
                                    .where(Organization.name == row.name)))
@@ -242,7 +251,7 @@ def _apply_row(session: Session, campaign: Campaign, row: LedgerRow, org: Organi
                now: datetime, result: ImportResult) -> None:
     case = session.scalar(select(Case).where(Case.campaign_id == campaign.id, Case.organization_id == org.id))
     changed = False
-    if (org.secretary_name or "", org.secretary_phone or "") != (row.secretary, row.phone):
+    if (_trimmed(org.secretary_name), _trimmed(org.secretary_phone)) != (row.secretary, row.phone):
         org.secretary_name, org.secretary_phone = row.secretary or None, row.phone or None
         changed = True
     if case is None:
@@ -262,7 +271,7 @@ def _apply_row(session: Session, campaign: Campaign, row: LedgerRow, org: Organi
     shown = {"measures": facts.get("measures") or case.measures, "contact_leader": facts.get("contact_leader")}
     wanted = {"measures": row.measures, "contact_leader": row.contact_leader}
     for name, value in wanted.items():
-        if value and name in declared and shown[name] != value:  # compare with what the export shows
+        if value and name in declared and _trimmed(shown[name]) != value:  # compare with what the export shows
             set_fact(session, case, name, value, actor, now)
             changed = True
     if case.ref not in result.opened:

@@ -1,7 +1,13 @@
 """The ledger as files: XLSX laid out for printing, CSV that Excel opens (BOM), and HTML.
 
 Each writer streams the ledger's rows to the file as they come (see ``engine.ledger.Ledger``):
-memory stays flat whatever the number of cases.
+memory stays flat whatever the number of cases. Each writes atomically (``engine.atomic``):
+a failure half-way leaves the previous file as it was.
+
+What officials typed is data in every format, never something the reader's program runs:
+XLSX cells are string cells (never formulas), CSV cells that a spreadsheet would take for a
+formula carry a protective apostrophe (``engine.tabular.neutralise_cell``, removed again on
+import), and HTML escapes every value.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from copy import copy
 from functools import partial
 from pathlib import Path
 
+from engine.atomic import atomic_path
 from engine.ledger import COLUMNS, TITLE, Ledger
+from engine.tabular import neutralise_cell
 
 WIDTHS = [6, 30, 12, 16, 24, 40, 40, 12]  # characters, for A4 landscape
 CENTRED = (1, 3, 4, 8)  # 序号, 党组织书记姓名, 党组织书记联系电话, 联系领导 (1-based columns)
@@ -33,16 +41,22 @@ def grid(ledger: Ledger) -> Iterator[list[str]]:
 
 
 def write_csv(ledger: Ledger, path: Path) -> None:
-    with path.open("w", encoding="utf-8-sig", newline="") as out:  # the BOM makes Excel read UTF-8
-        csv.writer(out).writerows(grid(ledger))
+    """Every cell neutralised, the 序号 and phone columns included: a phone may be written
+    +8613800000000, which Excel would otherwise read as a formula giving a number (the + lost,
+    the digits shown as 8.61E+12), and one rule for every cell cannot miss a column. The
+    apostrophe is removed again by ``rectify ledger import`` (``engine.tabular.read_table``)."""
+    with atomic_path(path) as temporary, temporary.open("w", encoding="utf-8-sig", newline="") as out:
+        # the BOM makes Excel read UTF-8
+        csv.writer(out).writerows([neutralise_cell(cell) for cell in row] for row in grid(ledger))
 
 
 def write_html(ledger: Ledger, path: Path) -> None:
+    """The ledger as a printable page; every value escaped (quotes too: html.escape's default)."""
     e = html.escape
     head = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
-    with path.open("w", encoding="utf-8") as out:
+    with atomic_path(path) as temporary, temporary.open("w", encoding="utf-8") as out:
         out.write(f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{TITLE}</title>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{e(TITLE)}</title>
 <style>
 body {{ font-family: "SimSun", "Songti SC", "Noto Serif CJK SC", serif; margin: 2em; }}
 h1 {{ text-align: center; font-size: 20pt; }}
@@ -52,7 +66,7 @@ th, td {{ border: 1px solid #000; padding: 4px 6px; vertical-align: top; }}
 th {{ background: #f2f2f2; }}
 @page {{ size: A4 landscape; margin: 1.5cm; }}
 </style></head><body>
-<h1>{TITLE}</h1>
+<h1>{e(TITLE)}</h1>
 <div class="fields"><span>填表单位：{e(ledger.unit)}</span><span>填报人及联系方式：{e(ledger.reporter)}</span>
 <span>填表日期：{e(ledger.date)}</span></div>
 <table><thead><tr>{head}</tr></thead><tbody>""")
@@ -73,7 +87,8 @@ def write_xlsx(ledger: Ledger, path: Path) -> None:
     to the file as it is appended (so the layout is set before the first row)."""
     from openpyxl import Workbook
 
-    with path.open("wb") as out:  # first: a folder that cannot be written fails before any work
+    # first: a folder that cannot be written fails before any work
+    with atomic_path(path) as temporary, temporary.open("wb") as out:
         book = Workbook(write_only=True)
         book.properties.title = TITLE
         sheet = book.create_sheet("汇总表")
@@ -103,13 +118,28 @@ def _lay_out(sheet) -> None:
     sheet.print_options.horizontalCentered = True
 
 
+def _text_cell(sheet, value: str | None):
+    """A cell holding ``value`` as text, whatever it looks like.
+
+    openpyxl takes a string starting with "=" for a formula and "#N/A", "#REF!"… for error
+    values, and would write them as such: Excel would run a name typed as =HYPERLINK(…). A
+    string cell (written inline, t="inlineStr") is shown as typed and never evaluated.
+    """
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
 def _append_rows(sheet, ledger: Ledger) -> None:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
     def styled(value: str | None, **style) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value)
+        cell = _text_cell(sheet, value)
         for name, applied in style.items():
             setattr(cell, name, applied)
         return cell
@@ -135,6 +165,7 @@ def _append_rows(sheet, ledger: Ledger) -> None:
         cells = []
         for value, style in zip(row, body, strict=True):
             cell = WriteOnlyCell(sheet, printable(value))
+            cell.data_type = "s"  # text, never a formula: see _text_cell (inlined: this loop runs per cell)
             cell._style = copy(style)
             cells.append(cell)
         sheet.append(cells)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from engine import svgcharts
+from engine.atomic import atomic_write
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -46,7 +47,11 @@ def charts(d: dict[str, Any]) -> dict[str, Markup]:
 
 
 def render_dashboard(d: dict[str, Any]) -> str:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"], default=True),
+    """The page as text. Every value is escaped: autoescape is on outright (this environment
+    renders nothing but this HTML page, so nothing should hang on the template's file name), and
+    the only markup let through is the charts' SVG (``charts``), whose labels svgcharts escapes;
+    the template marks nothing ``|safe``."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     quota_rows = d["quota"]["rows"] if d["quota"] else []
     ratios = [r["ratio"] for r in d["surveys"]["rows"]]
@@ -59,4 +64,6 @@ def render_dashboard(d: dict[str, Any]) -> str:
 
 
 def write_dashboard(d: dict[str, Any], path: Path) -> None:
-    path.write_text(render_dashboard(d), encoding="utf-8")
+    """Rendered first, then written atomically: a failure leaves the previous page as it was."""
+    page = render_dashboard(d)
+    atomic_write(path, lambda temporary: temporary.write_text(page, encoding="utf-8"))

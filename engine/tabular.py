@@ -1,14 +1,36 @@
-"""Read a CSV or XLSX table as officials exchange them (Excel/WPS, UTF-8 with or without BOM, GB18030)."""
+"""Read a CSV or XLSX table as officials exchange them (Excel/WPS, UTF-8 with or without BOM, GB18030),
+and keep the text rectify writes to a CSV file from being run as a formula.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import BadInput
+
+# A cell starting with one of these is a formula to Excel and WPS when they open a CSV file
+# (=, + and - start a formula, @ a function call, a tab or a carriage return is skipped before
+# one): OWASP's "CSV injection". A name typed as =HYPERLINK(…) or =cmd|' /C calc'!A0 must reach
+# the reader as text, so such a cell is written with a leading apostrophe, and read back without it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(text: str) -> str:
+    """``text`` as a CSV cell that no spreadsheet runs: with a leading ``'`` when it would start a
+    formula. The apostrophe also goes before text that already starts with apostrophes followed
+    by a formula character ('=x → ''=x), so ``restore_cell`` gives back exactly what was written,
+    even text a user really typed with an apostrophe; other text is left alone."""
+    return "'" + text if text.lstrip("'").startswith(FORMULA_STARTS) else text
+
+
+def restore_cell(text: str) -> str:
+    """The text ``neutralise_cell`` was given: one leading ``'`` removed where it added one."""
+    return text[1:] if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS) else text
 
 
 @dataclass(frozen=True)
@@ -20,6 +42,12 @@ class Table:
 
 
 def read_table(path: str | Path) -> Table:
+    """The first non-empty row as the header, the other non-empty rows as text, stripped.
+
+    A CSV cell's protective apostrophe (see ``neutralise_cell``) is removed, so what rectify
+    exported imports as it was typed; an XLSX cell is read as it is (rectify writes text there
+    as string cells, which no spreadsheet runs, so it adds nothing to remove).
+    """
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"找不到文件 / file not found: {path}")
@@ -27,17 +55,20 @@ def read_table(path: str | Path) -> Table:
     if suffix == ".xls":
         raise BadInput(f"{path}: 不支持旧版 .xls 格式，请在 Excel/WPS 中另存为 .xlsx / "
                        "the old .xls format is not supported: save it as .xlsx in Excel or WPS")
+    cell: Callable[[str], str]
     if suffix in (".xlsx", ".xlsm"):
-        grid = _xlsx_rows(path)
+        grid, cell = _xlsx_rows(path), str.strip
     elif suffix in (".csv", ".txt"):
-        grid = _csv_rows(path)
+        text = _decode(path)
+        # most files hold no apostrophe at all: one scan of the text spares the check per cell
+        grid, cell = _csv_rows(path, text), _csv_cell if "'" in text else str.strip
     else:
         raise BadInput(f"{path}: 只支持 .csv 和 .xlsx 文件 / only .csv and .xlsx files are supported")
     header: list[str] | None = None
     header_row, width = 0, 0
     rows: list[tuple[int, list[str]]] = []
     for number, raw in enumerate(grid, start=1):  # one pass, one new list per row: files run to 10⁶ rows
-        cells = [c.strip() for c in raw]
+        cells = [cell(c) for c in raw]
         if not any(cells):
             continue
         if header is None:
@@ -51,8 +82,12 @@ def read_table(path: str | Path) -> Table:
     return Table(str(path), header, header_row, rows)
 
 
-def _csv_rows(path: Path) -> list[list[str]]:
-    text = _decode(path)
+def _csv_cell(raw: str) -> str:
+    text = raw.strip()  # first: an editor may have padded the apostrophe with spaces
+    return restore_cell(text) if text.startswith("'") else text
+
+
+def _csv_rows(path: Path, text: str) -> list[list[str]]:
     first_line = text.split("\n", 1)[0]
     # Excel's "Unicode text (*.txt)" is tab-separated; everything else here uses commas
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","

@@ -22,9 +22,19 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
+from engine.atomic import atomic_write
+
 TITLE_FONT, BODY_FONT, NUMBER_FONT = "方正小标宋简体", "仿宋_GB2312", "宋体"
 TITLE_SIZE, BODY_SIZE, NUMBER_SIZE = Pt(22), Pt(16), Pt(14)  # 2号, 3号, 4号
+PROPERTY_LIMIT = 255  # characters in a core property (python-docx)
 LINE = Pt(28)  # 22 lines on a page of 225 mm, as the standard asks
+# Characters a .docx cannot hold, removed from every text: those XML 1.0 forbids (python-docx
+# would refuse the whole document with "All strings must be XML compatible"), DEL and the C1
+# controls, which no printed page shows. A stray control character typed into a name must not
+# stop a notice from being filed. Tabs and line ends stay: python-docx writes them as <w:tab/>
+# and <w:br/>; carriage returns become line ends. Text goes into runs as text, never as markup
+# or fields: python-docx escapes it.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _CN_DATE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
 
@@ -38,6 +48,17 @@ class OfficialNotice:
     date: str = ""  # 2014年3月18日
 
 
+def clean_text(text: str) -> str:
+    """``text`` without the characters a .docx cannot hold (see ``_CONTROL``)."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _property(text: str) -> str:
+    """A document property (title, author…): clean text, cut to the 255 characters python-docx
+    allows (it refuses the whole document otherwise); the page itself shows the whole title."""
+    return clean_text(text)[:PROPERTY_LIMIT]
+
+
 def chinese_date(text: str) -> str:
     """``2014-03-18`` → ``2014年3月18日`` (the standard's form); other text unchanged."""
     m = _ISO_DATE.match(text.strip())
@@ -46,6 +67,7 @@ def chinese_date(text: str) -> str:
 
 def split_notice(title: str, body: str) -> OfficialNotice:
     """The parts of a rendered notice, as the shipped templates lay them out."""
+    title, body = clean_text(title), clean_text(body)  # first: splitlines() breaks at \x0b, \x1c…
     lines = [line.strip() for line in body.splitlines() if line.strip()]
     recipient = lines.pop(0) if lines and lines[0].endswith(("：", ":")) else ""
     date = issuer = ""
@@ -74,7 +96,7 @@ def _paragraph(doc, text: str, align, indent_chars: float = 0, right_chars: floa
     if right_chars:
         fmt.right_indent = Pt(size.pt * right_chars)
     if text:
-        _font(p.add_run(text), font, size, bold)
+        _font(p.add_run(clean_text(text)), font, size, bold)  # one run: text, never markup
     return p
 
 
@@ -105,10 +127,10 @@ def notice_document(notice: OfficialNotice, key: str = ""):
     section.top_margin, section.bottom_margin = Mm(37), Mm(35)
     section.left_margin, section.right_margin = Mm(28), Mm(26)
     _page_number_footer(section)
-    doc.core_properties.title = notice.title
-    doc.core_properties.author = notice.issuer
+    doc.core_properties.title = _property(notice.title)
+    doc.core_properties.author = _property(notice.issuer)
     if key:
-        doc.core_properties.identifier = key  # the notice's idempotency key, for tracing a printout
+        doc.core_properties.identifier = _property(key)  # the notice's idempotency key, for tracing a printout
     _paragraph(doc, notice.title, WD_ALIGN_PARAGRAPH.CENTER, font=TITLE_FONT, size=TITLE_SIZE)
     _paragraph(doc, "", WD_ALIGN_PARAGRAPH.LEFT)  # one blank line below the title
     if notice.recipient:
@@ -126,4 +148,7 @@ def notice_document(notice: OfficialNotice, key: str = ""):
 
 
 def write_notice_docx(title: str, body: str, path: Path, key: str = "") -> None:
-    notice_document(split_notice(title, body), key).save(str(path))
+    """The notice as a .docx at ``path``, laid out first, then written atomically: a failure
+    leaves any previous file as it was."""
+    document = notice_document(split_notice(title, body), key)
+    atomic_write(path, lambda temporary: document.save(str(temporary)))

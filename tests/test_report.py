@@ -121,7 +121,7 @@ def test_terminal_tables(county):
 
 
 def test_terminal_lists_the_first_townships_of_a_province(county, capsys):
-    from cli import _print_report
+    from commands.reports import _print_report
     from engine.dashboard import LISTED
 
     d = county.json("report", now="2014-12-05")

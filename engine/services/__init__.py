@@ -12,6 +12,7 @@ refused one rolled back. Services never print; a front end prints what they retu
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -71,7 +72,6 @@ def record_refused(store: Store, caller: Caller, exc: RectifyError) -> None:
         me = whoami(session, caller.login)
         record_refusal(session, me.login, me.official.name if me.official else None, caller.command, str(exc))
 
-    try:
+    # No database to record in (or an unusable one): the refusal is still reported to the caller.
+    with suppress(RectifyError, SQLAlchemyError, OSError):
         store.write(run, attempts=2)
-    except (RectifyError, SQLAlchemyError, OSError):
-        pass  # no database to record in (or it is unusable): the refusal is still reported
