@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cli import Settings, pass_settings, shown
+from cli import AS_JSON, ROW_ID, Settings, console, emit_json, pass_settings, shown, table
+from engine.errors import DatabaseUnavailable
+from engine.services import daemon as services
 
 
 @click.command()
@@ -20,11 +22,10 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
 
     from engine.clock import parse_when
     from engine.daemon import run_forever, run_until
-    from engine.services.daemon import may_run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     store = settings.store
-    zone = shown(may_run(store, settings.caller))  # a simulated clock is an administrator's call
+    zone = shown(services.may_run(store, settings.caller))  # a simulated clock is an administrator's call
     config = settings.notifier_config()
     if until_text:
         if not settings.now_text:
@@ -42,6 +43,9 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
         click.echo(f"tick: fired {report.total} ({dict(report.fired)}), skipped {report.skipped}")
         for line in report.messages:
             click.echo(line)
+        if report.unavailable:  # the database is in trouble: delivery waits for the next run too
+            raise DatabaseUnavailable(f"数据库暂时不可用，到期的定时任务留待下次 / the database is unavailable; due "
+                                      f"timers stay pending for the next run: {report.unavailable}")
         sent = deliver(store, config, now)
         click.echo(f"delivery: {dict(sent.outcomes) or 'nothing due'}")
         return
@@ -51,3 +55,30 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
 @click.group()
 def timers() -> None:
     """The daemon's timers: which are due, which failed, and putting failed ones back."""
+
+
+@timers.command("list")
+@click.option("--failed", is_flag=True, help="The timers set aside after an error (newest first).")
+@click.option("--due", is_flag=True, help="Only pending timers already due (at --now, or the real time).")
+@click.option("--limit", default=50, show_default=True, type=ROW_ID)
+@AS_JSON
+@pass_settings
+def timers_list(settings: Settings, failed: bool, due: bool, limit: int, as_json: bool) -> None:
+    """List pending timers, earliest first, or the failed ones (--failed) with their errors."""
+    rows = shown(services.list_timers(settings.store, settings.caller, failed=failed, due=due, limit=limit))
+    if as_json:
+        emit_json(rows)
+        return
+    title = "失败的定时任务 / failed timers" if failed else "待执行的定时任务 / pending timers"
+    console().print(table(f"{title} ({len(rows)})", ["#", "整顿对象", "党组织", "类型", "阶段", "轮次", "应执行", "通知", "错误"],
+                          [[r["id"], r["case"], r["organization"], r["kind"], r["state"], r["round"], r["due_at"],
+                            r["notice"], r["error"]] for r in rows]))
+
+
+@timers.command("retry")
+@click.argument("timer_ids", nargs=-1, required=True, type=ROW_ID)
+@pass_settings
+def timers_retry(settings: Settings, timer_ids: tuple[int, ...]) -> None:
+    """Put failed timers TIMER_IDS back in the queue, after fixing the cause of their failure."""
+    for outcome in shown(services.retry_timers(settings.store, settings.caller, list(timer_ids))):
+        click.echo(outcome.message)

@@ -10,21 +10,28 @@
    with exponential backoff; after ``max_attempts`` it is dead and an alert notice goes to
    the administrators. A crash between send and settle means the lease expires and the same
    delivery (same idempotency key) is sent again: at-least-once.
+
+A stopping daemon (``deliver(..., stop=)``) finishes the send in hand and gives back the
+leases of what it claimed and did not send, so the next start sends those at once. Each
+send is bounded by its channel's per-attempt ``deadline`` (notifiers.base.Deadline), and a
+claim leases no more deliveries than the lease can cover at that deadline.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import failpoints
 from engine.db import Store, database_now
 from engine.models import Case, Delivery, Notice, NoticeStatus
+from engine.notices import alert_notice, resolve_admins
 from notifiers.base import DeliveryError, Message, redact
 from notifiers.config import NotifierConfig
 
@@ -36,6 +43,7 @@ NO_CHANNEL = "(none)"
 class DeliveryReport:
     outcomes: Counter = field(default_factory=Counter)  # delivered | retry | dead
     errors: list[str] = field(default_factory=list)
+    released: int = 0  # leased, not sent, lease given back: the pass was stopped
 
 
 def expand(store: Store, config: NotifierConfig, now: datetime, batch: int = 200) -> int:
@@ -87,10 +95,11 @@ def _add(session: Session, notice: Notice, channel: str, address: str, recipient
     return delivery
 
 
-def _claim(store: Store, now: datetime, batch: int, lease: timedelta) -> list[int]:
-    """Lease up to ``batch`` due deliveries. A lease still running is another daemon's (or a
-    crashed one's, until it expires); settling a delivery ends its lease and, on failure, puts
-    its next attempt after ``now``, so one pass meets each delivery once."""
+def _claim(store: Store, now: datetime, batch: int, lease: timedelta) -> tuple[list[int], datetime]:
+    """Lease up to ``batch`` due deliveries; returns their ids and the lease's end. A lease still
+    running is another daemon's (or a crashed one's, until it expires); settling a delivery ends
+    its lease and, on failure, puts its next attempt after ``now``, so one pass meets each
+    delivery once."""
     with store.transaction() as session:
         real = database_now(session)
         query = (select(Delivery).where(Delivery.status == NoticeStatus.PENDING.value, Delivery.next_attempt_at <= now,
@@ -99,19 +108,59 @@ def _claim(store: Store, now: datetime, batch: int, lease: timedelta) -> list[in
         due = list(session.scalars(query))
         for delivery in due:
             delivery.leased_until = real + lease
-        return [d.id for d in due]
+        return [d.id for d in due], real + lease
 
 
-def deliver(store: Store, config: NotifierConfig, now: datetime, batch: int = 100) -> DeliveryReport:
-    """Expand new notices, then send every due delivery once."""
+def _release(store: Store, ids: list[int], until: datetime) -> None:
+    """Give back the leases of deliveries claimed and not sent (the daemon is stopping), in one
+    short transaction, so the next start or another daemon sends them at once instead of
+    after the lease. Only leases still ours (same end) are released: one that ran out and was
+    taken over by another daemon is that daemon's now."""
+    with store.transaction() as session:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == NoticeStatus.PENDING.value,
+                                               Delivery.leased_until == until).values(leased_until=None))
+
+
+def claim_size(config: NotifierConfig, batch: int) -> int:
+    """How many deliveries to lease at once: at most ``batch``, and few enough that sending every
+    one of them at its channels' longest per-attempt deadline still ends within the lease (a
+    lease that ran out would let another daemon send the same delivery meanwhile)."""
+    longest = max((c.deadline or 0.0 for c in config.channels.values()), default=0.0)
+    if longest <= 0:  # console, files: local and quick
+        return batch
+    return max(1, min(batch, int(config.policy.lease_seconds // longest)))
+
+
+def deliver(store: Store, config: NotifierConfig, now: datetime, batch: int = 100,
+            stop: threading.Event | None = None) -> DeliveryReport:
+    """Expand new notices, then send every due delivery once.
+
+    ``stop`` (the daemon's signal flag) is looked at between two expansion batches and
+    between two deliveries: the send in hand finishes (each is bounded by its channel's
+    per-attempt deadline), the deliveries leased and not yet sent get their lease back, and
+    the pass ends. ``DeliveryReport.released`` says how many were given back.
+    """
     report = DeliveryReport()
     lease = timedelta(seconds=config.policy.lease_seconds)
-    while expand(store, config, now):
+    size = claim_size(config, batch)
+    while not _stopping(stop) and expand(store, config, now):
         pass
-    while ids := _claim(store, now, batch, lease):
-        for delivery_id in ids:
+    while not _stopping(stop):
+        ids, until = _claim(store, now, size, lease)
+        if not ids:
+            break
+        for index, delivery_id in enumerate(ids):
+            if _stopping(stop):
+                _release(store, ids[index:], until)
+                report.released += len(ids) - index
+                log.info("stopping: %d leased deliveries released for the next start", len(ids) - index)
+                return report
             _deliver_one(store, config, delivery_id, now, report)
     return report
+
+
+def _stopping(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()
 
 
 def _message(session: Session, delivery: Delivery) -> Message:
@@ -186,19 +235,14 @@ def _alert(session: Session, delivery: Delivery, now: datetime, config: Notifier
     """Tell the administrators a notice could not be delivered (never for an alert itself)."""
     notice = session.get(Notice, delivery.notice_id)
     assert notice is not None
-    if notice.template == "delivery_failed":
+    if notice.idempotency_key.startswith("alert:"):
         return
-    from engine.notices import resolve_admins
-
-    session.add(Notice(
-        case_id=notice.case_id, event_id=notice.event_id, idempotency_key=f"alert:{delivery.idempotency_key}",
-        template="delivery_failed", template_hash="", created_at=now, status=NoticeStatus.PENDING.value,
-        attempts=0, next_attempt_at=now, expanded=False,
-        title=f"通知投递失败：{notice.title}",
-        body=(f"通知“{notice.title}”经 {delivery.attempts} 次尝试仍未能通过“{delivery.channel}”送达"
-              f"{delivery.recipient if delivery.recipient != '*' else ''}。\n最后错误：{delivery.last_error}\n"
-              f"处理后可执行：rectify notices retry {notice.id}\n"),
-        recipients=resolve_admins(session, config.policy.alert_roles)))
+    session.add(alert_notice(
+        "delivery_failed", f"alert:{delivery.idempotency_key}", f"通知投递失败：{notice.title}",
+        (f"通知“{notice.title}”经 {delivery.attempts} 次尝试仍未能通过“{delivery.channel}”送达"
+         f"{delivery.recipient if delivery.recipient != '*' else ''}。\n最后错误：{delivery.last_error}\n"
+         f"处理后可执行：rectify notices retry {notice.id}\n"),
+        resolve_admins(session, config.policy.alert_roles), now, case_id=notice.case_id, event_id=notice.event_id))
 
 
 def retry(session: Session, notice_id: int, now: datetime) -> int:

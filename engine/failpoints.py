@@ -9,9 +9,11 @@ command between its read and its write while another commits. The environment va
     RECTIFY_FAILPOINTS="fire.before_write=pause:/tmp/gate"  # wait for /tmp/gate/fire.before_write.go
     RECTIFY_FAILPOINTS="delivery.after_send=kill@3"         # only the 3rd time the point is reached
 
-``raise`` raises ``FailpointError``. Unarmed, a point costs one dictionary look-up. The
-points are listed in ``POINTS``; arming an unknown one is refused, so a typo cannot make a
-test pass by testing nothing.
+``raise`` raises ``FailpointError``; ``dberror`` raises SQLAlchemy's ``OperationalError``, as a
+driver does when the database is locked past the busy timeout or the connection is lost
+(inside ``Store.transaction`` it becomes ``DatabaseUnavailable``). Unarmed, a point costs
+one dictionary look-up. The points are listed in ``POINTS``; arming an unknown one is
+refused, so a typo cannot make a test pass by testing nothing.
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ def point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     elif action == "raise":
         raise FailpointError(f"failpoint {name}")
+    elif action == "dberror":
+        # Imported only when armed: an unarmed point costs one look-up and imports nothing.
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError(f"-- failpoint {name}", None, FailpointError(f"database unavailable (failpoint {name})"))
     elif action.startswith("pause:"):
         _pause(Path(action[6:]), name)
 

@@ -153,3 +153,19 @@ def resolve_admins(session: Session, roles: tuple[str, ...]) -> list[dict[str, A
                                 .order_by(Official.name))
     return [{"name": o.name, "role": o.role, "email": o.email, "phone": o.phone, **(o.channels or {})}
             for o in officials]
+
+
+def alert_notice(template: str, key: str, title: str, body: str, recipients: list[dict[str, Any]], now: datetime,
+                 case_id: int | None = None, event_id: int | None = None) -> Notice:
+    """An alert to the administrators (a dead delivery, a timer set aside), ready for the caller
+    to add to the outbox in the transaction that records what failed.
+
+    Alerts are worded by the engine, not rendered from a workflow template (the template may
+    be what broke), so their template hash is empty. Their idempotency key starts with
+    ``alert:`` so that one failure alerts once, and the delivery engine never alerts about
+    an alert's own dead delivery. The title is cut to the column's 300 characters.
+    """
+    assert key.startswith("alert:"), key
+    return Notice(case_id=case_id, event_id=event_id, idempotency_key=key, template=template, template_hash="",
+                  title=title[:300], body=body, created_at=now, status=NoticeStatus.PENDING.value, attempts=0,
+                  next_attempt_at=now, recipients=recipients, expanded=False)

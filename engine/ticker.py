@@ -6,6 +6,13 @@ due timers reads the partial index on pending timers' due time, so a tick with n
 costs the same with 100 cases or 250 000. A timer
 whose case has moved on is marked ``skipped`` (leaving a state cancels its timers, so
 this only happens when two actors race).
+
+No duty is dropped. An operational database error (a lock held past the busy timeout, a
+lost connection, a serialization failure: ``is_operational``) is the database's trouble,
+not the timer's: the tick stops there, whatever it had not committed stays pending, and
+the report says why so the daemon waits longer before the next tick (engine.daemon). A
+timer that fails for a reason of its own is set aside as ``failed`` and the administrators
+are alerted in the same transaction (engine.timer_admin).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from engine import failpoints
@@ -26,10 +34,11 @@ from engine.clock import due_day
 from engine.db import Store
 from engine.deadlines import shift
 from engine.deploy import compiled_version
-from engine.errors import Conflict, RectifyError
+from engine.errors import Conflict, DatabaseUnavailable, RectifyError
 from engine.models import Case, Timer, TimerStatus
 from engine.notices import notice_context, queue_notice
 from engine.officials import SYSTEM
+from engine.timer_admin import set_aside
 from engine.timer_batch import BULK_KINDS, ChunkOutcome, fire_chunk
 
 log = logging.getLogger("rectify.daemon")
@@ -40,6 +49,7 @@ class TickReport:
     fired: Counter = field(default_factory=Counter)
     skipped: int = 0
     messages: list[str] = field(default_factory=list)
+    unavailable: str | None = None  # the operational database error that ended the tick early
 
     @property
     def total(self) -> int:
@@ -59,15 +69,59 @@ def tick(store: Store, now: datetime, batch: int = 500, stop: threading.Event | 
     what was fired is committed, and what is left is simply still due at the next start. A
     timer locked by another daemon is passed over for the rest of the tick (no busy loop);
     one whose commit keeps conflicting is set aside as failed, so the tick always ends.
+
+    An operational database error ends the tick at once without marking anything: the
+    timers it met stay pending for the next tick, one warning is logged and
+    ``report.unavailable`` names the error (the daemon then backs off).
     """
     report = TickReport()
+    try:
+        _fire_due(store, now, batch, stop, report)
+    except Exception as exc:
+        if not is_operational(exc):
+            raise
+        report.unavailable = describe_operational(exc)
+        report.messages.append(f"数据库暂时不可用，到期的定时任务留待下次 / database unavailable, due timers stay "
+                               f"pending for the next tick: {report.unavailable}")
+        log.warning("database unavailable: the tick stops and its due timers stay pending for the next one (%s)",
+                    report.unavailable)
+    return report
+
+
+def is_operational(exc: BaseException) -> bool:
+    """True when the database is in trouble rather than the work: ``DatabaseUnavailable`` (what
+    the store raises for SQLAlchemy's ``OperationalError``: locked past the busy timeout,
+    server gone, serialization failure, deadlock), a raw ``OperationalError``, or any DBAPI
+    error after which the connection was invalidated (lost). Explicit causes are followed."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a cause chain is short; a cycle must not loop forever
+        if seen is None:
+            return False
+        if isinstance(seen, (DatabaseUnavailable, OperationalError)):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def describe_operational(exc: BaseException) -> str:
+    """The driver's own words for an operational error (``OperationalError: database is locked``)."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, DBAPIError):
+        seen = seen.__cause__
+    root = exc if seen is None else seen.orig if seen.orig is not None else seen
+    return f"{type(root).__name__}: {str(root).strip()}"
+
+
+def _fire_due(store: Store, now: datetime, batch: int, stop: threading.Event | None, report: TickReport) -> None:
     passed_over: set[int] = set()
     conflicts: Counter = Counter()
     one_by_one: set[int] = set()
     chunk = FIRST_CHUNK
     while True:
         if stop is not None and stop.is_set():
-            return report
+            return
         with store.transaction() as session:
             query = select(Timer.id, Timer.kind).where(Timer.status == TimerStatus.PENDING.value,
                                                        Timer.due_at <= now)
@@ -76,11 +130,11 @@ def tick(store: Store, now: datetime, batch: int = 500, stop: threading.Event | 
             due = list(session.execute(query.order_by(Timer.due_at, Timer.id).limit(batch)))
         if not due:
             _bulletins(store, now, report)
-            return report
+            return
         at = 0
         while at < len(due):
             if stop is not None and stop.is_set():
-                return report
+                return
             if due[at].kind in BULK_KINDS and due[at].id not in one_by_one:
                 ids = [d.id for d in _bulk_run(due, at, chunk, one_by_one)]
                 outcome = _fire_chunk(store, ids, now, stop, report)
@@ -120,11 +174,15 @@ def _bulk_run(due: list, at: int, size: int, one_by_one: set[int]) -> list:
 
 def _fire_chunk(store: Store, ids: list[int], now: datetime, stop: threading.Event | None,
                 report: TickReport) -> ChunkOutcome | None:
-    """One chunk in one transaction; None when it was rolled back (its counts are not kept)."""
-    try:
-        with store.transaction() as session:
-            outcome = fire_chunk(session, ids, now, stop)
-    except Exception as exc:  # noqa: BLE001 — whatever it was, the one-by-one path isolates it
+    """One chunk in one transaction; None when it was rolled back (its counts are not kept).
+
+    An operational database error is raised on: the database, not these timers, is in
+    trouble, and firing them one by one would only hammer it (the tick stops instead)."""
+    try:  # a lock met past the busy timeout is retried whole first (Store.write)
+        outcome = store.write(lambda session: fire_chunk(session, ids, now, stop))
+    except Exception as exc:  # whatever else it was, the one-by-one path isolates it
+        if is_operational(exc):
+            raise
         log.info("a chunk of %d timers was rolled back (%s: %s); firing them one by one",
                  len(ids), type(exc).__name__, exc)
         return None
@@ -136,19 +194,25 @@ def _fire_chunk(store: Store, ids: list[int], now: datetime, stop: threading.Eve
 
 def _fire_one(store: Store, timer_id: int, now: datetime, report: TickReport) -> str:
     """Fire one timer in its own transaction; counts go into ``report`` only once committed."""
-    done = TickReport()
-    try:
-        with store.transaction() as session:
-            timer = session.get(Timer, timer_id, with_for_update={"skip_locked": True})
-            if timer is None:
-                return "locked"  # another daemon (or an official's transaction) holds it right now
-            if timer.status != TimerStatus.PENDING.value:
-                return "done"
-            failpoints.point("tick.after_claim")
-            following = _fire_timer(session, timer, now, done)
+    def fire_it(session: Session) -> tuple[str, datetime | None, TickReport]:
+        done = TickReport()  # afresh for each attempt: only the committed one counts
+        timer = session.get(Timer, timer_id, with_for_update={"skip_locked": True})
+        if timer is None:
+            return "locked", None, done  # another daemon (or an official's transaction) holds it right now
+        if timer.status != TimerStatus.PENDING.value:
+            return "done", None, done
+        failpoints.point("tick.after_claim")
+        return "fired", _fire_timer(session, timer, now, done), done
+
+    try:  # a lock met past the busy timeout is retried whole first (Store.write)
+        result, following, done = store.write(fire_it)
+        if result != "fired":
+            return result
     except Conflict:
         return "conflict"
     except Exception as exc:  # one broken timer must not block every timer after it
+        if is_operational(exc):
+            raise  # not the timer's fault: it stays pending and the tick stops (see tick)
         log.exception("timer %s failed", timer_id)
         _mark_failed(store, timer_id, now, f"{type(exc).__name__}: {exc}", report)
         return "failed"
@@ -159,12 +223,14 @@ def _fire_one(store: Store, timer_id: int, now: datetime, report: TickReport) ->
 
 
 def _mark_failed(store: Store, timer_id: int, now: datetime, error: str, report: TickReport) -> None:
-    """Set a timer that cannot fire aside, with its error, so the next ones still fire."""
+    """Set a timer that cannot fire aside, with its error, so the next ones still fire; the
+    administrators' alert is written in the same transaction (engine.timer_admin)."""
     with store.transaction() as session:
-        timer = session.get(Timer, timer_id)
-        if timer is not None and timer.status == TimerStatus.PENDING.value:
-            timer.status, timer.fired_at = TimerStatus.FAILED.value, now
-            timer.payload = {**timer.payload, "error": error}
+        # Locked: two daemons giving up on the same timer at once write one alert.
+        timer = session.get(Timer, timer_id, with_for_update=True)
+        if timer is None or timer.status != TimerStatus.PENDING.value:
+            return
+        set_aside(session, timer, now, error)
     report.messages.append(f"timer {timer_id} failed: {error}")
 
 

@@ -8,8 +8,10 @@ the events, notices, next timers and case heads written with ``executemany``. Th
 the same rows the one-by-one path (``engine.ticker``) writes.
 
 Anything out of the ordinary is handed back rather than handled here: an automatic
-transition never enters a chunk, and a conflict or database error rolls the whole chunk
-back so the caller can fire its timers one by one, where each failure stays its own.
+transition never enters a chunk, and a conflict or error rolls the whole chunk back so the
+caller can fire its timers one by one, where each failure stays its own — except an
+operational database error (locked, connection lost), after which the caller stops the tick
+and the chunk's timers stay pending (engine.ticker).
 """
 
 from __future__ import annotations

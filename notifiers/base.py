@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,6 +30,49 @@ def redact(text: str) -> str:
 
 class DeliveryError(Exception):
     """A notice could not be delivered this time (it will be retried)."""
+
+
+class Deadline:
+    """The overall time one send attempt may take (a channel's ``deadline`` setting).
+
+    Socket timeouts are per operation: a server that answers one byte a second resets them
+    forever. A channel therefore gives each blocking step ``timeout(per_operation)`` — its
+    own timeout, cut to what is left of the attempt — and calls ``check()`` between steps
+    and between the pieces of a reply it reads; the attempt then ends as a ``DeliveryError``
+    the delivery engine retries, at most one operation timeout after its deadline. What
+    stays bounded by the per-operation timeout only is a single line the standard library
+    reads whole (an HTTP status line or header, an SMTP reply): the webhook and e-mail
+    channels document which.
+    """
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.seconds, self.clock = seconds, clock
+        self.ends = clock() + seconds
+        self.cut = False  # the last timeout handed out was what was left, not the operation's own
+
+    def left(self) -> float:
+        return self.ends - self.clock()
+
+    def timeout(self, per_operation: float) -> float:
+        """The timeout for the next blocking operation; raises once the deadline has passed."""
+        self.check()
+        left = self.left()
+        self.cut = left < per_operation
+        return min(per_operation, left)
+
+    def ran_out(self, exc: BaseException) -> bool:
+        """Whether ``exc`` ended the attempt because the deadline passed: no time is left, or
+        it is a socket timeout of an operation whose timeout was cut to what was left."""
+        reason = getattr(exc, "reason", exc)  # urllib wraps a timeout while connecting
+        return self.left() <= 0 or (self.cut and isinstance(reason, TimeoutError))
+
+    def check(self) -> None:
+        if self.left() <= 0:
+            raise self.expired()
+
+    def expired(self) -> DeliveryError:
+        return DeliveryError(f"发送超过单次时限 {self.seconds:g} 秒，稍后重试 / the attempt took longer than its "
+                             f"deadline of {self.seconds:g}s (a slow or stalled server); it will be retried")
 
 
 class ChannelSettings(BaseModel):
@@ -63,6 +107,13 @@ class Channel:
         if not value:
             raise DeliveryError(f"环境变量 {variable} 未设置 / environment variable {variable} is not set")
         return value
+
+    @property
+    def deadline(self) -> float | None:
+        """Seconds one send may take in all (the settings' ``deadline``); None for channels
+        with no such setting (console, files: local and quick)."""
+        value = getattr(self.settings, "deadline", None)
+        return float(value) if value is not None else None
 
     def address(self, recipient: Mapping[str, Any]) -> str | None:
         """Where a personal channel reaches ``recipient`` (None: it cannot)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
-from notifiers.base import Channel, ChannelSettings, DeliveryError, Message, redact
+from notifiers.base import Channel, ChannelSettings, Deadline, DeliveryError, Message, redact
 from notifiers.registry import channel_types
 
 
@@ -27,24 +27,62 @@ class WebhookSettings(ChannelSettings):
     url: str | None = None
     url_env: str | None = None  # robots' URLs carry their token: keep them in the environment
     secret_env: str | None = None
-    timeout: float = Field(default=15.0, gt=0)
+    timeout: float = Field(default=15.0, gt=0)  # seconds, for each socket operation
+    deadline: float = Field(default=30.0, gt=0)  # seconds, for the whole attempt (notifiers.base.Deadline)
 
 
-def post_json(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
+MAX_REPLY = 1 << 20  # bytes of a reply kept: a robot answers a few hundred
+
+
+def post_json(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: float,
+              deadline: float = 30.0) -> tuple[int, bytes]:
+    """POST ``payload`` as JSON; returns the status and the reply's body.
+
+    ``timeout`` bounds each socket operation and ``deadline`` the whole attempt: the reply is
+    read piece by piece with the deadline checked in between, so a server that trickles it
+    cannot hold the daemon (connecting and the reply's headers are bounded by the per-operation
+    timeout only).
+    """
+    budget = Deadline(deadline)
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     request = urllib.request.Request(url, data=data, method="POST",
                                      headers={"Content-Type": "application/json; charset=utf-8", **headers})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (configured URL)
-            return response.status, response.read()
+        with urllib.request.urlopen(request, timeout=budget.timeout(timeout)) as response:  # noqa: S310 (configured URL)
+            return response.status, _read(response, budget)
     except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code} {exc.reason}: {exc.read()[:200]!r}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"无法连接 / cannot reach {_host(url)}: {redact(str(reason))}") from exc
+        raise DeliveryError(f"HTTP {exc.code} {exc.reason}: {_error_body(exc, budget)!r}") from exc
     except (ValueError, http.client.InvalidURL) as exc:  # urllib's messages quote the whole URL, token and all
         raise DeliveryError(f"地址无效 / invalid URL for {_host(url) or '?'}: check the channel's url "
                             f"(scheme, spaces): {redact(str(exc))}") from exc
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        if budget.ran_out(exc):  # not the server's error: the attempt's time is up
+            raise budget.expired() from exc
+        reason = getattr(exc, "reason", exc)
+        raise DeliveryError(f"无法连接 / cannot reach {_host(url)}: {redact(str(reason))}") from exc
+
+
+def _read(response: Any, budget: Deadline, limit: int = MAX_REPLY) -> bytes:
+    """Up to ``limit`` bytes of a reply's body, the deadline checked between pieces (``read1``
+    returns what one read of the socket brought, where ``read(n)`` would wait for all n)."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        budget.check()
+        piece = response.read1(min(65536, limit - size))
+        if not piece:
+            break
+        parts.append(piece)
+        size += len(piece)
+    return b"".join(parts)
+
+
+def _error_body(error: urllib.error.HTTPError, budget: Deadline) -> bytes:
+    """The start of an error reply, for the message; what cannot be read in time is left out."""
+    try:
+        return _read(error, budget, 200)
+    except (DeliveryError, OSError, http.client.HTTPException):
+        return b""
 
 
 def _host(url: str) -> str:
@@ -83,7 +121,7 @@ class WebhookChannel(_HttpChannel):
         if secret:
             body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
             headers["X-Rectify-Signature"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        status, _ = post_json(self.url(), payload, headers, s.timeout)
+        status, _ = post_json(self.url(), payload, headers, s.timeout, s.deadline)
         if not 200 <= status < 300:
             raise DeliveryError(f"HTTP {status}")
 
@@ -121,7 +159,7 @@ class DingTalkChannel(_HttpChannel):
             sign = urllib.parse.quote_plus(base64.b64encode(digest))
             url += f"{'&' if '?' in url else '?'}timestamp={stamp}&sign={sign}"
         payload = {"msgtype": "text", "text": {"content": _text(message, 18000)}}
-        _, raw = post_json(url, payload, {}, s.timeout)
+        _, raw = post_json(url, payload, {}, s.timeout, s.deadline)
         _check_errcode(raw, "钉钉机器人")
 
 
@@ -132,5 +170,5 @@ class WeComChannel(_HttpChannel):
     def send(self, message: Message, address: str) -> None:
         s: WebhookSettings = self.settings  # type: ignore[assignment]
         payload = {"msgtype": "text", "text": {"content": _text(message, 2048)}}
-        _, raw = post_json(self.url(), payload, {}, s.timeout)
+        _, raw = post_json(self.url(), payload, {}, s.timeout, s.deadline)
         _check_errcode(raw, "企业微信机器人")

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
+from collections import Counter
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import func, select
 
-from engine.delivery import NO_CHANNEL, deliver, retry
+from engine.db import Store
+from engine.delivery import NO_CHANNEL, claim_size, deliver, retry
 from engine.errors import InvalidDefinition
+from engine.migrate import upgrade
 from engine.models import Delivery, Event, Notice, Timer
 from engine.ticker import tick
 from notifiers.base import Channel, DeliveryError, Message
 from notifiers.config import DeliveryPolicy, NotifierConfig, load_config
 from notifiers.files import FileChannel, FileSettings
+from notifiers.webhook import WebhookChannel, WebhookSettings
 from tests.conftest import at
 from tests.test_engine import LI, WANG, fire_, open_
 from tests.test_engine import county as county  # noqa: F401  (the fixture)
@@ -257,3 +268,176 @@ def test_a_crashed_daemons_delivery_is_sent_again_once_its_lease_runs_out(county
     assert len(again.sent) == 1
     with county.transaction() as s:
         assert s.scalars(select(Delivery.leased_until)).all() == [None]
+
+
+# --- warm shutdown and the per-send deadline (issue 12, item 3) ----------------------------
+
+class Stopping(Recorder):
+    """Sends, and after ``after`` sends raises the daemon's stop flag (as a SIGTERM would)."""
+
+    def __init__(self, name: str, stop: threading.Event, after: int):
+        super().__init__(name)
+        self.stop, self.after = stop, after
+
+    def send(self, message: Message, address: str) -> None:
+        super().send(message, address)
+        if len(self.sent) >= self.after:
+            self.stop.set()
+
+
+def leased(store) -> int:
+    with store.transaction() as s:
+        return s.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.status == "pending", Delivery.leased_until.is_not(None))) or 0
+
+
+def test_a_stopped_delivery_pass_gives_back_what_it_leased_and_did_not_send(county):  # noqa: F811
+    for i in range(1, 5):
+        fire_(county, open_(county, org=f"T1-0{i}"), "confirm")
+    stop = threading.Event()
+    robot = Stopping("robot", stop, after=1)
+    report = deliver(county, NotifierConfig({"robot": robot}), at("2014-03-10T10:00"), stop=stop)
+    assert (report.outcomes, report.released) == ({"delivered": 1}, 3)
+    assert leased(county) == 0  # the next start (or another daemon) may send them at once
+    again = Recorder("robot")
+    assert deliver(county, NotifierConfig({"robot": again}), at("2014-03-10T10:00")).outcomes == {"delivered": 3}
+    assert len({key for key, _, _ in robot.sent + again.sent}) == 4  # each once
+    stop.set()  # a pass that starts stopped claims nothing and expands nothing
+    fire_(county, open_(county, org="T1-05"), "confirm")
+    assert deliver(county, NotifierConfig({"robot": again}), at("2014-03-10T10:00"), stop=stop).outcomes == {}
+    assert leased(county) == 0 and notices_by(county)[-1][1] == "pending"
+
+
+def test_a_claim_leases_no_more_than_its_lease_covers_at_the_send_deadline():
+    hook = WebhookChannel("hook", WebhookSettings(url="http://127.0.0.1:1/x", deadline=30))
+    assert claim_size(NotifierConfig({"hook": hook}, DeliveryPolicy(lease_seconds=300)), 100) == 10
+    assert claim_size(NotifierConfig({"hook": hook}, DeliveryPolicy(lease_seconds=10)), 100) == 1
+    assert claim_size(NotifierConfig({"robot": Recorder("robot")}), 100) == 100  # no deadline: local and quick
+
+
+class SlowHook(BaseHTTPRequestHandler):
+    """A webhook endpoint: ``/slow`` answers after ``SLOW`` seconds, ``/fast`` at once, and
+    ``/trickle`` sends its reply's body one byte a second."""
+
+    received: list[str] = []
+    SLOW = 0.5
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/trickle":
+            self._trickle()
+            return
+        if self.path == "/slow":
+            time.sleep(self.SLOW)  # the server's behaviour under test, not a wait for a condition
+        SlowHook.received.append(json.loads(body)["key"])
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def _trickle(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "120")
+        self.end_headers()
+        try:
+            for _ in range(120):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(1)
+        except OSError:
+            return  # the client gave up: what the test expects
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def slow_server():
+    SlowHook.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowHook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_webhook_that_trickles_its_reply_ends_at_the_deadline_with_a_retry(county, slow_server):  # noqa: F811
+    fire_(county, open_(county), "confirm")
+    hook = WebhookChannel("hook", WebhookSettings(url=f"{slow_server}/trickle", deadline=2))
+    started = time.monotonic()
+    report = deliver(county, NotifierConfig({"hook": hook}, DeliveryPolicy(backoff_seconds=60)), at("2014-03-10T10:00"))
+    took = time.monotonic() - started
+    assert report.outcomes == {"retry": 1}
+    assert 2 <= took < 2 + 2.5, f"the attempt should end at its 2 s deadline (+ one read), took {took:.1f}s"
+    with county.transaction() as s:
+        delivery = s.scalars(select(Delivery)).one()
+        assert "deadline of 2s" in delivery.last_error and delivery.attempts == 1
+        assert delivery.next_attempt_at == at("2014-03-10T10:01") and delivery.leased_until is None
+
+
+def test_an_smtp_server_that_stalls_is_given_up_at_the_deadline_not_the_read_timeout():
+    """The server greets, then never answers EHLO: the 20 s read timeout is cut to the 1.5 s left."""
+    import socket
+
+    from notifiers.email import EmailChannel, EmailSettings
+    from tests.test_channels import MESSAGE
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def greet_then_stall() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.sendall(b"220 stalling ESMTP\r\n")
+                conn.recv(1024)  # EHLO: never answered
+                conn.recv(1024)  # returns when the client gives up
+
+        server = threading.Thread(target=greet_then_stall, daemon=True)
+        server.start()
+        channel = EmailChannel("mail", EmailSettings(host="127.0.0.1", port=port, security="none",
+                                                     sender="zzb@example.org", timeout=20, deadline=1.5), env={})
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match="deadline of 1.5s"):
+            channel.send(MESSAGE, "wang@example.org")
+        assert time.monotonic() - started < 3
+        server.join(5)
+
+
+@pytest.mark.slow
+def test_sigterm_while_delivering_to_a_slow_webhook_stops_soon_and_gives_the_rest_back(tmp_path, slow_server):
+    from tests.test_time_races import many_cases
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    store = Store(url)
+    upgrade(store)
+    many_cases(store, 16)
+    now = at("2014-03-14T09:00")
+    assert tick(store, now).fired == {"reminder": 16}  # the backlog: 16 notices, one delivery each
+    config = tmp_path / "notifiers.yaml"
+    # A long lease: the whole backlog is claimed at once, so only the stop flag ends the pass early.
+    config.write_text(json.dumps({"channels": {"hook": {"type": "webhook", "url": f"{slow_server}/slow"}},
+                                  "delivery": {"lease_seconds": 3600}}), encoding="utf-8")
+    env = {**os.environ, "RECTIFY_DB": url, "RECTIFY_NOW": "2014-03-14T09:00", "RECTIFY_CONFIG": str(config),
+           "PYTHONUNBUFFERED": "1"}
+    daemon = subprocess.Popen([sys.executable, "-c", "import cli; cli.main()", "daemon", "--interval", "60"],
+                              env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(SlowHook.received) < 2:
+        assert time.monotonic() < deadline and daemon.poll() is None, "the daemon never started delivering"
+        time.sleep(0.01)
+    daemon.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    _, log = daemon.communicate(timeout=60)
+    took = time.monotonic() - signalled
+    assert daemon.returncode == 0, log
+    assert took < 3 + SlowHook.SLOW, f"a stopping daemon should finish one send and exit, took {took:.1f}s"
+    assert "daemon stopped: signal SIGTERM" in log and "leased deliveries released" in log
+    sent = len(SlowHook.received)
+    assert 2 <= sent < 16
+    assert leased(store) == 0
+    fast = NotifierConfig({"hook": WebhookChannel("hook", WebhookSettings(url=f"{slow_server}/fast"))})
+    assert deliver(store, fast, now).outcomes == {"delivered": 16 - sent}  # right away: no lease to wait out
+    assert Counter(SlowHook.received) == {key: 1 for key in set(SlowHook.received)} and len(SlowHook.received) == 16
+    store.dispose()
