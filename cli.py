@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from engine.db import Store
     from engine.services import Caller, Done
+    from engine.store.db import Store
 
 T = TypeVar("T")
 
@@ -80,7 +80,7 @@ class RectifyGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from engine.errors import RectifyError
+        from engine.base.errors import RectifyError
 
         try:
             return super().invoke(ctx)
@@ -122,7 +122,7 @@ class Settings:
     @property
     def raw_store(self) -> Store:
         """The store, whether or not its database exists yet (``init`` creates it)."""
-        from engine.db import Store, database_url
+        from engine.store.db import Store, database_url
 
         if self._store is None:
             self._store = Store(database_url(self.db))
@@ -138,7 +138,7 @@ class Settings:
     @property
     def caller(self) -> Caller:
         """Who runs this command: the operating-system login, with the --as and --now asked for."""
-        from engine import identity
+        from engine.ops import identity
         from engine.services import Caller
 
         return Caller(identity.os_login(), self.actor, self.now_text,
@@ -146,7 +146,7 @@ class Settings:
 
     def now(self, tz: str) -> datetime:
         """The clock in ``tz`` (the campaign's, as a service says): ``--now``, or the real time."""
-        from engine.clock import parse_when, utcnow
+        from engine.base.clock import parse_when, utcnow
 
         return parse_when(self.now_text, tz) if self.now_text else utcnow()
 
@@ -154,7 +154,7 @@ class Settings:
     def _check_database(store: Store) -> None:
         from sqlalchemy.engine import make_url
 
-        from engine.errors import DatabaseError
+        from engine.base.errors import DatabaseError
 
         url = make_url(store.url)
         if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:") \
@@ -187,8 +187,8 @@ def shown(done: Done[T]) -> T:
 def write_output(path: Path, write, atomic: bool = True) -> None:
     """Write an output file, atomically unless ``write`` already is (the ledger, dashboard and
     .docx writers are); a folder that does not exist or cannot be written is bad input."""
-    from engine.atomic import atomic_write
-    from engine.errors import BadInput
+    from engine.base.atomic import atomic_write
+    from engine.base.errors import BadInput
 
     try:
         if atomic:
@@ -257,7 +257,7 @@ def main(ctx: click.Context, db: str | None, now_text: str | None, actor: str | 
          config_path: str | None) -> None:
     """rectify — 整顿后进基层党组织工作流 / workflow engine for rectifying backward grassroots party organizations."""
     if now_text:  # a bad clock is bad input for every command, found before any work starts
-        from engine.clock import parse_when
+        from engine.base.clock import parse_when
 
         parse_when(now_text)
     ctx.obj = Settings(db, now_text, actor, config_path, tuple(ctx.meta.get("rectify.argv", ())))

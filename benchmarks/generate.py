@@ -16,12 +16,12 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import insert, select, text
 
-from engine.audit import GENESIS, event_hash
-from engine.db import Store
-from engine.deadlines import plan_timers
-from engine.deploy import compiled_version, deploy, resolve_campaign
-from engine.loader import load_workflow_file
-from engine.models import Case, Event, Official, Organization, OrgKind, Timer, TimerStatus
+from engine.ops.audit import GENESIS, event_hash
+from engine.ops.deploy import compiled_version, deploy, resolve_campaign
+from engine.spec.deadlines import plan_timers
+from engine.spec.loader import load_workflow_file
+from engine.store.db import Store
+from engine.store.models import Case, Event, Official, Organization, OrgKind, Timer, TimerStatus
 from workflows import DEFAULT_WORKFLOW
 
 PER_COUNTY = 1800  # grassroots organizations in a county (the country: ~5 million in ~2 800 counties)

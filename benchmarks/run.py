@@ -34,14 +34,14 @@ from benchmarks.generate import (
     org_rows,
     setup_campaign,
 )
-from engine.cases import fire, get_case
-from engine.db import Store
-from engine.identity import os_login
-from engine.migrate import upgrade
-from engine.models import Case, Event, Notice, Official, Organization, OrgKind
-from engine.officials import SYSTEM  # the engine's cost, whatever the official's county
-from engine.orgs import OrgRow, import_organizations
-from engine.ticker import tick
+from engine.daemon.ticker import tick
+from engine.ops.cases import fire, get_case
+from engine.ops.identity import os_login
+from engine.ops.officials import SYSTEM  # the engine's cost, whatever the official's county
+from engine.ops.orgs import OrgRow, import_organizations
+from engine.store.db import Store
+from engine.store.migrate import upgrade
+from engine.store.models import Case, Event, Notice, Official, Organization, OrgKind
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 NOW = datetime(2014, 3, 25, 1, 0, tzinfo=timezone.utc)  # 09:00 in the campaign's zone

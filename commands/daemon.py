@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cli import AS_JSON, ROW_ID, Settings, console, emit_json, pass_settings, shown, table
-from engine.errors import DatabaseUnavailable
+from engine.base.errors import DatabaseUnavailable
 from engine.services import daemon as services
 
 
@@ -20,8 +20,8 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
     """Fire due timers: reminders, escalations, recurring notices, automatic transitions."""
     import logging
 
-    from engine.clock import parse_when
-    from engine.daemon import run_forever, run_until
+    from engine.base.clock import parse_when
+    from engine.daemon.loop import run_forever, run_until
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     store = settings.store
@@ -35,8 +35,8 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
                 click.echo(f"{day:%Y-%m-%d} {line}")
         return
     if once:
-        from engine.delivery import deliver
-        from engine.ticker import tick
+        from engine.daemon.delivery import deliver
+        from engine.daemon.ticker import tick
 
         now = settings.now(zone)
         report = tick(store, now)

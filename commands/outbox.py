@@ -91,7 +91,7 @@ def notices_retry(settings: Settings, notice_id: int) -> None:
 @pass_settings
 def notices_deliver(settings: Settings) -> None:
     """Deliver what is due in the outbox now, through the configured channels."""
-    from engine.delivery import deliver
+    from engine.daemon.delivery import deliver
 
     config = settings.notifier_config()
     now = shown(outbox.may_deliver(settings.store, settings.caller))

@@ -18,8 +18,8 @@ def org() -> None:
 @pass_settings
 def org_import(settings: Settings, file: str) -> None:
     """Import organizations from a CSV or XLSX FILE (编码, 名称, 类型, 上级编码, 书记姓名, 书记电话)."""
-    from engine.orgs import parse_org_table
-    from engine.tabular import read_table
+    from engine.ops.orgs import parse_org_table
+    from engine.ops.tabular import read_table
 
     admin.may_import(settings.store, settings.caller, "导入基层党组织", "import organizations")  # before reading it
     rows = parse_org_table(read_table(file))
@@ -33,7 +33,7 @@ def org_import(settings: Settings, file: str) -> None:
 @pass_settings
 def org_list(settings: Settings, township: str | None, as_json: bool) -> None:
     """List the organizations inside your jurisdiction."""
-    from engine.orgs import KIND_LABELS
+    from engine.ops.orgs import KIND_LABELS
 
     rows = shown(admin.list_orgs(settings.store, settings.caller, township))
     if as_json:

@@ -20,7 +20,7 @@ from cli import (
     shown,
     table,
 )
-from engine.errors import BadInput, CheckFailed
+from engine.base.errors import BadInput, CheckFailed
 from engine.services import records
 
 

@@ -37,8 +37,8 @@ def ledger() -> None:
 def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | None, reporter: str,
                   campaign_ref: str | None) -> None:
     """Write the ledger of the campaign's cases in the attachment's layout."""
-    from engine.ledger import TITLE
-    from engine.ledger_files import write_csv, write_html, write_xlsx
+    from engine.ops.ledger import TITLE
+    from engine.reports.ledger_files import write_csv, write_html, write_xlsx
 
     path = Path(output or f"{TITLE}.{fmt}")
     writer = {"xlsx": write_xlsx, "csv": write_csv, "html": write_html}[fmt]
@@ -57,9 +57,9 @@ def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | 
 @pass_settings
 def ledger_import(settings: Settings, file: str, skip_bad: bool, campaign_ref: str | None) -> None:
     """Register or update cases from a ledger in the attachment's format (XLSX, or CSV in UTF-8/GB18030)."""
-    from engine.ledger import parse_ledger
+    from engine.ops.ledger import parse_ledger
+    from engine.ops.tabular import read_table
     from engine.services.admin import may_import
-    from engine.tabular import read_table
 
     may_import(settings.store, settings.caller, "导入台账", "import a ledger")  # before the file is read
     fields, rows, problems = parse_ledger(read_table(file))
@@ -103,7 +103,7 @@ def report(settings: Settings, html_path: str | None, as_json: bool, campaign_re
     spot checks and progress over time (terminal tables, --json, or --html FILE)."""
     d = shown(reports.report(settings.store, settings.caller, campaign_ref))
     if html_path:
-        from engine.report_html import write_dashboard
+        from engine.reports.report_html import write_dashboard
 
         write_output(Path(html_path), lambda target: write_dashboard(d, target), atomic=False)
         click.echo(f"已生成工作看板 / dashboard written: {html_path}（{d['total']} 个整顿对象，截至 {d['now']}）")
@@ -115,7 +115,7 @@ def report(settings: Settings, html_path: str | None, as_json: bool, campaign_re
 
 
 def _more(out, rows: int, what_zh: str, what_en: str) -> None:
-    from engine.dashboard import LISTED
+    from engine.reports.dashboard import LISTED
 
     if rows > LISTED:
         out.print(f"（另有 {rows - LISTED} 个{what_zh}未列出，全部见 --json 或 --html / "
@@ -123,7 +123,7 @@ def _more(out, rows: int, what_zh: str, what_en: str) -> None:
 
 
 def _print_report(d: dict[str, Any]) -> None:
-    from engine.dashboard import LISTED
+    from engine.reports.dashboard import LISTED
 
     out = console()
     out.print(f"[bold]{esc(d['campaign']['title'])}工作情况[/bold]  {esc(d['campaign']['issuer'])}，截至 {d['now']}")

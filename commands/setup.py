@@ -15,9 +15,9 @@ def init(settings: Settings) -> None:
     """Create the database, or upgrade its schema to this version of rectify.
 
     A new SQLite file is readable and writable by its owner and group only (0660)."""
-    from engine.db import create_private_sqlite_file
-    from engine.migrate import upgrade
     from engine.services.admin import may_upgrade
+    from engine.store.db import create_private_sqlite_file
+    from engine.store.migrate import upgrade
 
     store = settings.raw_store
     create_private_sqlite_file(store.url)
@@ -51,7 +51,7 @@ def whoami(settings: Settings) -> None:
 @click.option("--seed", default=2014, show_default=True, help="Random seed of the generated county.")
 def demo(folder: str, seed: int) -> None:
     """Generate a county, run its campaign end to end, and print what happened."""
-    from engine.demo import run_demo
+    from engine.services.demo import run_demo
 
     summary = run_demo(Path(folder), seed, progress=lambda msg: click.echo(msg))
     click.echo(summary)

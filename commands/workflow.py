@@ -25,8 +25,8 @@ def _default_workflow() -> str:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 def workflow_check(files: tuple[str, ...]) -> None:
     """Check workflow FILES (default: the shipped one); print FILE:LINE:COL: message for each problem."""
-    from engine.errors import InvalidDefinition
-    from engine.loader import load_workflow_file
+    from engine.base.errors import InvalidDefinition
+    from engine.spec.loader import load_workflow_file
 
     failed = False
     for file in files or (_default_workflow(),):
@@ -51,8 +51,8 @@ def workflow_check(files: tuple[str, ...]) -> None:
 @pass_settings
 def workflow_deploy(settings: Settings, file: str | None) -> None:
     """Deploy FILE (default: the shipped workflow) as a new version; new cases follow it."""
-    from engine.loader import load_workflow_file
     from engine.services.admin import deploy_workflow
+    from engine.spec.loader import load_workflow_file
 
     loaded = load_workflow_file(file or _default_workflow())
     for warning in loaded.warnings:
@@ -73,7 +73,7 @@ def workflow_deploy(settings: Settings, file: str | None) -> None:
 def workflow_show(settings: Settings, file: str | None, deployed: bool, campaign_ref: str | None,
                   as_json: bool) -> None:
     """Show the states, transitions and dates of FILE (default: the shipped workflow)."""
-    from engine.loader import load_workflow_file
+    from engine.spec.loader import load_workflow_file
 
     if deployed:
         from engine.services.admin import deployed_workflow
@@ -106,8 +106,8 @@ def workflow_show(settings: Settings, file: str | None, deployed: bool, campaign
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 def workflow_graph(file: str | None, fmt: str, output: str | None) -> None:
     """Draw FILE's workflow (default: the shipped one) with Chinese labels, guards and deadlines."""
-    from engine.graph import dot, mermaid, render_image
-    from engine.loader import load_workflow_file
+    from engine.spec.graph import dot, mermaid, render_image
+    from engine.spec.loader import load_workflow_file
 
     wf = load_workflow_file(file or _default_workflow()).definition
     data: bytes = (mermaid(wf) if fmt == "mermaid" else dot(wf)).encode("utf-8")
@@ -158,7 +158,7 @@ def rules_list(as_json: bool) -> None:
 def rules_show(name: str, as_json: bool) -> None:
     """Explain rule NAME: what it checks and its parameters."""
     import rules as _builtin  # noqa: F401  (registers the built-in rules)
-    from engine.errors import NotFound
+    from engine.base.errors import NotFound
     from rules.docs import rule_doc
     from rules.registry import UnknownRule
 

@@ -25,8 +25,8 @@ import notifiers.console  # noqa: F401  (registers the built-in channel types)
 import notifiers.email  # noqa: F401
 import notifiers.files  # noqa: F401
 import notifiers.webhook  # noqa: F401
-from engine.errors import BadInput, InvalidDefinition
-from engine.yamlsafe import read_yaml
+from engine.base.errors import BadInput, InvalidDefinition
+from engine.base.yamlsafe import read_yaml
 from notifiers.base import Channel
 from notifiers.registry import channel_types
 

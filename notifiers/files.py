@@ -7,7 +7,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from engine.atomic import atomic_write
+from engine.base.atomic import atomic_write
 from notifiers.base import Channel, ChannelSettings, DeliveryError, Message
 from notifiers.registry import channel_types
 
@@ -28,7 +28,7 @@ def file_name(key: str, suffix: str) -> str:
 
     Only ASCII letters, digits, "_", "-" and single dots: no path separator, no control
     character, no "..", and never a leading dot (no hidden file, nothing taken for the
-    temporary files of ``engine.atomic``), so the file always lands in the folder itself.
+    temporary files of ``engine.base.atomic``), so the file always lands in the folder itself.
     The same key gives the same name (a retry rewrites its file). A key of another shape (a
     channel named in Chinese, anything from outside) or one that had to be shortened ends
     with a digest of the whole key, so that two keys that read alike here keep two files.

@@ -79,7 +79,7 @@ class RuleContext:
 
 
 class NoParams(BaseModel):
-    # defer_build, as engine.definition.Spec: parameters are validated when a workflow is
+    # defer_build, as engine.spec.definition.Spec: parameters are validated when a workflow is
     # checked, not in every process that evaluates a rule from the cached workflow.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
-from engine.db import Store
-from engine.migrate import upgrade
+from engine.store.db import Store
+from engine.store.migrate import upgrade
 from tests.pgserver import PgServer, find_bin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ def at(text_: str) -> datetime:
 
 @pytest.fixture(scope="session", autouse=True)
 def own_cache(tmp_path_factory):
-    """The suite's checked-workflow cache (engine.deploy) in a folder of its own, inherited by
+    """The suite's checked-workflow cache (engine.ops.deploy) in a folder of its own, inherited by
     the rectify processes the tests start, so a run neither reads nor leaves ~/.cache."""
     previous = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine.db import Store
-from engine.deploy import deploy
-from engine.loader import load_workflow_file
-from engine.models import OrgKind
-from engine.officials import add_official
-from engine.orgs import OrgRow, import_organizations
+from engine.ops.deploy import deploy
+from engine.ops.officials import add_official
+from engine.ops.orgs import OrgRow, import_organizations
+from engine.spec.loader import load_workflow_file
+from engine.store.db import Store
+from engine.store.models import OrgKind
 from tests.conftest import WORKFLOW, at
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from engine.audit import GENESIS, event_hash
+from engine.ops.audit import GENESIS, event_hash
 from tests.test_cli import Rectify
 from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
 
@@ -141,7 +141,7 @@ def test_a_rewritten_chain_is_caught_by_a_checkpoint(run, tmp_path):
 
 def _rewrite(db_url: str, case_id: int, from_seq: int, note: str) -> None:
     engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
-    from engine.models import UTCDateTime
+    from engine.store.models import UTCDateTime
 
     decode = UTCDateTime().process_result_value
     try:

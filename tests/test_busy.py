@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.db import Store
-from engine.errors import DatabaseUnavailable
-from engine.models import Official
+from engine.base.errors import DatabaseUnavailable
+from engine.store.db import Store
+from engine.store.models import Official
 from tests.conftest import ROOT
 from tests.test_cli import fingerprint
 from tests.test_report_after_commit import base as base  # noqa: F401  (the fixture)
@@ -66,7 +66,7 @@ class _ReleaseOnRetry(logging.Handler):
 
 
 def test_a_write_that_met_a_lock_is_run_again_whole(tmp_path):
-    from engine.migrate import upgrade
+    from engine.store.migrate import upgrade
 
     db = tmp_path / "r.db"
     store = Store(f"sqlite:///{db}?busy_timeout=50")
@@ -87,7 +87,7 @@ def test_a_write_that_met_a_lock_is_run_again_whole(tmp_path):
 
 
 def test_a_write_gives_up_after_its_attempts(tmp_path):
-    from engine.migrate import upgrade
+    from engine.store.migrate import upgrade
 
     db = tmp_path / "r.db"
     store = Store(f"sqlite:///{db}?busy_timeout=20")
@@ -105,7 +105,7 @@ def test_a_write_gives_up_after_its_attempts(tmp_path):
 
 @pytest.mark.parametrize("given", ["abc", "-1", "99999999"])
 def test_a_bad_busy_timeout_is_bad_input(tmp_path, given):
-    from engine.errors import DatabaseError
+    from engine.base.errors import DatabaseError
 
     with pytest.raises(DatabaseError, match="invalid busy_timeout"):
         Store(f"sqlite:///{tmp_path / 'x.db'}?busy_timeout={given}")

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.deadlines import plan_timers, shift
-from engine.definition import Duration, State
-from engine.errors import InvalidDefinition
-from engine.loader import load_workflow_file
-from engine.workcalendar import DEFAULT_CALENDAR, parse_overrides
+from engine.base.errors import InvalidDefinition
+from engine.spec.deadlines import plan_timers, shift
+from engine.spec.definition import Duration, State
+from engine.spec.loader import load_workflow_file
+from engine.spec.workcalendar import DEFAULT_CALENDAR, parse_overrides
 from tests.conftest import at
 
 CAL = DEFAULT_CALENDAR

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from engine.cases import get_case
-from engine.clock import local
-from engine.models import Case, Event, Notice
-from engine.officials import actor_for
-from engine.survey import record_survey
-from engine.ticker import tick
+from engine.base.clock import local
+from engine.daemon.ticker import tick
+from engine.ops.cases import get_case
+from engine.ops.officials import actor_for
+from engine.ops.survey import record_survey
+from engine.store.models import Case, Event, Notice
 from tests.test_engine import LI, READY, WANG, do, facts_, fire_, open_, spot_check_all
 from tests.test_engine import county as county  # noqa: F401  (the fixture)
 

@@ -275,7 +275,7 @@ def test_real_process_exit_codes_and_no_traceback(tmp_path):
 
 
 def test_demo_runs_the_campaign(tmp_path):
-    from engine.demo import run_demo
+    from engine.services.demo import run_demo
 
     lines: list[str] = []
     summary = run_demo(tmp_path / "demo", 7, lines.append)

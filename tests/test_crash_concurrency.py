@@ -1,6 +1,6 @@
 """Concurrency and crash safety with real processes, on SQLite and PostgreSQL.
 
-Processes are held or killed at named failpoints (engine/failpoints.py): one official's
+Processes are held or killed at named failpoints (engine/base/failpoints.py): one official's
 command between its read and its write while another commits; a transition killed between
 any two of its writes; a delivery killed between send and settle; several daemons at once.
 The workflow is tests/fixtures/pingpong: cases move back and forth as often as a test needs.
@@ -20,15 +20,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import failpoints
-from engine.cases import fire, get_case, open_case
-from engine.db import Store
-from engine.deploy import deploy, resolve_campaign
-from engine.failpoints import FailpointError
-from engine.loader import load_workflow_file
-from engine.models import Case, Delivery, Event, Notice, OrgKind, Timer, TimerStatus
-from engine.officials import actor_for, add_official
-from engine.orgs import OrgRow, import_organizations
+from engine.base import failpoints
+from engine.base.failpoints import FailpointError
+from engine.ops.cases import fire, get_case, open_case
+from engine.ops.deploy import deploy, resolve_campaign
+from engine.ops.officials import actor_for, add_official
+from engine.ops.orgs import OrgRow, import_organizations
+from engine.spec.loader import load_workflow_file
+from engine.store.db import Store
+from engine.store.models import Case, Delivery, Event, Notice, OrgKind, Timer, TimerStatus
 from tests.conftest import ROOT, at
 from tests.test_channels import Hook, http_server  # noqa: F401  (the local webhook server)
 from tests.test_cli import fingerprint
@@ -115,9 +115,9 @@ def test_two_processes_fire_on_one_case_exactly_one_commits(seeded, db_url, tmp_
 
 STRESS_WORKER = """
 import json, random, sys
-from engine.cases import get_case
-from engine.db import Store
-from engine.errors import Conflict, DatabaseUnavailable, TransitionRefused
+from engine.ops.cases import get_case
+from engine.store.db import Store
+from engine.base.errors import Conflict, DatabaseUnavailable, TransitionRefused
 from engine.services import Caller
 from engine.services.cases import fire
 url, refs, n, seed = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), int(sys.argv[4])

@@ -10,13 +10,13 @@ import time
 
 from sqlalchemy import func, select
 
-from engine.cases import open_case
-from engine.db import Store
-from engine.deploy import resolve_campaign
-from engine.migrate import upgrade
-from engine.models import Notice, OrgKind, Timer
-from engine.officials import actor_for
-from engine.orgs import OrgRow, import_organizations
+from engine.ops.cases import open_case
+from engine.ops.deploy import resolve_campaign
+from engine.ops.officials import actor_for
+from engine.ops.orgs import OrgRow, import_organizations
+from engine.store.db import Store
+from engine.store.migrate import upgrade
+from engine.store.models import Notice, OrgKind, Timer
 from tests.conftest import at
 from tests.county import seed_county
 from tests.test_plugins import run as run_rectify  # noqa: F401  (keeps one way of finding the command)

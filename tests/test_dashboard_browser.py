@@ -72,7 +72,7 @@ def test_dashboard_loads_offline_without_console_errors(county, tmp_path):  # no
 
 def test_demo_dashboard_screenshot(tmp_path):
     """The demo county in mid-December, as docs/dashboard.png shows it."""
-    from engine.demo import run_demo
+    from engine.services.demo import run_demo
 
     run_demo(tmp_path / "demo", 2014, lambda _: None)
     page = tmp_path / "demo" / "看板-12月3日.html"

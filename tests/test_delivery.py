@@ -16,12 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from engine.db import Store
-from engine.delivery import NO_CHANNEL, claim_size, deliver, retry
-from engine.errors import InvalidDefinition
-from engine.migrate import upgrade
-from engine.models import Delivery, Event, Notice, Timer
-from engine.ticker import tick
+from engine.base.errors import InvalidDefinition
+from engine.daemon.delivery import NO_CHANNEL, claim_size, deliver, retry
+from engine.daemon.ticker import tick
+from engine.store.db import Store
+from engine.store.migrate import upgrade
+from engine.store.models import Delivery, Event, Notice, Timer
 from notifiers.base import Channel, DeliveryError, Message
 from notifiers.config import DeliveryPolicy, NotifierConfig, load_config
 from notifiers.files import FileChannel, FileSettings
@@ -187,7 +187,7 @@ def test_drawn_cases_get_the_spot_check_notice(county):  # noqa: F811
 def test_two_ticks_at_once_write_each_notice_once(county):  # noqa: F811
     import threading
 
-    from engine.db import Store
+    from engine.store.db import Store
 
     for i in range(1, 7):
         open_(county, org=f"T1-0{i}")

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine.cases import case_facts, fire, get_case, open_case, set_fact, trigger_statuses
-from engine.deploy import compiled_version, deploy, resolve_campaign
-from engine.errors import InvalidValue, NotFound, PermissionDenied, TransitionRefused
-from engine.loader import load_workflow_file
-from engine.machine import compiled
-from engine.models import Case, CaseFact, Event, Notice, OrgKind, Timer, TimerStatus
-from engine.officials import actor_for
-from engine.orgs import OrgRow, import_organizations
-from engine.spotcheck import draw
-from engine.ticker import tick
+from engine.base.errors import InvalidValue, NotFound, PermissionDenied, TransitionRefused
+from engine.daemon.ticker import tick
+from engine.ops.cases import case_facts, fire, get_case, open_case, set_fact, trigger_statuses
+from engine.ops.deploy import compiled_version, deploy, resolve_campaign
+from engine.ops.officials import actor_for
+from engine.ops.orgs import OrgRow, import_organizations
+from engine.ops.spotcheck import draw
+from engine.spec.loader import load_workflow_file
+from engine.spec.machine import compiled
+from engine.store.models import Case, CaseFact, Event, Notice, OrgKind, Timer, TimerStatus
 from tests.conftest import WORKFLOW, at
 from tests.county import seed_county
 
@@ -379,7 +379,7 @@ def test_concurrent_change_is_a_conflict_and_writes_nothing(county, db_url):
     """Two officials fire on the same case at once: the second commit is refused whole."""
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE: the race cannot interleave")
-    from engine.errors import Conflict
+    from engine.base.errors import Conflict
 
     ref = open_(county)
     with pytest.raises(Conflict, match="the case changed while you were acting"), county.transaction() as second:

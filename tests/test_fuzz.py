@@ -50,12 +50,12 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from cli import main
-from engine.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
-from engine.errors import BadInput, InvalidDefinition, Problem
-from engine.ledger import COLUMNS as LEDGER_COLUMNS
-from engine.ledger import TITLE as LEDGER_TITLE
-from engine.loader import load_workflow_file, load_workflow_text, read_templates
-from engine.orgs import COLUMNS as ORG_COLUMNS
+from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
+from engine.base.errors import BadInput, InvalidDefinition, Problem
+from engine.ops.ledger import COLUMNS as LEDGER_COLUMNS
+from engine.ops.ledger import TITLE as LEDGER_TITLE
+from engine.ops.orgs import COLUMNS as ORG_COLUMNS
+from engine.spec.loader import load_workflow_file, load_workflow_text, read_templates
 from tests.conftest import WORKFLOW
 from tests.test_cli import ORGS, Rectify, fingerprint, prepare
 

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.graph import dot, mermaid
-from engine.loader import load_workflow_file
+from engine.spec.graph import dot, mermaid
+from engine.spec.loader import load_workflow_file
 from tests.conftest import WORKFLOW
 
 WF = load_workflow_file(WORKFLOW).definition

@@ -25,10 +25,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from engine.atomic import atomic_path, atomic_write
-from engine.ledger import COLUMNS, Ledger
-from engine.ledger_files import write_csv, write_html, write_xlsx
-from engine.tabular import FORMULA_STARTS, neutralise_cell, read_table, restore_cell
+from engine.base.atomic import atomic_path, atomic_write
+from engine.ops.ledger import COLUMNS, Ledger
+from engine.ops.tabular import FORMULA_STARTS, neutralise_cell, read_table, restore_cell
+from engine.reports.ledger_files import write_csv, write_html, write_xlsx
 from notifiers.base import Message
 from notifiers.files import DocxChannel, FileChannel, FileSettings, file_name
 from notifiers.officialdoc import split_notice, write_notice_docx

@@ -7,7 +7,7 @@ import csv
 import pytest
 from openpyxl import load_workbook
 
-from engine.ledger import COLUMNS, TITLE
+from engine.ops.ledger import COLUMNS, TITLE
 from tests.test_cli import Rectify, fingerprint
 from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
 

@@ -7,7 +7,7 @@ from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
 
-from engine.delivery import deliver
+from engine.daemon.delivery import deliver
 from notifiers.base import Message
 from notifiers.config import load_config
 from notifiers.officialdoc import OfficialNotice, chinese_date, split_notice
@@ -78,7 +78,7 @@ def test_docx_channel_writes_one_document_per_notice(rectify, tmp_path):  # noqa
     rectify("fire", "T1-01", "confirm", who="李明", now="2014-03-06")
     config_file = tmp_path / "notifiers.yaml"
     config_file.write_text(f"channels:\n  printed: {{type: docx, folder: {tmp_path / 'docs'}}}\n", encoding="utf-8")
-    from engine.db import Store
+    from engine.store.db import Store
 
     store = Store(rectify.db)
     try:

@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-import engine.db
+import engine.store.db
 from cli import main
-from engine.errors import BadInput, ImportFileError
-from engine.models import Organization
-from engine.orgs import import_organizations, parse_org_table
-from engine.tabular import read_table
+from engine.base.errors import BadInput, ImportFileError
+from engine.ops.orgs import import_organizations, parse_org_table
+from engine.ops.tabular import read_table
+from engine.store.models import Organization
 
 HEADER_ZH = ["编码", "名称", "类型", "上级编码", "书记姓名", "书记电话"]
 HEADER_EN = ["code", "name", "kind", "parent_code", "secretary_name", "secretary_phone"]
@@ -480,14 +480,14 @@ def test_rows_below_a_loop_are_checked_once(seeded, tmp_path):
 @pytest.fixture
 def run(db_url, monkeypatch):
     """Invoke ``rectify --db <url> …``, disposing the stores the CLI opens."""
-    opened: list[engine.db.Store] = []
+    opened: list[engine.store.db.Store] = []
 
-    class TrackedStore(engine.db.Store):
+    class TrackedStore(engine.store.db.Store):
         def __init__(self, url: str):
             super().__init__(url)
             opened.append(self)
 
-    monkeypatch.setattr(engine.db, "Store", TrackedStore)
+    monkeypatch.setattr(engine.store.db, "Store", TrackedStore)
 
     def invoke(*args: str):
         result = CliRunner().invoke(main, ["--db", db_url, *args])

@@ -11,15 +11,15 @@ import stat
 import pytest
 from sqlalchemy import select
 
-import engine.identity
-from engine.cases import fire, get_case, open_case
-from engine.deploy import compiled_version, resolve_campaign
-from engine.errors import PermissionDenied, RectifyError
-from engine.identity import os_login
-from engine.models import Case, Official, Refusal
-from engine.officials import Actor, add_official
+import engine.ops.identity
+from engine.base.errors import PermissionDenied, RectifyError
+from engine.ops.cases import fire, get_case, open_case
+from engine.ops.deploy import compiled_version, resolve_campaign
+from engine.ops.identity import os_login
+from engine.ops.officials import Actor, add_official
 from engine.services import Caller, outbox, records, reports
 from engine.services import cases as cases_service
+from engine.store.models import Case, Official, Refusal
 from tests.conftest import at
 from tests.county import seed_county
 from tests.test_cli import ORGS, Rectify, fingerprint
@@ -30,7 +30,7 @@ from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
 def login(monkeypatch):
     """Run the in-process CLI as another operating-system login."""
     def become(name: str) -> None:
-        monkeypatch.setattr(engine.identity, "os_login", lambda: name)
+        monkeypatch.setattr(engine.ops.identity, "os_login", lambda: name)
     return become
 
 
@@ -47,12 +47,12 @@ def county(rectify, login):  # noqa: F811
 
 def refusals(run: Rectify) -> list[dict]:
     """The refusals log, read by the administrator (it names every login: nobody else may)."""
-    current = engine.identity.os_login
-    engine.identity.os_login = lambda: "admin1"
+    current = engine.ops.identity.os_login
+    engine.ops.identity.os_login = lambda: "admin1"
     try:
         return run.json("audit", "refusals")
     finally:
-        engine.identity.os_login = current
+        engine.ops.identity.os_login = current
 
 
 def test_the_login_is_the_official(county, login):

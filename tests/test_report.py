@@ -74,8 +74,8 @@ def replayed(db_url: str, dates: list[str], tz: str = "Asia/Shanghai") -> dict[s
 
     from sqlalchemy import select
 
-    from engine.db import Store
-    from engine.models import Event
+    from engine.store.db import Store
+    from engine.store.models import Event
 
     store = Store(db_url)
     with store.transaction() as session:
@@ -122,7 +122,7 @@ def test_terminal_tables(county):
 
 def test_terminal_lists_the_first_townships_of_a_province(county, capsys):
     from commands.reports import _print_report
-    from engine.dashboard import LISTED
+    from engine.reports.dashboard import LISTED
 
     d = county.json("report", now="2014-12-05")
     town, quota = d["townships"][0], d["quota"]["rows"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from engine.machine import guard_passes
+from engine.spec.machine import guard_passes
 from rules.base import (
     CaseView,
     NoParams,

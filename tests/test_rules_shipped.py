@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from engine.loader import load_workflow_file
+from engine.spec.loader import load_workflow_file
 from rules.base import CaseView, Outcome, RuleContext
 from tests.conftest import WORKFLOW
 

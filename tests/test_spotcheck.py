@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from engine.db import Store
-from engine.models import SpotCheckDraw
-from engine.spotcheck import select_sample
+from engine.ops.spotcheck import select_sample
+from engine.store.db import Store
+from engine.store.models import SpotCheckDraw
 from tests.test_cli import Rectify, fingerprint
 from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
 

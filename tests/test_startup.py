@@ -3,7 +3,7 @@
 Issue 7 gives ``rectify case show`` and the like a start-up budget (2× ``import sqlalchemy``).
 Timings on a shared machine are flaky, so these tests pin down the causes instead: which
 libraries a real process imports, and what the per-user cache of checked workflows
-(``engine.deploy``) does with good, damaged, stale and untrusted entries.
+(``engine.ops.deploy``) does with good, damaged, stale and untrusted entries.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from engine import deploy
-from engine.loader import load_workflow_file
-from engine.models import WorkflowVersion
+from engine.ops import deploy
+from engine.spec.loader import load_workflow_file
+from engine.store.models import WorkflowVersion
 from tests.conftest import ROOT, WORKFLOW
 from tests.test_cli import Rectify
 
 # Libraries only some commands need: documents, spreadsheets, the browser, the YAML reader
 # and the holiday data (checking or deploying a workflow), migrations (init).
 NEVER_FOR_SHORT_COMMANDS = {"yaml", "openpyxl", "docx", "playwright", "chinese_calendar", "alembic", "lxml", "PIL"}
-CHECKING = {"engine.validate", "engine.yamlsafe"}  # re-checking a deployed workflow
+CHECKING = {"engine.spec.validate", "engine.base.yamlsafe"}  # re-checking a deployed workflow
 
 PROBE = """
 import json, os, sys
@@ -111,17 +111,17 @@ def version() -> WorkflowVersion:
 @pytest.fixture
 def checks(monkeypatch, tmp_path) -> list[str]:
     """Each full check of a deployed workflow, as if every call were a new process."""
-    import engine.loader
+    import engine.spec.loader
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     calls: list[str] = []
-    real = engine.loader.load_workflow_text
+    real = engine.spec.loader.load_workflow_text
 
     def counted(text, file, *args, **kw):
         calls.append(file)
         return real(text, file, *args, **kw)
 
-    monkeypatch.setattr(engine.loader, "load_workflow_text", counted)
+    monkeypatch.setattr(engine.spec.loader, "load_workflow_text", counted)
     monkeypatch.setattr(deploy, "_by_digest", {})
     return calls
 
@@ -166,8 +166,8 @@ def test_an_entry_from_other_code_is_rebuilt(version, checks, monkeypatch, tmp_p
     with path.open("rb") as f:
         fmt, fingerprint = pickle.load(f)
         payload = f.read()
-    file, mtime, size = fingerprint["engine.definition"]
-    fingerprint["engine.definition"] = (file, mtime - 1, size)  # as if the module had been upgraded since
+    file, mtime, size = fingerprint["engine.spec.definition"]
+    fingerprint["engine.spec.definition"] = (file, mtime - 1, size)  # as if the module had been upgraded since
     path.write_bytes(pickle.dumps((fmt, fingerprint)) + payload)
     fresh_process(monkeypatch)
     deploy.compiled_version(version)

@@ -7,11 +7,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select, update
 
-from engine.db import Store
-from engine.errors import DatabaseError
-from engine.migrate import current_revision, head_revision
-from engine.models import Base, Organization, OrgKind
-from engine.orgs import OrgRow, import_organizations
+from engine.base.errors import DatabaseError
+from engine.ops.orgs import OrgRow, import_organizations
+from engine.store.db import Store
+from engine.store.migrate import current_revision, head_revision
+from engine.store.models import Base, Organization, OrgKind
 from tests.county import seed_county
 
 

@@ -25,16 +25,25 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, text, update
 
-from engine.cases import fire, get_case, open_case, set_fact
-from engine.clock import local
-from engine.db import Store
-from engine.deploy import resolve_campaign
-from engine.errors import Conflict
-from engine.migrate import upgrade
-from engine.models import Case, Delivery, Event, Notice, NoticeStatus, OrgKind, Timer, TimerStatus
-from engine.officials import actor_for
-from engine.orgs import OrgRow, import_organizations
-from engine.ticker import tick
+from engine.base.clock import local
+from engine.base.errors import Conflict
+from engine.daemon.ticker import tick
+from engine.ops.cases import fire, get_case, open_case, set_fact
+from engine.ops.deploy import resolve_campaign
+from engine.ops.officials import actor_for
+from engine.ops.orgs import OrgRow, import_organizations
+from engine.store.db import Store
+from engine.store.migrate import upgrade
+from engine.store.models import (
+    Case,
+    Delivery,
+    Event,
+    Notice,
+    NoticeStatus,
+    OrgKind,
+    Timer,
+    TimerStatus,
+)
 from tests.conftest import at
 from tests.county import seed_county
 from tests.test_channels import Hook
@@ -244,7 +253,7 @@ def test_a_timer_that_can_never_commit_does_not_hold_the_daemon_forever(county, 
     finally:
         looping.dispose()
     # The unique key keeps the outbox right (one reminder), and the administrators hear of the
-    # timer set aside (engine.timer_admin)…
+    # timer set aside (engine.daemon.timer_admin)…
     assert notices(county) == [("deadline_reminder", ref), ("timer_failed", ref)]
     assert timer_events(county) == 1
     assert looping.count < 50, f"tick ran {looping.count} transactions and reported {dict(report.fired)}"

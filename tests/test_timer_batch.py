@@ -1,4 +1,4 @@
-"""The daemon's bulk path (engine.timer_batch) writes what the one-by-one path writes.
+"""The daemon's bulk path (engine.daemon.timer_batch) writes what the one-by-one path writes.
 
 The same campaign runs on two databases of the same backend: one daemon fires its due
 notice timers in chunks, the other one at a time (the bulk kinds switched off). Every
@@ -11,14 +11,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from engine import ticker
-from engine.audit import verify
-from engine.cases import get_case, set_fact
-from engine.db import Store
-from engine.migrate import upgrade
-from engine.models import Case, Event, Notice, Timer, TimerStatus
-from engine.officials import actor_for
-from engine.ticker import tick
+from engine.daemon import ticker
+from engine.daemon.ticker import tick
+from engine.ops.audit import verify
+from engine.ops.cases import get_case, set_fact
+from engine.ops.officials import actor_for
+from engine.store.db import Store
+from engine.store.migrate import upgrade
+from engine.store.models import Case, Event, Notice, Timer, TimerStatus
 from tests.conftest import at, pg_database
 from tests.county import seed_county
 from tests.test_engine import LI, WANG, ZHAO, fire_, open_

@@ -21,14 +21,15 @@ from contextlib import closing
 import pytest
 from sqlalchemy import event, select, update
 
-from engine import failpoints, ticker
-from engine.daemon import MAX_BACKOFF, retry_wait
-from engine.db import Store
-from engine.errors import InvalidValue, NotFound
-from engine.migrate import upgrade
-from engine.models import Notice, Official, Organization, Timer, TimerStatus
-from engine.ticker import tick
-from engine.timer_admin import list_timers, retry_timers
+from engine.base import failpoints
+from engine.base.errors import InvalidValue, NotFound
+from engine.daemon import ticker
+from engine.daemon.loop import MAX_BACKOFF, retry_wait
+from engine.daemon.ticker import tick
+from engine.daemon.timer_admin import list_timers, retry_timers
+from engine.store.db import Store
+from engine.store.migrate import upgrade
+from engine.store.models import Notice, Official, Organization, Timer, TimerStatus
 from tests.conftest import at
 from tests.county import seed_county
 from tests.test_engine import LI, WANG, ZHAO, fire_, open_
@@ -77,7 +78,7 @@ def notice_keys(store) -> Counter:
 
 @pytest.fixture(params=["chunk", "one_by_one"])
 def path(request, monkeypatch) -> str:
-    """Both ways a notice timer fires: in a chunk (engine.timer_batch) or on its own."""
+    """Both ways a notice timer fires: in a chunk (engine.daemon.timer_batch) or on its own."""
     if request.param == "one_by_one":
         monkeypatch.setattr(ticker, "BULK_KINDS", frozenset())
     return request.param
@@ -307,7 +308,7 @@ def test_failed_timers_are_listed_newest_first_with_their_error(county):
 # --- the same through the command line -----------------------------------------------------
 
 def test_an_administrator_lists_and_retries_failed_timers_from_the_command_line(brittle, monkeypatch):
-    import engine.identity
+    import engine.ops.identity
     from tests.test_cli import Rectify
 
     store = brittle
@@ -318,10 +319,10 @@ def test_an_administrator_lists_and_retries_failed_timers_from_the_command_line(
         s.execute(update(Official).where(Official.name == WANG).values(login="wang"))
         s.execute(update(Official).where(Official.name == ZHAO).values(login="zhao"))
     run = Rectify(store.url)
-    monkeypatch.setattr(engine.identity, "os_login", lambda: "zhao")
+    monkeypatch.setattr(engine.ops.identity, "os_login", lambda: "zhao")
     assert "only an administrator may put timers back in the queue" in run("timers", "retry", "1", code=1).output
     assert "covers the whole county" in run("timers", "list", "--failed", code=1).output  # 赵 is a township's
-    monkeypatch.setattr(engine.identity, "os_login", lambda: "wang")
+    monkeypatch.setattr(engine.ops.identity, "os_login", lambda: "wang")
     [row] = run.json("timers", "list", "--failed")
     assert (row["case"], row["status"], row["notice"]) == (broken, "failed", "deadline_reminder")
     assert "NoticeTemplateError" in row["error"] and row["due_at"].startswith("2014-03-1")

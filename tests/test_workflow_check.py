@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import BadInput, InvalidDefinition, Problem
-from engine.loader import load_workflow_file, load_workflow_text, read_templates
-from engine.yamlsafe import read_yaml
+from engine.base.errors import BadInput, InvalidDefinition, Problem
+from engine.base.yamlsafe import read_yaml
+from engine.spec.loader import load_workflow_file, load_workflow_text, read_templates
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "workflows" / "backward_orgs.yaml"

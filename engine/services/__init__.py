@@ -18,10 +18,10 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.db import Store
-from engine.errors import CheckFailed, RectifyError, Refused
-from engine.identity import record_refusal, whoami
+from engine.base.errors import CheckFailed, RectifyError, Refused
+from engine.ops.identity import record_refusal, whoami
 from engine.services.access import Access, Caller
+from engine.store.db import Store
 
 T = TypeVar("T")
 

@@ -20,12 +20,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from engine.clock import DEFAULT_TZ, parse_when, utcnow
-from engine.errors import PermissionDenied
-from engine.identity import Identity, acting_actor, require_admin, whoami
-from engine.models import Campaign, Case, Organization
-from engine.officials import Actor, get_official
-from engine.orgs import is_within
+from engine.base.clock import DEFAULT_TZ, parse_when, utcnow
+from engine.base.errors import PermissionDenied
+from engine.ops.identity import Identity, acting_actor, require_admin, whoami
+from engine.ops.officials import Actor, get_official
+from engine.ops.orgs import is_within
+from engine.store.models import Campaign, Case, Organization
 
 BOOTSTRAP_WARNING = (
     "提醒：尚未登记管理员，任何能运行 rectify 的登录名都可办理管理事项，请尽快用 "
@@ -156,7 +156,7 @@ def _timezone(where: Case | Campaign | str | None) -> str:
         return where
     if where is None:
         return DEFAULT_TZ
-    from engine.deploy import compiled_version
+    from engine.ops.deploy import compiled_version
 
     version = where.workflow_version if isinstance(where, Case) else where.current_version
     return compiled_version(version).definition.timezone

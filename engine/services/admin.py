@@ -11,15 +11,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import identity as identities
-from engine.db import Store
-from engine.deploy import campaigns, compiled_version, deploy, resolve_campaign
-from engine.errors import BadInput, NotFound
-from engine.loader import LoadedWorkflow
-from engine.models import Official, Organization
-from engine.officials import add_official, list_officials
-from engine.orgs import OrgRow, get_org, import_organizations
+from engine.base.errors import BadInput, NotFound
+from engine.ops import identity as identities
+from engine.ops.deploy import campaigns, compiled_version, deploy, resolve_campaign
+from engine.ops.officials import add_official, list_officials
+from engine.ops.orgs import OrgRow, get_org, import_organizations
 from engine.services import Access, Caller, Done, read, write
+from engine.spec.loader import LoadedWorkflow
+from engine.store.db import Store
+from engine.store.models import Official, Organization
 
 
 def may_upgrade(store: Store, caller: Caller) -> Done[None]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import cases as case_ops
-from engine import survey as survey_ops
-from engine import views
-from engine.db import Store
-from engine.deploy import compiled_version, resolve_campaign
-from engine.models import Case
-from engine.orgs import get_org
+from engine.ops import cases as case_ops
+from engine.ops import survey as survey_ops
+from engine.ops.deploy import compiled_version, resolve_campaign
+from engine.ops.orgs import get_org
+from engine.reports import views
 from engine.services import Access, Caller, Done, read, write
+from engine.store.db import Store
+from engine.store.models import Case
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def record_survey(store: Store, caller: Caller, ref: str, respondents: int, sati
 def list_cases(store: Store, caller: Caller, campaign_ref: str | None = None, *, state: str | None = None,
                township: str | None = None, overdue: bool = False,
                limit: int | None = None) -> Done[list[dict[str, Any]]]:
-    """The cases the caller may read, filtered; rows as ``engine.views.case_row``."""
+    """The cases the caller may read, filtered; rows as ``engine.reports.views.case_row``."""
     def work(access: Access) -> list[dict[str, Any]]:
         session = access.session
         campaign = resolve_campaign(session, campaign_ref)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import timer_admin
-from engine.clock import fmt
-from engine.db import Store
+from engine.base.clock import fmt
+from engine.daemon import timer_admin
 from engine.services import Access, Caller, Done, read, write
+from engine.store.db import Store
 
 
 def may_run(store: Store, caller: Caller) -> Done[str]:

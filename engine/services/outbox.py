@@ -12,15 +12,15 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from engine import delivery
-from engine.cases import get_case
-from engine.clock import fmt
-from engine.db import Store
-from engine.deploy import compiled_version
-from engine.errors import BadInput, NotFound
-from engine.models import Case, Delivery, Notice, Organization
-from engine.notices import notice_context
+from engine.base.clock import fmt
+from engine.base.errors import BadInput, NotFound
+from engine.daemon import delivery
+from engine.ops.cases import get_case
+from engine.ops.deploy import compiled_version
+from engine.ops.notices import notice_context
 from engine.services import Access, Caller, Done, read, write
+from engine.store.db import Store
+from engine.store.models import Case, Delivery, Notice, Organization
 from notifiers.render import NoticeTemplateError, RenderedNotice
 
 

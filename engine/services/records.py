@@ -12,13 +12,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import audit, spotcheck
-from engine.cases import get_case
-from engine.clock import fmt
-from engine.db import Store
-from engine.deploy import resolve_campaign
-from engine.models import Refusal
+from engine.base.clock import fmt
+from engine.ops import audit, spotcheck
+from engine.ops.cases import get_case
+from engine.ops.deploy import resolve_campaign
 from engine.services import Access, Caller, Done, read, write
+from engine.store.db import Store
+from engine.store.models import Refusal
 
 
 def verify_audit(store: Store, caller: Caller, case_ref: str | None = None,

@@ -10,14 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.bulletin import render_bulletin
-from engine.dashboard import dashboard
-from engine.db import Store
-from engine.deploy import compiled_version, resolve_campaign
-from engine.errors import BadInput
-from engine.ledger import ImportResult, Ledger, LedgerRow, build_ledger, import_ledger
-from engine.quota import QuotaParams, QuotaRow, quota_params, quota_table
+from engine.base.errors import BadInput
+from engine.ops.bulletin import render_bulletin
+from engine.ops.deploy import compiled_version, resolve_campaign
+from engine.ops.ledger import ImportResult, Ledger, LedgerRow, build_ledger, import_ledger
+from engine.ops.quota import QuotaParams, QuotaRow, quota_params, quota_table
+from engine.reports.dashboard import dashboard
 from engine.services import Access, Caller, Done, read, write
+from engine.store.db import Store
 from notifiers.render import RenderedNotice
 
 

@@ -1,0 +1,267 @@
+"""Deliver the outbox after commit: at least once, with a stable key, retries, then dead letter.
+
+1. *Expand*: each new notice becomes one delivery per broadcast channel and one per
+   recipient reachable on each personal channel (a recipient no channel reaches is a dead
+   delivery whose error says so, so nothing disappears silently).
+2. *Claim*: due deliveries are leased (``leased_until``, on the database's clock) in a short
+   transaction — ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several daemons never take
+   the same one — and sent with no transaction open.
+3. *Settle*: success marks it delivered; failure counts an attempt and schedules a retry
+   with exponential backoff; after ``max_attempts`` it is dead and an alert notice goes to
+   the administrators. A crash between send and settle means the lease expires and the same
+   delivery (same idempotency key) is sent again: at-least-once.
+
+A stopping daemon (``deliver(..., stop=)``) finishes the send in hand and gives back the
+leases of what it claimed and did not send, so the next start sends those at once. Each
+send is bounded by its channel's per-attempt ``deadline`` (notifiers.base.Deadline), and a
+claim leases no more deliveries than the lease can cover at that deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from engine.base import failpoints
+from engine.ops.notices import alert_notice, resolve_admins
+from engine.store.db import Store, database_now
+from engine.store.models import Case, Delivery, Notice, NoticeStatus
+from notifiers.base import DeliveryError, Message, redact
+from notifiers.config import NotifierConfig
+
+log = logging.getLogger("rectify.delivery")
+NO_CHANNEL = "(none)"
+
+
+@dataclass
+class DeliveryReport:
+    outcomes: Counter = field(default_factory=Counter)  # delivered | retry | dead
+    errors: list[str] = field(default_factory=list)
+    released: int = 0  # leased, not sent, lease given back: the pass was stopped
+
+
+def expand(store: Store, config: NotifierConfig, now: datetime, batch: int = 200) -> int:
+    """Create the deliveries of notices not yet expanded; returns how many notices."""
+    with store.transaction() as session:
+        # Locked and skipped by other daemons (PostgreSQL), so two never expand one notice.
+        notices = list(session.scalars(select(Notice).where(
+            Notice.status == NoticeStatus.PENDING.value, Notice.expanded.is_(False)).order_by(Notice.id).limit(batch)
+            .with_for_update(skip_locked=True)))
+        for notice in notices:
+            _expand_one(session, notice, config, now)
+        return len(notices)
+
+
+def _expand_one(session: Session, notice: Notice, config: NotifierConfig, now: datetime) -> None:
+    reached: set[str] = set()
+    personal = [c for c in config.channels.values() if c.personal]
+    for channel in config.channels.values():
+        if not channel.personal:
+            _add(session, notice, channel.name, channel.name, "*", now)
+            continue
+        for person in notice.recipients:
+            address = channel.address(person)
+            if address:
+                _add(session, notice, channel.name, address, person["name"], now)
+                reached.add(person["name"])
+    if personal:
+        for person in notice.recipients:
+            if person["name"] not in reached:
+                names = "、".join(c.name for c in personal)
+                dead = _add(session, notice, NO_CHANNEL, person["name"], person["name"], now)
+                dead.status = NoticeStatus.DEAD.value
+                dead.last_error = (f"{person['name']} 没有可用的联系方式（{names}），请用 rectify official 补充 / "
+                                   f"{person['name']} has no address on any personal channel ({names})")
+    notice.expanded = True
+    _settle_notice(session, notice)
+
+
+def _add(session: Session, notice: Notice, channel: str, address: str, recipient: str, now: datetime) -> Delivery:
+    key = f"{notice.idempotency_key}|{channel}|{address}"
+    existing = session.scalar(select(Delivery).where(Delivery.idempotency_key == key))
+    if existing is not None:  # two recipients sharing one address get one message
+        return existing
+    delivery = Delivery(notice_id=notice.id, channel=channel, address=address, recipient=recipient,
+                        idempotency_key=key,
+                        status=NoticeStatus.PENDING.value, attempts=0, next_attempt_at=now)
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def _claim(store: Store, now: datetime, batch: int, lease: timedelta) -> tuple[list[int], datetime]:
+    """Lease up to ``batch`` due deliveries; returns their ids and the lease's end. A lease still
+    running is another daemon's (or a crashed one's, until it expires); settling a delivery ends
+    its lease and, on failure, puts its next attempt after ``now``, so one pass meets each
+    delivery once."""
+    with store.transaction() as session:
+        real = database_now(session)
+        query = (select(Delivery).where(Delivery.status == NoticeStatus.PENDING.value, Delivery.next_attempt_at <= now,
+                                        or_(Delivery.leased_until.is_(None), Delivery.leased_until <= real))
+                 .order_by(Delivery.next_attempt_at, Delivery.id).limit(batch).with_for_update(skip_locked=True))
+        due = list(session.scalars(query))
+        for delivery in due:
+            delivery.leased_until = real + lease
+        return [d.id for d in due], real + lease
+
+
+def _release(store: Store, ids: list[int], until: datetime) -> None:
+    """Give back the leases of deliveries claimed and not sent (the daemon is stopping), in one
+    short transaction, so the next start or another daemon sends them at once instead of
+    after the lease. Only leases still ours (same end) are released: one that ran out and was
+    taken over by another daemon is that daemon's now."""
+    with store.transaction() as session:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == NoticeStatus.PENDING.value,
+                                               Delivery.leased_until == until).values(leased_until=None))
+
+
+def claim_size(config: NotifierConfig, batch: int) -> int:
+    """How many deliveries to lease at once: at most ``batch``, and few enough that sending every
+    one of them at its channels' longest per-attempt deadline still ends within the lease (a
+    lease that ran out would let another daemon send the same delivery meanwhile)."""
+    longest = max((c.deadline or 0.0 for c in config.channels.values()), default=0.0)
+    if longest <= 0:  # console, files: local and quick
+        return batch
+    return max(1, min(batch, int(config.policy.lease_seconds // longest)))
+
+
+def deliver(store: Store, config: NotifierConfig, now: datetime, batch: int = 100,
+            stop: threading.Event | None = None) -> DeliveryReport:
+    """Expand new notices, then send every due delivery once.
+
+    ``stop`` (the daemon's signal flag) is looked at between two expansion batches and
+    between two deliveries: the send in hand finishes (each is bounded by its channel's
+    per-attempt deadline), the deliveries leased and not yet sent get their lease back, and
+    the pass ends. ``DeliveryReport.released`` says how many were given back.
+    """
+    report = DeliveryReport()
+    lease = timedelta(seconds=config.policy.lease_seconds)
+    size = claim_size(config, batch)
+    while not _stopping(stop) and expand(store, config, now):
+        pass
+    while not _stopping(stop):
+        ids, until = _claim(store, now, size, lease)
+        if not ids:
+            break
+        for index, delivery_id in enumerate(ids):
+            if _stopping(stop):
+                _release(store, ids[index:], until)
+                report.released += len(ids) - index
+                log.info("stopping: %d leased deliveries released for the next start", len(ids) - index)
+                return report
+            _deliver_one(store, config, delivery_id, now, report)
+    return report
+
+
+def _stopping(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()
+
+
+def _message(session: Session, delivery: Delivery) -> Message:
+    notice = session.get(Notice, delivery.notice_id)
+    assert notice is not None
+    case_ref = session.scalar(select(Case.ref).where(Case.id == notice.case_id)) if notice.case_id else None
+    person = next((p for p in notice.recipients if p["name"] == delivery.recipient), None)
+    return Message(delivery.idempotency_key, notice.title, notice.body, notice.template, case_ref, person,
+                   tuple(p["name"] for p in notice.recipients))
+
+
+def _deliver_one(store: Store, config: NotifierConfig, delivery_id: int, now: datetime,
+                 report: DeliveryReport) -> None:
+    with store.reading() as session:  # only reads: no write lock held for it
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        message, address = _message(session, delivery), delivery.address
+    channel = config.channels.get(delivery.channel)
+    error = None
+    if channel is None:
+        error = f"通知渠道“{delivery.channel}”未配置 / channel '{delivery.channel}' is not in the notifier config"
+    else:
+        try:
+            failpoints.point("delivery.before_send")
+            channel.send(message, address)  # outside any transaction: never hold a lock while talking to a server
+        except DeliveryError as exc:
+            error = str(exc)
+        except Exception as exc:  # a channel's bug must not stop the other deliveries
+            error = redact(f"{type(exc).__name__}: {exc}")
+            log.error("channel %s failed: %s", delivery.channel, error)  # no traceback: it quotes secrets
+    failpoints.point("delivery.after_send")
+    with store.transaction() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        _settle(session, delivery, error, now, config, report)
+
+
+def _settle(session: Session, delivery: Delivery, error: str | None, now: datetime, config: NotifierConfig,
+            report: DeliveryReport) -> None:
+    delivery.attempts += 1
+    delivery.leased_until = None
+    error = None if error is None else redact(error)  # what is stored is shown, logged and quoted in alerts
+    if error is None:
+        delivery.status, delivery.delivered_at, delivery.last_error = NoticeStatus.DELIVERED.value, now, None
+        report.outcomes["delivered"] += 1
+    else:
+        delivery.last_error = error
+        report.errors.append(f"{delivery.idempotency_key}: {error}")
+        if delivery.attempts >= config.policy.max_attempts:
+            delivery.status = NoticeStatus.DEAD.value
+            report.outcomes["dead"] += 1
+            _alert(session, delivery, now, config)
+        else:
+            delivery.next_attempt_at = now + timedelta(seconds=config.policy.backoff(delivery.attempts))
+            report.outcomes["retry"] += 1
+    notice = session.get(Notice, delivery.notice_id)
+    assert notice is not None
+    notice.attempts = max(notice.attempts, delivery.attempts)
+    notice.last_error = error or notice.last_error
+    _settle_notice(session, notice)
+
+
+def _settle_notice(session: Session, notice: Notice) -> None:
+    session.flush()
+    statuses = set(session.scalars(select(Delivery.status).where(Delivery.notice_id == notice.id)))
+    if NoticeStatus.PENDING.value in statuses:
+        return
+    notice.status = NoticeStatus.DEAD.value if NoticeStatus.DEAD.value in statuses else NoticeStatus.DELIVERED.value
+
+
+def _alert(session: Session, delivery: Delivery, now: datetime, config: NotifierConfig) -> None:
+    """Tell the administrators a notice could not be delivered (never for an alert itself)."""
+    notice = session.get(Notice, delivery.notice_id)
+    assert notice is not None
+    if notice.idempotency_key.startswith("alert:"):
+        return
+    session.add(alert_notice(
+        "delivery_failed", f"alert:{delivery.idempotency_key}", f"通知投递失败：{notice.title}",
+        (f"通知“{notice.title}”经 {delivery.attempts} 次尝试仍未能通过“{delivery.channel}”送达"
+         f"{delivery.recipient if delivery.recipient != '*' else ''}。\n最后错误：{delivery.last_error}\n"
+         f"处理后可执行：rectify notices retry {notice.id}\n"),
+        resolve_admins(session, config.policy.alert_roles), now, case_id=notice.case_id, event_id=notice.event_id))
+
+
+def retry(session: Session, notice_id: int, now: datetime) -> int:
+    """Put a notice's dead (or waiting) deliveries back in the queue, due now; returns how many."""
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        from engine.base.errors import NotFound
+
+        raise NotFound("notice 通知", notice_id, "list notices with 'rectify notices list'")
+    count = 0
+    for delivery in session.scalars(select(Delivery).where(Delivery.notice_id == notice_id,
+                                                           Delivery.status != NoticeStatus.DELIVERED.value,
+                                                           Delivery.channel != NO_CHANNEL)):
+        delivery.status, delivery.attempts, delivery.next_attempt_at = NoticeStatus.PENDING.value, 0, now
+        count += 1
+    if count or not notice.expanded:
+        notice.status = NoticeStatus.PENDING.value
+    return count
+
+
+def counts(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Notice.status, func.count()).group_by(Notice.status)).all())

@@ -1,0 +1,227 @@
+"""Fire a chunk of due notice timers in one transaction, with one statement per table.
+
+Fired one by one, a timer costs about 5 ms: a commit (an fsync on SQLite) and ORM loads of
+its case, organization, superior, township and workflow version. Here a chunk of
+reminders, escalations, recurring requests and deadlines is claimed with one query, its
+cases read (and, on PostgreSQL, locked) with another, the notices rendered in Python, and
+the events, notices, next timers and case heads written with ``executemany``. The result is
+the same rows the one-by-one path (``engine.daemon.ticker``) writes.
+
+Anything out of the ordinary is handed back rather than handled here: an automatic
+transition never enters a chunk, and a conflict or error rolls the whole chunk back so the
+caller can fire its timers one by one, where each failure stays its own — except an
+operational database error (locked, connection lost), after which the caller stops the tick
+and the chunk's timers stay pending (engine.daemon.ticker).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.orm import Session, aliased
+
+from engine.base import failpoints
+from engine.base.clock import due_day
+from engine.base.errors import Conflict
+from engine.ops.deploy import compiled_version
+from engine.ops.notices import CaseCard, Holder, notice_context, officials_in_roles, pick_recipients
+from engine.ops.officials import SYSTEM
+from engine.spec.deadlines import shift
+from engine.spec.machine import CompiledWorkflow
+from engine.store.chain import GENESIS, event_hash
+from engine.store.db import reserve_ids
+from engine.store.models import (
+    Case,
+    CaseFact,
+    Event,
+    Notice,
+    NoticeStatus,
+    Organization,
+    Timer,
+    TimerStatus,
+    WorkflowVersion,
+)
+
+log = logging.getLogger("rectify.daemon")
+
+BULK_KINDS = frozenset({"deadline", "reminder", "escalation", "recurring"})
+
+
+@dataclass
+class ChunkOutcome:
+    """What one committed chunk did; ``rest`` are the ids it did not reach (stop, or a new
+    timer already due that must fire first), ``locked`` those another transaction holds."""
+
+    fired: Counter = field(default_factory=Counter)
+    skipped: int = 0
+    messages: list[str] = field(default_factory=list)
+    locked: list[int] = field(default_factory=list)
+    rest: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Head:
+    """A case's row as the chunk sees it, its chain head moving as events are added."""
+
+    card: CaseCard
+    version_id: int
+    row_version: int
+    due_at: datetime | None
+    seq: int
+    head: str
+    touched: bool = False
+
+
+def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.Event | None = None) -> ChunkOutcome:
+    """Fire the pending timers among ``ids`` (due order) inside the caller's transaction.
+
+    Raises ``Conflict`` when a case changed under the chunk (the caller rolls back and
+    fires the timers one by one).
+    """
+    out = ChunkOutcome()
+    claim = (select(Timer.id, Timer.case_id, Timer.state, Timer.round, Timer.kind, Timer.due_at, Timer.payload)
+             .where(Timer.id.in_(ids), Timer.status == TimerStatus.PENDING.value)
+             .order_by(Timer.due_at, Timer.id).with_for_update(of=Timer, skip_locked=True))
+    timers = session.execute(claim).all()
+    claimed = {t.id for t in timers}
+    if len(claimed) < len(ids):  # not claimed: settled meanwhile, or held by another transaction
+        missing = [i for i in ids if i not in claimed]
+        out.locked = list(session.scalars(select(Timer.id).where(Timer.id.in_(missing),
+                                                                 Timer.status == TimerStatus.PENDING.value)))
+    if not timers:
+        return out
+    heads = _read_cases(session, sorted({t.case_id for t in timers}))
+    compiled = {vid: compiled_version(v) for vid, v in _versions(session, {h.version_id for h in heads.values()})}
+    roles = sorted({r for t in timers if t.kind != "deadline" for r in t.payload.get("notify", ())})
+    holders = officials_in_roles(session, roles) if roles else []
+    facts = _facts(session, list(heads), roles) if roles else {}
+
+    settled: list[tuple[int, str]] = []  # (timer, status)
+    events: list[dict[str, Any]] = []
+    notices: list[dict[str, Any]] = []
+    following: list[dict[str, Any]] = []
+    for index, timer in enumerate(timers):
+        if stop is not None and stop.is_set():
+            out.rest = [t.id for t in timers[index:]]
+            break
+        failpoints.point("tick.after_claim")
+        head = heads[timer.case_id]
+        if head.card.state != timer.state or head.card.round != timer.round:
+            settled.append((timer.id, TimerStatus.SKIPPED.value))
+            out.skipped += 1
+            continue
+        settled.append((timer.id, TimerStatus.FIRED.value))
+        out.fired[timer.kind] += 1
+        if timer.kind == "deadline":
+            continue
+        wf = compiled[head.version_id]
+        event, notice = _notice(wf, head, timer, now, holders, facts.get(timer.case_id, {}))
+        events.append(event)
+        notices.append(notice)
+        if timer.kind == "recurring":
+            nxt = _next_occurrence(wf, head, timer)
+            following.append(nxt)
+            if nxt["due_at"] <= now:  # a missed occurrence, already due: it fires before anything later
+                out.rest = [t.id for t in timers[index + 1:]]
+                break
+    for event, notice, event_id in zip(events, notices, reserve_ids(session, "events", len(events)), strict=True):
+        event["id"] = notice["event_id"] = event_id
+    _write(session.connection(), now, settled, events, notices, following, heads)
+    return out
+
+
+def _read_cases(session: Session, case_ids: list[int]) -> dict[int, _Head]:
+    parent, township = aliased(Organization), aliased(Organization)
+    query = (select(Case.id, Case.ref, Case.state, Case.round, Case.key_target, Case.weak_and_lax, Case.problems,
+                    Case.flags, Case.workflow_version_id, Case.version, Case.due_at, Case.event_seq, Case.event_head,
+                    Organization.name, Organization.code, Organization.path, Organization.secretary_name,
+                    Organization.secretary_phone, parent.name.label("superior"), township.name.label("township"))
+             .join(Organization, Case.organization_id == Organization.id)
+             .outerjoin(parent, Organization.parent_id == parent.id)
+             .outerjoin(township, Case.township_id == township.id)
+             .where(Case.id.in_(case_ids)).order_by(Case.id)
+             .with_for_update(of=Case))  # PostgreSQL: wait for an official's commit, then see its row
+    heads = {}
+    for r in session.execute(query):
+        card = CaseCard(r.id, r.ref, r.state, r.round, r.key_target, r.weak_and_lax, list(r.problems), list(r.flags),
+                        r.name, r.code, r.path, r.superior or "", r.township, r.secretary_name, r.secretary_phone)
+        heads[r.id] = _Head(card, r.workflow_version_id, r.version, r.due_at, r.event_seq, r.event_head or GENESIS)
+    return heads
+
+
+def _versions(session: Session, ids: set[int]) -> list[tuple[int, WorkflowVersion]]:
+    return [(v.id, v) for v in session.scalars(select(WorkflowVersion).where(WorkflowVersion.id.in_(ids)))]
+
+
+def _facts(session: Session, case_ids: list[int], names: list[str]) -> dict[int, dict[str, Any]]:
+    """The facts named like a notified role (a case's ``contact_leader``), by case."""
+    found: dict[int, dict[str, Any]] = {}
+    for case_id, name, value in session.execute(select(CaseFact.case_id, CaseFact.name, CaseFact.value)
+                                                .where(CaseFact.case_id.in_(case_ids), CaseFact.name.in_(names))):
+        found.setdefault(case_id, {})[name] = value.get("v")
+    return found
+
+
+def _notice(compiled: CompiledWorkflow, head: _Head, timer: Any, now: datetime, holders: list[Holder],
+            facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The timer's event (linked into the case's chain) and its rendered notice."""
+    wf, payload, card = compiled.definition, timer.payload, head.card
+    # Only strings and integers: hashed exactly as the database will give it back.
+    data = {"timer": timer.id, "notice": str(payload["notice"]),
+            **({"occurrence": int(payload["occurrence"])} if timer.kind == "recurring" else {})}
+    seq, prev = head.seq + 1, head.head
+    digest = event_hash(card.id, seq, now, SYSTEM.name, "timer", timer.kind, None, None, card.round, None, data, prev)
+    head.seq, head.head, head.touched = seq, digest, True
+    event = {"case_id": card.id, "seq": seq, "at": now, "actor": SYSTEM.name, "kind": "timer",
+             "trigger": timer.kind, "from_state": None, "to_state": None, "round": card.round, "note": None,
+             "data": data, "prev_hash": prev, "hash": digest}
+    deadline = None
+    if timer.kind != "recurring":
+        deadline = {"kind": timer.kind, "due": due_day(head.due_at, wf.timezone) if head.due_at else "",
+                    "label": wf.states[card.state].label, "offset": payload.get("offset", ""),
+                    "days": payload.get("days", 0), "notice_label": ""}
+    rendered = compiled.renderer.render(payload["notice"], notice_context(compiled, card, now, SYSTEM.name,
+                                                                          deadline=deadline))
+    audience = payload.get("notify", ())
+    notice = {"case_id": card.id, "idempotency_key": f"timer:{timer.id}", "template": payload["notice"],
+              "template_hash": rendered.template_hash, "title": rendered.title, "body": rendered.body,
+              "created_at": now, "status": NoticeStatus.PENDING.value, "attempts": 0, "last_error": None,
+              "next_attempt_at": now, "expanded": False,
+              "recipients": pick_recipients(holders, facts, card.org_path, audience) if audience else []}
+    return event, notice
+
+
+def _next_occurrence(compiled: CompiledWorkflow, head: _Head, timer: Any) -> dict[str, Any]:
+    wf, payload = compiled.definition, timer.payload
+    rec = wf.states[head.card.state].recurring[payload["index"]]
+    nxt = shift(timer.due_at, rec.every, 1, compiled.loaded.calendar, wf.timezone)
+    return {"case_id": head.card.id, "state": head.card.state, "round": head.card.round, "kind": "recurring",
+            "due_at": nxt.at, "status": TimerStatus.PENDING.value, "fired_at": None,
+            "payload": {**payload, "occurrence": payload["occurrence"] + 1, "explain": nxt.explain}}
+
+
+def _write(conn: Connection, now: datetime, settled: list[tuple[int, str]], events: list[dict[str, Any]],
+           notices: list[dict[str, Any]], following: list[dict[str, Any]], heads: dict[int, _Head]) -> None:
+    if events:
+        conn.execute(insert(Event), events)
+        conn.execute(insert(Notice), notices)
+    if following:
+        conn.execute(insert(Timer), following)
+    for status in (TimerStatus.FIRED.value, TimerStatus.SKIPPED.value):
+        ids = [tid for tid, st in settled if st == status]
+        if ids:
+            conn.execute(update(Timer).where(Timer.id.in_(ids)).values(status=status, fired_at=now))
+    moved = [{"cid": h.card.id, "seen": h.row_version, "seq": h.seq, "head": h.head}
+             for h in heads.values() if h.touched]
+    if moved:
+        result = conn.execute(update(Case).where(Case.id == bindparam("cid"), Case.version == bindparam("seen"))
+                              .values(event_seq=bindparam("seq"), event_head=bindparam("head"), updated_at=now,
+                                      version=Case.version + 1), moved)
+        if result.rowcount != len(moved):  # the optimistic lock, as the ORM's version column does it
+            raise Conflict(f"{len(moved) - result.rowcount} case(s) changed under the daemon's chunk")

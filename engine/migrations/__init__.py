@@ -1,1 +1,0 @@
-"""Alembic migrations of the store, run by ``rectify init`` (``engine.migrate``)."""

@@ -1,0 +1,126 @@
+"""The county's periodic bulletin (定期通报): one notice per period for the whole campaign.
+
+No timer rows: the schedule is a pure function of the workflow (start, every, end), and
+the notice's idempotency key (``bulletin:<campaign>:<date>``) is unique, so a tick costs
+one indexed look-up per campaign and a bulletin is never written twice, however many
+daemons run. The figures are gathered only when a bulletin is due.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.base.clock import due_day, local, start_of
+from engine.base.errors import BadInput
+from engine.ops.deploy import campaigns, compiled_version
+from engine.ops.notices import resolve_admins
+from engine.spec.deadlines import shift
+from engine.spec.machine import CompiledWorkflow
+from engine.store.models import Campaign, Case, CaseFact, Notice, NoticeStatus, Organization
+from notifiers.render import NoticeTemplateError, RenderedNotice
+
+OVERDUE_LISTED = 20
+
+
+def schedule(compiled: CompiledWorkflow) -> list[datetime]:
+    """Every bulletin moment of the campaign: 09:00 on each scheduled day."""
+    wf = compiled.definition
+    spec = wf.bulletin
+    if spec is None:
+        return []
+    dates = wf.resolved_dates()
+    moment, end = start_of(dates[spec.start], wf.timezone), start_of(dates[spec.end], wf.timezone)
+    moments: list[datetime] = []
+    while moment <= end and len(moments) < 1000:
+        moments.append(moment.replace(hour=9))
+        moment = shift(moment, spec.every, 1, compiled.loaded.calendar, wf.timezone).at
+    return moments
+
+
+def figures(session: Session, campaign: Campaign, compiled: CompiledWorkflow, now: datetime) -> dict[str, Any]:
+    wf = compiled.definition
+    by_state = dict(session.execute(select(Case.state, func.count()).where(Case.campaign_id == campaign.id)
+                                    .group_by(Case.state)).all())
+    rounds = session.scalar(select(func.count()).select_from(Case).where(Case.campaign_id == campaign.id,
+                                                                          Case.round > 1)) or 0
+    overdue = session.execute(
+        select(Case, Organization.name).join(Organization, Organization.id == Case.township_id, isouter=True)
+        .where(Case.campaign_id == campaign.id, Case.due_at < now).order_by(Case.due_at).limit(OVERDUE_LISTED)).all()
+    pairs = session.execute(select(CaseFact.case_id, CaseFact.name, CaseFact.value).join(Case)
+                            .where(Case.campaign_id == campaign.id, Case.state == "accepted",
+                                   CaseFact.name.in_(("survey_respondents", "survey_satisfied")))).all()
+    surveys: dict[int, dict[str, int]] = {}
+    for case_id, name, value in pairs:
+        surveys.setdefault(case_id, {})[name] = value.get("v")
+    ratios = [s["survey_satisfied"] / s["survey_respondents"] for s in surveys.values()
+              if s.get("survey_respondents") and s.get("survey_satisfied") is not None]
+    return {
+        "total": sum(by_state.values()),
+        "by_state": [{"state": name, "label": state.label, "count": by_state[name]}
+                     for name, state in wf.states.items() if by_state.get(name)],
+        "overdue": [{"ref": c.ref, "organization": c.organization.name, "township": town or "",
+                     "state_label": wf.states[c.state].label,
+                     "due": due_day(c.due_at, wf.timezone) if c.due_at else ""}
+                    for c, town in overdue],
+        "accepted": by_state.get("accepted", 0), "re_rectify": rounds,
+        "average_satisfaction": sum(ratios) / len(ratios) if ratios else None,
+    }
+
+
+def bulletin_context(session: Session, campaign: Campaign, compiled: CompiledWorkflow, issued: datetime,
+                     now: datetime, number: int) -> dict[str, Any]:
+    """The notice context of bulletin number ``number``, dated ``issued``, with the figures at ``now``."""
+    wf = compiled.definition
+    local_day = local(issued, wf.timezone)
+    return {
+        "workflow": {"name": wf.name, "title": wf.title, "year": wf.year, "issuer": wf.issuer},
+        "case": None, "transition": None, "deadline": None, "actor": "system",
+        "now": local_day.strftime("%Y-%m-%d"),
+        "bulletin": {"period": f"{local_day.year}年{local_day.month}月", "number": number,
+                     **figures(session, campaign, compiled, now)},
+    }
+
+
+def render_bulletin(session: Session, campaign: Campaign, now: datetime) -> RenderedNotice:
+    """The bulletin as it would read at ``now``, numbered after the ones already due
+    (``rectify bulletin``); nothing is written."""
+    compiled = compiled_version(campaign.current_version)
+    spec = compiled.definition.bulletin
+    if spec is None:
+        raise BadInput("工作流没有配置定期通报（bulletin）/ the workflow has no bulletin section: "
+                       "add one (see docs/workflow-format.md) and deploy it")
+    number = max(len([m for m in schedule(compiled) if m <= now]), 1)
+    try:
+        return compiled.renderer.render(spec.notice, bulletin_context(session, campaign, compiled, now, now, number))
+    except NoticeTemplateError as exc:
+        raise BadInput(str(exc)) from exc
+
+
+def issue_due_bulletins(session: Session, now: datetime) -> list[str]:
+    """Write the latest due bulletin of each campaign, if it is not written yet."""
+    written = []
+    for campaign in campaigns(session):
+        compiled = compiled_version(campaign.current_version)
+        spec = compiled.definition.bulletin
+        due = [m for m in schedule(compiled) if m <= now]
+        if spec is None or not due:
+            continue
+        key = f"bulletin:{campaign.id}:{due[-1].date().isoformat()}"
+        prefix = f"bulletin:{campaign.id}:"
+        # A range, not LIKE: it reads the unique index, so a tick does not scan the outbox.
+        latest = session.scalar(select(func.max(Notice.idempotency_key)).where(
+            Notice.idempotency_key >= prefix, Notice.idempotency_key < prefix[:-1] + ";"))
+        if latest is not None and latest >= key:
+            continue  # written already, or a later one was: after the clock went back, nothing again
+        context = bulletin_context(session, campaign, compiled, due[-1], now, len(due))
+        rendered = compiled.renderer.render(spec.notice, context)
+        session.add(Notice(case_id=None, event_id=None, idempotency_key=key, template=spec.notice,
+                           template_hash=rendered.template_hash, title=rendered.title, body=rendered.body,
+                           created_at=now, status=NoticeStatus.PENDING.value, attempts=0, next_attempt_at=now,
+                           recipients=resolve_admins(session, spec.notify), expanded=False))
+        written.append(key)
+    return written

@@ -1,0 +1,371 @@
+"""Cases: open one, record facts, fire triggers. The caller owns the transaction.
+
+Firing a trigger is one unit: the state change, its event, its timers and its notices are
+written together or not at all. A refusal raises before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from engine.base import failpoints
+from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
+from engine.base.errors import (
+    BadInput,
+    GuardFailure,
+    InvalidValue,
+    NotFound,
+    PermissionDenied,
+    TransitionRefused,
+)
+from engine.ops.audit import chain
+from engine.ops.deploy import compiled_version
+from engine.ops.notices import notice_context, queue_notice
+from engine.ops.officials import Actor
+from engine.ops.orgs import get_org, is_within
+from engine.ops.timers import cancel_case_timers, schedule_state_timers
+from engine.spec.machine import CompiledWorkflow, guard_passes, split_guard
+from engine.store.models import Campaign, Case, CaseFact, Event, Organization, OrgKind
+from rules.base import CaseView, Outcome, RuleContext, Verdict, evaluate_safely
+
+
+def get_case(session: Session, ref: str) -> Case:
+    """A case by its reference (``2014-1-0003``) or by its organization's code."""
+    # What every command reads next (the organization, its superior, the township) comes in
+    # the same query: one round trip instead of four.
+    loaded = (joinedload(Case.organization).joinedload(Organization.parent), joinedload(Case.township))
+    case = session.scalar(select(Case).options(*loaded).where(Case.ref == ref))
+    if case is None:
+        matches = list(session.scalars(select(Case).options(*loaded).join(Case.organization)
+                                       .where(Organization.code == ref)))
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound("case 整顿对象", ref, "list cases with 'rectify case list'")
+    return case
+
+
+def record_event(session: Session, case: Case, actor: Actor, now: datetime, kind: str, *, trigger: str | None = None,
+            from_state: str | None = None, to_state: str | None = None, note: str | None = None,
+            data: dict[str, Any] | None = None) -> Event:
+    event = Event(case_id=case.id, at=now, actor=actor.name, kind=kind, trigger=trigger,
+                  from_state=from_state, to_state=to_state, round=case.round, note=note, data=data or {})
+    chain(case, event)  # numbered and hash-linked from the head on the case row (optimistic lock)
+    session.add(event)
+    case.updated_at = now  # every change bumps the case's version (optimistic locking)
+    session.flush()
+    return event
+
+
+def _check_jurisdiction(actor: Actor, org: Organization) -> None:
+    if actor.is_system or actor.jurisdiction is None:
+        return
+    if not is_within(org, actor.jurisdiction):
+        raise PermissionDenied(
+            f"{actor.name} 的管辖范围是“{actor.jurisdiction.name}”，不包括“{org.name}” / "
+            f"{org.name} is outside {actor.name}'s jurisdiction ({actor.jurisdiction.name})")
+
+
+def open_case(session: Session, campaign: Campaign, org_code: str, actor: Actor, now: datetime, *,
+              problems: tuple[int, ...] = (), flags: tuple[str, ...] = (), key_target: bool = False,
+              weak_and_lax: bool = False, measures: str | None = None) -> Case:
+    """Register an organization as a case of ``campaign``, in the workflow's initial state."""
+    version = campaign.current_version
+    compiled = compiled_version(version)
+    wf = compiled.definition
+    org = get_org(session, org_code)
+    if wf.open_roles and not actor.is_system and actor.role not in wf.open_roles:
+        allowed = "、".join(wf.roles[r] for r in wf.open_roles)
+        raise PermissionDenied(f"只有{allowed}可以登记整顿对象 / only {', '.join(wf.open_roles)} may open cases "
+                               f"({actor.name} is {actor.role})")
+    _check_jurisdiction(actor, org)
+    if org.kind == OrgKind.COUNTY.value:
+        raise InvalidValue(f"“{org.name}”是县级党组织，不能作为整顿对象 / a county cannot be a case")
+    for p in problems:
+        if p not in PROBLEM_CATEGORIES:
+            raise InvalidValue(f"未知问题类别 / unknown problem category {p}; categories: "
+                               + "; ".join(f"{k} {v}" for k, v in PROBLEM_CATEGORIES.items()))
+    for f in flags:
+        if f not in KEY_TARGET_FLAGS:
+            raise InvalidValue(f"未知重点整顿情形 / unknown flag '{f}'; flags: "
+                               + "; ".join(f"{k}（{v}）" for k, v in KEY_TARGET_FLAGS.items()))
+    exists = session.scalar(select(Case.ref).where(Case.campaign_id == campaign.id, Case.organization_id == org.id))
+    if exists:
+        raise BadInput(f"“{org.name}”已是整顿对象 / {org.code} is already case {exists} in this campaign")
+    campaign.case_seq += 1
+    case = Case(ref=f"{campaign.year}-{campaign.id}-{campaign.case_seq:04d}", campaign_id=campaign.id,
+                organization=org, township_id=org.township_id, workflow_version_id=version.id,
+                state=wf.initial_state, round=1, key_target=key_target or bool(flags), weak_and_lax=weak_and_lax,
+                problems=sorted(set(problems)), flags=list(dict.fromkeys(flags)), measures=measures,
+                opened_at=now, entered_at=now, updated_at=now)
+    session.add(case)
+    session.flush()
+    record_event(session, case, actor, now, "opened", to_state=case.state,
+            data={"workflow_version": version.version, "problems": case.problems, "flags": case.flags,
+                  "key_target": case.key_target, "weak_and_lax": weak_and_lax})
+    schedule_state_timers(session, compiled, case, now)
+    return case
+
+
+# --- facts -----------------------------------------------------------------------------
+
+_TRUE = {"true", "yes", "y", "1", "是", "已", "有"}
+_FALSE = {"false", "no", "n", "0", "否", "未", "无"}
+
+
+def parse_fact(kind: str, raw: str) -> Any:
+    text = raw.strip()
+    if kind == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise InvalidValue(f"'{raw}' 不是是/否值 / is not yes/no: write 是/否 or true/false")
+    if kind == "int":
+        if not text.isdigit():
+            raise InvalidValue(f"'{raw}' 不是非负整数 / is not a whole number ≥ 0")
+        return int(text)
+    if kind == "date":
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise InvalidValue(f"'{raw}' 不是日期 / is not a date: write YYYY-MM-DD") from None
+    if not text:
+        raise InvalidValue("内容为空 / the value is empty")
+    return text
+
+
+def case_facts(session: Session, case_id: int) -> dict[str, Any]:
+    return {f.name: f.value.get("v") for f in session.scalars(select(CaseFact).where(CaseFact.case_id == case_id))}
+
+
+def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Actor,
+             now: datetime, system: bool = False) -> tuple[Any, Any]:
+    """Record a fact (``raw`` None clears it); returns (old value, new value).
+
+    The fact's own guards (e.g. 不转化不撤离 on the stationed cadre) judge the facts as
+    they would be after the change; a refusal writes nothing.
+    """
+    compiled = compiled_version(case.workflow_version)
+    wf = compiled.definition
+    if name not in wf.facts:
+        known = "; ".join(f"{k}（{f.label}）" for k, f in wf.facts.items())
+        raise NotFound("fact 事实", name, f"facts of this workflow: {known}")
+    _check_jurisdiction(actor, case.organization)
+    if wf.facts[name].system_only and not system:
+        raise PermissionDenied(f"“{wf.facts[name].label}”由系统自动登记，不能手工修改 / '{name}' is recorded by "
+                               "the system (e.g. the spot-check draw) and cannot be set by hand")
+    value = None if raw is None else parse_fact(wf.facts[name].type, raw)
+    facts = case_facts(session, case.id)
+    old = facts.get(name)
+    if wf.facts[name].guards:
+        after = {k: v for k, v in facts.items() if k != name} | ({} if value is None else {name: value})
+        verdicts = evaluate_guards(session, compiled, case, set(wf.facts[name].guards), now, after)
+        labels = {n: u.label for n, u in wf.rules.items()}
+        failures = [GuardFailure(f"fact {name}", g, f"{labels.get(g) or g}：{verdicts[g].reason_zh}",
+                                 verdicts[g].reason_en) for g in wf.facts[name].guards if not verdicts[g].allows]
+        if failures:
+            raise TransitionRefused(case.ref, name, f"{case.ref} 不能{'撤销' if value is None else '修改'}“{wf.facts[name].label}”"
+                                    f" / the change of '{name}' is refused:", failures)
+    row = session.scalar(select(CaseFact).where(CaseFact.case_id == case.id, CaseFact.name == name))
+    if value is None:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(CaseFact(case_id=case.id, name=name, value={"v": value}, set_at=now, set_by=actor.name))
+    else:
+        row.value, row.set_at, row.set_by = {"v": value}, now, actor.name
+    record_event(session, case, actor, now, "fact", data={"fact": name, "old": old, "new": value})
+    return old, value
+
+
+# --- guards and firing -----------------------------------------------------------------
+
+def _figures(session: Session, case: Case, needs: set[str]) -> dict[str, Any]:
+    from engine.ops.quota import jurisdiction_counts
+
+    figures: dict[str, Any] = {}
+    if "jurisdiction_counts" in needs:
+        initial = compiled_version(case.workflow_version).definition.initial_state
+        figures.update(jurisdiction_counts(session, case.campaign_id, case.township_id, initial, case.id,
+                                           case.organization.path))
+    if "recurring_sent" in needs:
+        figures["recurring_sent"] = session.scalar(select(func.count()).select_from(Event).where(
+            Event.case_id == case.id, Event.kind == "timer", Event.trigger == "recurring",
+            Event.round == case.round)) or 0
+    return figures
+
+
+def evaluate_guards(session: Session, compiled: CompiledWorkflow, case: Case, names: set[str],
+                    now: datetime, facts: dict[str, Any] | None = None) -> dict[str, Verdict]:
+    rules = {name: compiled.loaded.rules[name] for name in names}
+    needs = set().union(*(r.needs for r in rules.values())) if rules else set()
+    ctx = RuleContext(
+        case=CaseView(case.ref, case.state, case.round, case.key_target, case.weak_and_lax,
+                      tuple(case.problems), case.entered_at),
+        facts=case_facts(session, case.id) if facts is None else facts, now=now,
+        dates=compiled.definition.resolved_dates(), figures=_figures(session, case, needs),
+        fact_labels={n: f.label for n, f in compiled.definition.facts.items()})
+    return {name: evaluate_safely(name, rule, ctx) for name, rule in rules.items()}
+
+
+def guard_failures(candidates, verdicts: dict[str, Verdict], labels: dict[str, str]) -> list[GuardFailure]:
+    failures = []
+    for t in candidates:
+        for guard in t.guards:
+            name, negated = split_guard(guard)
+            verdict = verdicts[name]
+            if not guard_passes(verdict, negated):
+                label = labels.get(name) or name
+                if negated and verdict.outcome is not Outcome.ERROR:
+                    zh, en = f"“{label}”已满足（本转换要求不满足）：{verdict.reason_zh}", f"'{name}' holds: {verdict.reason_en}"
+                else:
+                    zh, en = f"{label}：{verdict.reason_zh}", verdict.reason_en
+                failures.append(GuardFailure(f"{t.trigger}: {'/'.join(t.sources)} → {t.dest}", guard, zh, en))
+    return failures
+
+
+@dataclass
+class FireResult:
+    case: Case
+    source: str
+    dest: str
+    event: Event
+    warnings: list[Verdict] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+def _allowed_candidates(compiled: CompiledWorkflow, case: Case, trigger: str, actor: Actor):
+    wf = compiled.definition
+    if trigger not in compiled.by_trigger:
+        available = ", ".join(compiled.triggers_from(case.state)) or "none"
+        raise NotFound("trigger 操作", trigger, f"triggers from '{case.state}' now: {available}")
+    candidates = compiled.candidates(trigger, case.state)
+    if not candidates:
+        available = ", ".join(compiled.triggers_from(case.state)) or "none"
+        raise TransitionRefused(case.ref, trigger,
+                                f"{case.ref} 当前处于“{wf.states[case.state].label}”，不能执行“{trigger}” / "
+                                f"'{trigger}' is not allowed in state '{case.state}'; available now: {available}")
+    if actor.is_system:
+        return candidates
+    allowed = [t for t in candidates if not t.roles or actor.role in t.roles]
+    if not allowed:
+        roles = sorted({r for t in candidates for r in t.roles})
+        raise PermissionDenied(
+            f"{actor.name}（{wf.roles.get(actor.role or '', actor.role)}）无权执行“{trigger}”，须由"
+            f"{'、'.join(wf.roles[r] for r in roles)}办理 / role '{actor.role}' may not fire '{trigger}'; "
+            f"allowed roles: {', '.join(roles)}")
+    _check_jurisdiction(actor, case.organization)
+    return allowed
+
+
+def fire(session: Session, case: Case, trigger: str, actor: Actor, now: datetime,
+         note: str | None = None) -> FireResult:
+    """Fire ``trigger`` on ``case`` as ``actor``; raise (writing nothing) if refused."""
+    compiled = compiled_version(case.workflow_version)
+    candidates = _allowed_candidates(compiled, case, trigger, actor)
+    names = {split_guard(g)[0] for t in candidates for g in t.guards}
+    verdicts = evaluate_guards(session, compiled, case, names, now)
+    transition = compiled.fire(case.state, trigger, verdicts, actor.role)
+    if transition is None:
+        labels = {n: u.label for n, u in compiled.definition.rules.items()}
+        raise TransitionRefused(case.ref, trigger,
+                                f"{case.ref} 不满足“{trigger}”的条件 / guards refused '{trigger}' on {case.ref}:",
+                                guard_failures(candidates, verdicts, labels))
+    failpoints.point("fire.before_write")
+    return _apply(session, compiled, case, transition, actor, now, note, verdicts)
+
+
+def _apply(session: Session, compiled: CompiledWorkflow, case: Case, transition, actor: Actor,
+           now: datetime, note: str | None, verdicts: dict[str, Verdict]) -> FireResult:
+    source = case.state
+    used = {split_guard(g)[0] for g in transition.guards}
+    warnings = [v for n, v in verdicts.items() if n in used and v.outcome is Outcome.WARN]
+    cancel_case_timers(session, case.id, now)
+    case.state = transition.dest
+    cleared: dict[str, Any] = {}
+    if transition.new_round:
+        case.round += 1
+        cleared = _clear_round_facts(session, compiled, case)
+    case.entered_at = now
+    failpoints.point("fire.after_state")
+    event = record_event(session, case, actor, now, "transition", trigger=transition.trigger, from_state=source,
+                    to_state=case.state, note=note,
+                    data={"guards": {n: verdicts[n].as_dict() for n in sorted(used)},
+                          "warnings": [w.as_dict() for w in warnings],
+                          **({"cleared_facts": cleared} if cleared else {})})
+    failpoints.point("fire.after_event")
+    schedule_state_timers(session, compiled, case, now)
+    result = FireResult(case, source, case.state, event, warnings)
+    if transition.notice:
+        context = notice_context(compiled, case, now, actor.name, transition, note, source)
+        queue_notice(session, compiled, transition.notice, context,
+                     f"{case.ref}:event:{event.seq}:{transition.notice}", case, event, now, transition.notify)
+        result.notices.append(transition.notice)
+        failpoints.point("fire.after_outbox")
+    return result
+
+
+def _clear_round_facts(session: Session, compiled: CompiledWorkflow, case: Case) -> dict[str, Any]:
+    """A new round is checked afresh: drop the facts the workflow marks ``per_round``."""
+    names = [n for n, f in compiled.definition.facts.items() if f.per_round]
+    rows = list(session.scalars(select(CaseFact).where(CaseFact.case_id == case.id, CaseFact.name.in_(names))))
+    for row in rows:
+        session.delete(row)
+    return {row.name: row.value.get("v") for row in rows}
+
+
+@dataclass
+class TriggerStatus:
+    trigger: str
+    label: str
+    dest: str | None  # where it would go now, if it can fire
+    roles: tuple[str, ...]
+    failures: list[GuardFailure]
+
+    @property
+    def available(self) -> bool:
+        return self.dest is not None
+
+
+def trigger_statuses(session: Session, case: Case, now: datetime) -> list[TriggerStatus]:
+    """For each trigger from the case's state: would it fire now, and if not, why not."""
+    compiled = compiled_version(case.workflow_version)
+    facts = case_facts(session, case.id)
+    labels = {n: u.label for n, u in compiled.definition.rules.items()}
+    statuses = []
+    for trigger in compiled.triggers_from(case.state):
+        candidates = compiled.candidates(trigger, case.state)
+        names = {split_guard(g)[0] for t in candidates for g in t.guards}
+        verdicts = evaluate_guards(session, compiled, case, names, now, facts)
+        chosen = compiled.fire(case.state, trigger, verdicts)
+        roles = tuple(sorted({r for t in candidates for r in t.roles}))
+        statuses.append(TriggerStatus(trigger, candidates[0].label if chosen is None else chosen.label,
+                                      chosen.dest if chosen else None, roles,
+                                      [] if chosen else guard_failures(candidates, verdicts, labels)))
+    return statuses
+
+
+def list_cases(session: Session, campaign: Campaign | None = None, state: str | None = None,
+               township: Organization | None = None, overdue_at: datetime | None = None,
+               limit: int | None = None, within: Organization | None = None) -> list[Case]:
+    """Cases by reference, filtered; ``within`` keeps those of organizations under that
+    jurisdiction (the reader's)."""
+    query = select(Case).order_by(Case.ref)
+    if within is not None:
+        query = query.join(Case.organization).where(Organization.path.startswith(within.path, autoescape=True))
+    if campaign is not None:
+        query = query.where(Case.campaign_id == campaign.id)
+    if state is not None:
+        query = query.where(Case.state == state)
+    if township is not None:
+        query = query.where(or_(Case.township_id == township.id, Case.organization_id == township.id))
+    if overdue_at is not None:
+        query = query.where(Case.due_at < overdue_at)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))

@@ -1,0 +1,278 @@
+"""The ledger (台账): the source document's attachment 后进基层党组织情况汇总表, both ways.
+
+Columns, in the attachment's order: 序号, 后进基层党组织名称, 党组织书记姓名, 党组织书记联系电话,
+上级党组织名称, 主要问题, 整改措施, 联系领导; header fields 填表单位, 填报人及联系方式, 填表日期.
+Export → import → export gives the same file, and export → import leaves the database as it
+was, whatever was typed (text that looks like a formula included: see ``engine.reports.ledger_files``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased, joinedload
+
+from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
+from engine.base.errors import ImportFileError
+from engine.ops.cases import case_facts, open_case, record_event, set_fact
+from engine.ops.deploy import compiled_version
+from engine.ops.officials import Actor
+from engine.ops.orgs import PHONE
+from engine.ops.tabular import Table
+from engine.store.models import Campaign, Case, CaseFact, Organization
+
+TITLE = "后进基层党组织情况汇总表"
+COLUMNS = ["序号", "后进基层党组织名称", "党组织书记姓名", "党组织书记联系电话", "上级党组织名称", "主要问题", "整改措施", "联系领导"]
+FIELDS = ["填表单位", "填报人及联系方式", "填表日期"]
+SEPARATOR = "；"
+_BY_LABEL = {label: ("problem", key) for key, label in PROBLEM_CATEGORIES.items()} | {
+    label: ("flag", key) for key, label in KEY_TARGET_FLAGS.items()}
+CHUNK = 2_000  # rows fetched at a time while the ledger is written
+
+
+@dataclass
+class Ledger:
+    """The header fields and the rows (COLUMNS, as text).
+
+    ``rows`` may be read once only: ``build_ledger`` streams them from the database while a
+    writer consumes them (250 000 cases never sit in memory), so it must be written inside
+    the transaction that built it. ``written`` counts the rows handed out by ``each_row``.
+    """
+
+    unit: str
+    reporter: str
+    date: str
+    rows: Iterable[list[str]] = field(default_factory=list)
+    written: int = 0
+
+    def each_row(self) -> Iterator[list[str]]:
+        """The rows, counted as they are handed out (what the writers read)."""
+        for row in self.rows:
+            self.written += 1
+            yield row
+
+
+def problems_text(problems: Iterable[int], flags: Iterable[str]) -> str:
+    labels = [PROBLEM_CATEGORIES[p] for p in problems if p in PROBLEM_CATEGORIES]
+    labels += [KEY_TARGET_FLAGS[f] for f in flags if f in KEY_TARGET_FLAGS]
+    return SEPARATOR.join(labels)
+
+
+def build_ledger(session: Session, campaign: Campaign, unit: str, reporter: str, now: datetime,
+                 tz: str) -> Ledger:
+    """The campaign's cases in the attachment's form, ordered by township then organization
+    (their rows are read as they are written: see ``Ledger``)."""
+    return Ledger(unit, reporter, now.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d"), ledger_rows(session, campaign))
+
+
+def ledger_rows(session: Session, campaign: Campaign) -> Iterator[list[str]]:
+    """One row per case, from one query read in chunks: the organization, its parent and the
+    two facts the ledger shows come joined to the case (a facts query per case made 250 000
+    cases take minutes)."""
+    parent, measures, leader = aliased(Organization), aliased(CaseFact), aliased(CaseFact)
+    query = (select(Organization.name, Organization.secretary_name, Organization.secretary_phone, parent.name,
+                    Case.problems, Case.flags, Case.measures, measures.value, leader.value)
+             .join(Organization, Organization.id == Case.organization_id)
+             .outerjoin(parent, parent.id == Organization.parent_id)
+             .outerjoin(measures, (measures.case_id == Case.id) & (measures.name == "measures"))
+             .outerjoin(leader, (leader.case_id == Case.id) & (leader.name == "contact_leader"))
+             .where(Case.campaign_id == campaign.id).order_by(Organization.path)
+             .execution_options(yield_per=CHUNK))
+    for number, (name, secretary, phone, superior, problems, flags, case_measures, measures_fact, leader_fact) \
+            in enumerate(session.execute(query), start=1):
+        yield [str(number), name, secretary or "", phone or "", superior or "", problems_text(problems, flags),
+               _fact(measures_fact) or case_measures or "", _fact(leader_fact) or ""]
+
+
+def _fact(stored: dict | None):
+    """A fact's value as ``case_facts`` reads it (stored as {"v": value}), None if unset."""
+    return stored.get("v") if stored else None
+
+
+# --- import ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LedgerRow:
+    row: int
+    name: str
+    secretary: str
+    phone: str
+    superior: str
+    problems: tuple[int, ...]
+    flags: tuple[str, ...]
+    measures: str
+    contact_leader: str
+
+
+def parse_ledger(table: Table) -> tuple[dict[str, str], list[LedgerRow], list[str]]:
+    """Header fields, good rows and a message per bad row (row number and column named)."""
+    grid = [(table.header_row, table.header), *table.rows]
+    header_at = next((i for i, (_, cells) in enumerate(grid) if "后进基层党组织名称" in [c.strip() for c in cells]), None)
+    if header_at is None:
+        raise ImportFileError(table.path, [f"找不到表头行（应含“后进基层党组织名称”等列）/ no header row with the "
+                                           f"attachment's columns: {'、'.join(COLUMNS)}"])
+    number, header = grid[header_at]
+    header = [h.strip() for h in header]
+    body_at = header_at + 1
+    missing = [c for c in COLUMNS if c not in header]
+    if missing and body_at < len(grid):
+        # WPS users often merge a heading over two sub-headings (党组织书记 → 姓名 | 联系电话):
+        # a merged cell reads as empty, so the heading is carried right and joined to each one.
+        joined = two_row_header(header, grid[body_at][1])
+        if all(c in joined for c in COLUMNS):
+            header, body_at, missing = joined, body_at + 1, []
+    if missing:
+        raise ImportFileError(table.path, [f"第 {number} 行（表头）缺少列 / header row {number} lacks: {'、'.join(missing)}"
+                                           "（列名须与附件一致，合并的表头请拆分为单列 / use the attachment's column "
+                                           "names, one per column)"])
+    index = {c: header.index(c) for c in COLUMNS}
+    fields = _header_fields(grid[:header_at])
+    rows: list[LedgerRow] = []
+    problems: list[str] = []
+    seen: dict[tuple[str, str], int] = {}
+    for number, cells in grid[body_at:]:
+        get = _getter(cells, index)
+        row, errors = _parse_row(number, get)
+        key = (row.name, row.superior) if row else None
+        if key and key in seen:
+            errors.append(f"第 {number} 行 row {number}, 列 column '后进基层党组织名称': 与第 {seen[key]} 行重复 / "
+                          f"duplicate of row {seen[key]}")
+        if errors:
+            problems += errors
+        elif row is not None and key is not None:
+            seen[key] = number
+            rows.append(row)
+    return fields, rows, problems
+
+
+def two_row_header(top: list[str], below: list[str]) -> list[str]:
+    """Column names of a two-row header whose upper headings may be merged over several columns."""
+    names, parent = [], ""
+    for i, cell in enumerate(top):
+        sub = below[i].strip() if i < len(below) else ""
+        parent = cell or parent
+        names.append((cell or parent) + sub if sub else cell)
+    return names
+
+
+def _getter(cells: list[str], index: dict[str, int]):
+    def get(column: str) -> str:
+        position = index[column]
+        return cells[position].strip() if position < len(cells) else ""
+    return get
+
+
+def _header_fields(rows) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for _, cells in rows:
+        for cell in cells:
+            for name in FIELDS:
+                if cell.strip().startswith(name):
+                    fields[name] = cell.strip()[len(name):].lstrip("：:").strip()
+    return fields
+
+
+def _parse_row(number: int, get) -> tuple[LedgerRow | None, list[str]]:
+    errors = []
+
+    def bad(column: str, message: str) -> None:
+        errors.append(f"第 {number} 行 row {number}, 列 column '{column}': {message}")
+
+    name, superior, phone = get("后进基层党组织名称"), get("上级党组织名称"), get("党组织书记联系电话")
+    if not name:
+        bad("后进基层党组织名称", "名称为空 / the organization's name is empty")
+    if phone and not PHONE.match(phone):
+        bad("党组织书记联系电话", f"电话号码格式不对 '{phone}' / not a phone number")
+    problems, flags = [], []
+    for label in filter(None, (p.strip() for p in get("主要问题").replace(";", SEPARATOR).split(SEPARATOR))):
+        kind, key = _BY_LABEL.get(label, (None, None))
+        if kind == "problem":
+            problems.append(key)
+        elif kind == "flag":
+            flags.append(key)
+        else:
+            bad("主要问题", f"未知的问题类别 '{label}' / unknown problem category; use: "
+                            + SEPARATOR.join([*PROBLEM_CATEGORIES.values(), *KEY_TARGET_FLAGS.values()]))
+    if errors:
+        return None, errors
+    return LedgerRow(number, name, get("党组织书记姓名"), phone, superior, tuple(problems), tuple(flags),  # type: ignore[arg-type]
+                     get("整改措施"), get("联系领导")), []
+
+
+def _trimmed(stored: object) -> object:
+    """A stored value as an imported cell reads (import trims every cell): a value typed with
+    spaces or a tab around it, exported and imported again, is unchanged, not rewritten."""
+    if stored is None:
+        return ""
+    return stored.strip() if isinstance(stored, str) else stored
+
+
+def _find_org(session: Session, row: LedgerRow) -> Organization | None:
+    matches = list(session.scalars(select(Organization).options(joinedload(Organization.parent))
+                                   .where(Organization.name == row.name)))
+    if row.superior:
+        matches = [o for o in matches if o.parent is not None and o.parent.name == row.superior]
+    return matches[0] if len(matches) == 1 else None
+
+
+@dataclass
+class ImportResult:
+    opened: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def import_ledger(session: Session, campaign: Campaign, path: str, rows: list[LedgerRow], problems: list[str],
+                  actor: Actor, now: datetime, skip_bad: bool = False) -> ImportResult:
+    """Open or update one case per row; all or nothing unless ``skip_bad`` (then listed)."""
+    result = ImportResult()
+    found: list[tuple[LedgerRow, Organization]] = []
+    for row in rows:
+        org = _find_org(session, row)
+        if org is None:
+            problems.append(f"第 {row.row} 行 row {row.row}, 列 column '后进基层党组织名称': 找不到“{row.name}”"
+                            f"（上级“{row.superior}”）/ unknown organization: import it with 'rectify org import' first")
+        else:
+            found.append((row, org))
+    if problems and not skip_bad:
+        raise ImportFileError(path, problems)
+    result.skipped = problems
+    for row, org in found:
+        _apply_row(session, campaign, row, org, actor, now, result)
+    return result
+
+
+def _apply_row(session: Session, campaign: Campaign, row: LedgerRow, org: Organization, actor: Actor,
+               now: datetime, result: ImportResult) -> None:
+    case = session.scalar(select(Case).where(Case.campaign_id == campaign.id, Case.organization_id == org.id))
+    changed = False
+    if (_trimmed(org.secretary_name), _trimmed(org.secretary_phone)) != (row.secretary, row.phone):
+        org.secretary_name, org.secretary_phone = row.secretary or None, row.phone or None
+        changed = True
+    if case is None:
+        case = open_case(session, campaign, org.code, actor, now, problems=row.problems, flags=row.flags,
+                         measures=row.measures or None)
+        result.opened.append(case.ref)
+    else:
+        problems, flags = sorted(set(row.problems)), list(dict.fromkeys(row.flags))
+        if (case.problems, case.flags) != (problems, flags):
+            record_event(session, case, actor, now, "updated", note="台账导入 / ledger import",
+                         data={"problems": [case.problems, problems], "flags": [case.flags, flags]})
+            case.problems, case.flags = problems, flags
+            case.key_target = case.key_target or bool(flags)
+            changed = True
+    facts = case_facts(session, case.id)
+    declared = compiled_version(case.workflow_version).definition.facts
+    shown = {"measures": facts.get("measures") or case.measures, "contact_leader": facts.get("contact_leader")}
+    wanted = {"measures": row.measures, "contact_leader": row.contact_leader}
+    for name, value in wanted.items():
+        if value and name in declared and _trimmed(shown[name]) != value:  # compare with what the export shows
+            set_fact(session, case, name, value, actor, now)
+            changed = True
+    if case.ref not in result.opened:
+        (result.updated if changed else result.unchanged).append(case.ref)

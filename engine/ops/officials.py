@@ -1,0 +1,72 @@
+"""Officials: who acts, in which role, over which jurisdiction, reachable how."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.base.errors import BadInput, InvalidValue, NotFound
+from engine.ops.orgs import PHONE, get_org
+from engine.store.models import Official, Organization
+
+SYSTEM_ACTOR = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: an official, or the system (the daemon's automatic transitions)."""
+
+    name: str
+    role: str | None
+    jurisdiction: Organization | None
+
+    @property
+    def is_system(self) -> bool:
+        return self.role is None
+
+
+SYSTEM = Actor(SYSTEM_ACTOR, None, None)
+
+
+def add_official(session: Session, name: str, role: str, jurisdiction_code: str, known_roles: dict[str, str],
+                 phone: str | None = None, email: str | None = None) -> Official:
+    name = name.strip()
+    if not name or name == SYSTEM_ACTOR:
+        raise InvalidValue(f"无效的姓名 / invalid official name '{name}'")
+    if not known_roles:
+        raise BadInput("尚未部署工作流，角色未知 / no workflow deployed yet, so no roles are known: "
+                       "run 'rectify workflow deploy' first")
+    if role not in known_roles:
+        listed = ", ".join(f"{code}（{label}）" for code, label in known_roles.items())
+        raise InvalidValue(f"未知角色 / unknown role '{role}'; roles of the deployed workflow: {listed}")
+    if phone and not PHONE.match(phone):
+        raise InvalidValue(f"电话号码格式不对 / not a phone number: '{phone}'")
+    if email and "@" not in email:
+        raise InvalidValue(f"邮箱格式不对 / not an e-mail address: '{email}'")
+    if session.scalar(select(Official.id).where(Official.name == name)) is not None:
+        raise BadInput(f"官员已存在 / an official named '{name}' already exists")
+    official = Official(name=name, role=role, jurisdiction=get_org(session, jurisdiction_code),
+                        phone=phone, email=email, channels={}, active=True)
+    session.add(official)
+    session.flush()
+    return official
+
+
+def get_official(session: Session, name: str) -> Official:
+    official = session.scalar(select(Official).where(Official.name == name))
+    if official is None or not official.active:
+        raise NotFound("official 官员", name, "register with 'rectify official add', or check --as / RECTIFY_USER")
+    return official
+
+
+def actor_for(session: Session, name: str | None) -> Actor:
+    if not name:
+        raise BadInput("请用 --as 姓名 或环境变量 RECTIFY_USER 指明操作人 / say who is acting with --as NAME or RECTIFY_USER")
+    official = get_official(session, name)
+    return Actor(official.name, official.role, official.jurisdiction)
+
+
+def list_officials(session: Session) -> list[Official]:
+    return list(session.scalars(select(Official).order_by(Official.role, Official.name)))

@@ -1,0 +1,38 @@
+"""Durable timers: scheduled when a case enters a state, cancelled when it leaves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine.spec.deadlines import plan_timers
+from engine.spec.machine import CompiledWorkflow
+from engine.store.models import Case, Timer, TimerStatus
+
+
+def schedule_state_timers(session: Session, compiled: CompiledWorkflow, case: Case, now: datetime) -> list[Timer]:
+    """Create the timers of ``case``'s current state and round; set ``case.due_at``."""
+    wf = compiled.definition
+    planned = plan_timers(wf.states[case.state], case.round, case.entered_at, wf.resolved_dates(), wf.timezone,
+                          compiled.loaded.calendar, {n: d.label for n, d in wf.dates.items()})
+    timers = [Timer(case_id=case.id, state=case.state, round=case.round, kind=p.kind, due_at=p.due_at,
+                    payload=p.payload, status=TimerStatus.PENDING.value) for p in planned]
+    session.add_all(timers)
+    case.due_at = next((t.due_at for t in timers if t.kind == "deadline"), None)
+    return timers
+
+
+def cancel_case_timers(session: Session, case_id: int, now: datetime) -> int:
+    """Cancel every pending timer of a case (it is leaving its state)."""
+    result = session.execute(
+        update(Timer).where(Timer.case_id == case_id, Timer.status == TimerStatus.PENDING.value)
+        .values(status=TimerStatus.CANCELLED.value, fired_at=now)
+    )
+    return getattr(result, "rowcount", 0) or 0  # an UPDATE's CursorResult
+
+
+def pending_timers(session: Session, case_id: int) -> list[Timer]:
+    return list(session.scalars(select(Timer).where(
+        Timer.case_id == case_id, Timer.status == TimerStatus.PENDING.value).order_by(Timer.due_at)))

@@ -1,0 +1,2 @@
+"""Reading the campaign for people: case views, the dashboard's figures and page, the ledger
+as files. Read-only."""

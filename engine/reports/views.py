@@ -1,0 +1,113 @@
+"""Plain-data views of cases for the CLI's tables and ``--json`` (no click, no rich here)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.base.clock import fmt
+from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
+from engine.ops.cases import case_facts, trigger_statuses
+from engine.ops.deploy import compiled_version
+from engine.ops.timers import pending_timers
+from engine.store.models import Case, Event, Timer
+
+TIMER_LABELS = {"deadline": "办理期限", "reminder": "催办提醒", "escalation": "逾期督办",
+                "recurring": "定期报送提醒", "auto": "自动转换"}
+
+
+def case_row(case: Case, now: datetime) -> dict[str, Any]:
+    wf = compiled_version(case.workflow_version).definition
+    return {
+        "ref": case.ref, "organization": case.organization.name, "org_code": case.organization.code,
+        "township": case.township.name if case.township else "", "state": case.state,
+        "state_label": wf.states[case.state].label, "round": case.round, "key_target": case.key_target,
+        "weak_and_lax": case.weak_and_lax, "due": fmt(case.due_at, wf.timezone, end_of_day=True),
+        "overdue": bool(case.due_at and case.due_at < now),
+    }
+
+
+def _timer_detail(timer: Timer, wf) -> str:
+    explain = "；".join(timer.payload.get("explain", []))
+    head = _timer_basis(timer, wf)
+    return f"{head}。{explain}" if explain else head
+
+
+def _timer_basis(timer: Timer, wf) -> str:
+    p = timer.payload
+    if timer.kind == "deadline":
+        basis = p.get("basis", "")
+        if basis.startswith("date:"):
+            name = basis[5:]
+            return f"工作日期“{wf.dates[name].label}”({name}) 当日结束 / end of campaign date {name}"
+        return f"进入本阶段后 {basis[6:]} / {basis[6:]} after entering the state"
+    if timer.kind in ("reminder", "escalation"):
+        side = "期限前" if timer.kind == "reminder" else "期限后"
+        return f"{side} {p.get('offset')}，通知模板 {p.get('notice')}"
+    if timer.kind == "recurring":
+        return f"第 {p.get('occurrence')} 次，通知模板 {p.get('notice')}"
+    return f"自动执行 {p.get('trigger')}"
+
+
+def case_detail(session: Session, case: Case, now: datetime) -> dict[str, Any]:
+    compiled = compiled_version(case.workflow_version)
+    wf = compiled.definition
+    facts = case_facts(session, case.id)
+    detail = case_row(case, now)
+    detail.update({
+        "workflow": f"{wf.name} v{case.workflow_version.version}",
+        "opened": fmt(case.opened_at, wf.timezone), "entered": fmt(case.entered_at, wf.timezone),
+        "problems": [f"{p} {PROBLEM_CATEGORIES.get(p, '')}" for p in case.problems],
+        "flags": [KEY_TARGET_FLAGS.get(f, f) for f in case.flags],
+        "superior": case.organization.parent.name if case.organization.parent else "",
+        "secretary": case.organization.secretary_name or "",
+        "facts": [{"name": n, "label": f.label, "value": facts.get(n)} for n, f in wf.facts.items()],
+        "timers": [{"kind": t.kind, "kind_label": TIMER_LABELS.get(t.kind, t.kind), "due": fmt(t.due_at, wf.timezone, end_of_day=t.kind == "deadline"),
+                    "detail": _timer_detail(t, wf)} for t in pending_timers(session, case.id)],
+        "triggers": [{"trigger": s.trigger, "label": s.label, "available": s.available, "dest": s.dest,
+                      "dest_label": wf.states[s.dest].label if s.dest else "", "roles": list(s.roles),
+                      "blocked_by": [{"guard": f.guard, "transition": f.transition, "reason_zh": f.reason_zh,
+                                      "reason_en": f.reason_en} for f in s.failures]}
+                     for s in trigger_statuses(session, case, now)],
+        "history": history(session, case),
+    })
+    return detail
+
+
+def history(session: Session, case: Case) -> list[dict[str, Any]]:
+    wf = compiled_version(case.workflow_version).definition
+    label = lambda s: wf.states[s].label if s in wf.states else (s or "")  # noqa: E731
+    rows = []
+    for e in session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)):
+        if e.kind == "fact" and e.data.get("new") is None:
+            what = f"撤销事实 {e.data.get('fact')}（原为 {_value(e.data.get('old'))}）"
+        elif e.kind == "fact":
+            what = f"登记事实 {e.data.get('fact')} = {_value(e.data.get('new'))}"
+        elif e.kind == "timer":
+            what = f"{TIMER_LABELS.get(e.trigger or '', e.trigger)}：发出通知 {e.data.get('notice')}"
+        elif e.kind == "opened":
+            what = f"列入排查，进入“{label(e.to_state)}”"
+        else:
+            what = f"{e.trigger}：“{label(e.from_state)}” → “{label(e.to_state)}”"
+        warnings = [w["reason_zh"] for w in e.data.get("warnings", [])]
+        # The figures that decided a transition (satisfaction, respondents…) belong in the story.
+        basis = [v["reason_zh"] for v in e.data.get("guards", {}).values()
+                 if v["outcome"] == "fail" or _numeric(v.get("figures", {}))]
+        rows.append({"seq": e.seq, "at": fmt(e.at, wf.timezone), "actor": e.actor, "kind": e.kind,
+                     "trigger": e.trigger, "from": e.from_state, "to": e.to_state, "round": e.round,
+                     "what": what, "note": e.note or "", "basis": [b for b in basis if b not in warnings],
+                     "warnings": warnings, "data": e.data})
+    return rows
+
+
+def _numeric(figures: dict[str, Any]) -> bool:
+    return any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in figures.values())
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return "" if value is None else str(value)

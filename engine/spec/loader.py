@@ -1,0 +1,217 @@
+"""Read a workflow file (or a deployed bundle) into a checked ``LoadedWorkflow``.
+
+Every problem is collected and reported as ``FILE:LINE:COL: message``; a workflow with
+any problem is never returned. The whole-graph checks live in ``engine.spec.validate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from engine.base.errors import BadInput, InvalidDefinition, Problem
+from engine.spec.definition import Workflow
+from engine.spec.workcalendar import DEFAULT_CALENDAR, WorkCalendar, parse_overrides
+from rules.base import Rule
+
+if TYPE_CHECKING:  # a deployed workflow comes from the cache (engine.ops.deploy) without YAML: see _read_yaml()
+    from engine.base.yamlsafe import Located
+
+TEMPLATE_DIR = "templates"
+TEMPLATE_SUFFIX = ".j2"
+CALENDAR_FILE = "calendar.yaml"  # the administrators' holiday overrides, beside the workflow
+
+
+@dataclass(frozen=True)
+class LoadedWorkflow:
+    """A checked workflow: its definition, its rule instances and its templates."""
+
+    definition: Workflow
+    text: str
+    templates: dict[str, str]
+    file: str
+    rules: dict[str, Rule] = field(default_factory=dict)
+    calendar_text: str | None = None
+    calendar: WorkCalendar = DEFAULT_CALENDAR
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        """A content hash of the YAML, every template and the calendar: the version's identity."""
+        bundle = json.dumps({"workflow": self.text, "templates": self.templates, "calendar": self.calendar_text},
+                            sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(bundle.encode("utf-8")).hexdigest()
+
+
+def load_workflow_file(path: str | Path) -> LoadedWorkflow:
+    """Load ``path`` and the ``templates/*.j2`` beside it; raise ``InvalidDefinition``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise BadInput(f"找不到工作流文件 / workflow file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"无法读取工作流文件 / cannot read workflow file {path}: {exc}") from exc
+    folder = path.parent / TEMPLATE_DIR
+    templates, problems = read_templates(folder)
+    calendar_path = path.parent / CALENDAR_FILE
+    calendar_text = None
+    if calendar_path.is_file():
+        try:
+            calendar_text = calendar_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(calendar_path), 1, 1, f"无法读取节假日文件 / cannot read (save it as UTF-8): {exc}"))
+    return load_workflow_text(text, str(path), templates, str(folder), problems, calendar_text, str(calendar_path))
+
+
+def read_templates(folder: Path) -> tuple[dict[str, str], list[Problem]]:
+    """Every ``*.j2`` in ``folder``; a file that is not UTF-8 is a problem, not a crash."""
+    templates: dict[str, str] = {}
+    problems: list[Problem] = []
+    if not folder.is_dir():
+        return templates, problems
+    for file in sorted(folder.glob("*" + TEMPLATE_SUFFIX)):
+        try:
+            templates[file.name[: -len(TEMPLATE_SUFFIX)]] = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(str(file), 1, 1, f"模板不是 UTF-8 编码 / template is not UTF-8 "
+                                                      f"({exc.reason} at byte {exc.start}): save it as UTF-8"))
+        except OSError as exc:
+            problems.append(Problem(str(file), 1, 1, f"无法读取模板 / cannot read template: {exc}"))
+    return templates, problems
+
+
+def load_calendar(text: str | None, file: str, problems: list[Problem]) -> WorkCalendar:
+    if text is None:
+        return DEFAULT_CALENDAR
+    located = _read_yaml(text, file)
+    problems += located.problems
+    if located.data is None:
+        return DEFAULT_CALENDAR
+    return parse_overrides(located.data, lambda path, msg: problems.append(located.problem(path, msg)))
+
+
+def load_workflow_text(text: str, file: str, templates: dict[str, str], template_dir: str = TEMPLATE_DIR,
+                       problems: list[Problem] | None = None, calendar_text: str | None = None,
+                       calendar_file: str = CALENDAR_FILE) -> LoadedWorkflow:
+    from engine.spec.validate import check_workflow, coverage_warnings  # they need the loaded model
+
+    problems = list(problems or [])
+    calendar = load_calendar(calendar_text, calendar_file, problems)
+    located = _read_yaml(text, file)
+    problems += located.problems
+    # The reader recovers from most problems (it keeps the first of duplicate keys), so go on
+    # and report the schema's and the graph's problems in the same run.
+    definition = _parse(located, problems) if located.data is not None else None
+    rules: dict[str, Rule] = {}
+    if definition is not None:
+        graph_problems, rules = check_workflow(definition, located, templates, template_dir)
+        problems += graph_problems
+    if problems or definition is None:
+        raise InvalidDefinition(sorted(set(problems), key=lambda p: (p.file != file, p.file, p.line, p.column)))
+    return LoadedWorkflow(definition, text, dict(templates), file, rules, calendar_text, calendar,
+                          coverage_warnings(definition, located, calendar))
+
+
+def _read_yaml(text: str, file: str) -> Located:
+    from engine.base.yamlsafe import read_yaml
+
+    return read_yaml(text, file)
+
+
+def _parse(located: Located, problems: list[Problem]) -> Workflow | None:
+    if not isinstance(located.data, dict):
+        problems.append(located.problem((), "顶层必须是映射 / the top level must be a mapping of keys"))
+        return None
+    try:
+        return Workflow.model_validate(located.data)
+    except ValidationError as exc:
+        problems += pydantic_problems(exc, located, Workflow)
+        return None
+
+
+def pydantic_problems(exc: ValidationError, located: Located, model: type[BaseModel],
+                      prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+    """Turn pydantic's errors into placed, readable problems."""
+    problems = []
+    for err in exc.errors():
+        path = prefix + data_path(located.data, prefix, err["loc"])
+        where = ".".join(map(str, path)) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(allowed_keys(model, path[len(prefix):-1]))
+            msg = f"未知的键 / unknown key '{path[-1]}' in {'.'.join(map(str, path[:-1])) or 'the top level'}; allowed keys: {allowed}"
+        elif err["type"] == "missing":
+            msg = f"缺少必填项 / missing required key '{path[-1] if path else ''}' in {'.'.join(map(str, path[:-1])) or 'the top level'}"
+        else:
+            text = err["msg"].removeprefix("Value error, ")
+            msg = f"{where}: {text} (got {err['input']!r})" if _simple(err.get("input")) else f"{where}: {text}"
+        problems.append(located.problem(path, msg))
+    return problems
+
+
+def _simple(value: object) -> bool:
+    return isinstance(value, (str, int, float, bool)) or value is None
+
+
+def data_path(data: Any, prefix: tuple[str | int, ...], loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """Keep the parts of a pydantic ``loc`` that are real keys or indexes in the data.
+
+    pydantic inserts union-member and validator names (``'str'``, ``'tuple[str, ...]'``)
+    into ``loc``; they are not places in the file.
+    """
+    node = data
+    for part in prefix:  # the prefix may name a key the file left out (a rule without params)
+        node = node.get(part) if isinstance(node, dict) else None
+    path: list[str | int] = []
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node or isinstance(node, (list, tuple)) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            path.append(part)
+        elif i == len(loc) - 1 and (isinstance(node, dict) or node is None):
+            path.append(part)  # a missing or unknown key (or one under a missing mapping): name it anyway
+    return tuple(path)
+
+
+def allowed_keys(model: type[BaseModel], path: tuple[str | int, ...]) -> list[str]:
+    """The keys the schema allows at ``path`` (for 'unknown key' messages)."""
+    current: Any = model
+    for part in path:
+        current = _step(current, part)
+        if current is None:
+            return []
+    return list(current.model_fields) if _is_model(current) else []
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _step(tp: Any, part: str | int) -> Any:
+    if _is_model(tp):
+        if not isinstance(part, str) or part not in tp.model_fields:
+            return None
+        return _unwrap(tp.model_fields[part].annotation)
+    origin = typing.get_origin(tp)
+    if origin in (dict, tuple, list):
+        args = typing.get_args(tp)
+        return _unwrap(args[-1] if origin is dict else args[0])
+    return None
+
+
+def _unwrap(tp: Any) -> Any:
+    """From ``X | None`` or ``Annotated[X, …]`` to the structured member, if any."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        members = [_unwrap(a) for a in typing.get_args(tp) if a is not type(None)]
+        structured = [m for m in members if _is_model(m) or typing.get_origin(m) in (dict, tuple, list)]
+        return structured[0] if structured else members[0]
+    return tp

@@ -1,0 +1,318 @@
+"""Whole-graph checks of a parsed workflow; each problem carries its file place."""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+
+from engine.base.errors import Problem
+from engine.base.yamlsafe import Located
+from engine.spec.definition import Deadline, Transition, Workflow
+from notifiers.render import NoticeRenderer, sample_context
+from rules.base import Rule
+from rules.registry import UnknownRule, registry
+
+
+def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
+                   template_dir: str) -> tuple[list[Problem], dict[str, Rule]]:
+    problems: list[Problem] = []
+    add = lambda path, msg: problems.append(located.problem(path, msg))  # noqa: E731
+    _check_timezone(wf, add)
+    _check_dates(wf, add)
+    _check_states(wf, add)
+    _check_transitions(wf, add)
+    _check_open_roles(wf, add)
+    _check_reachability(wf, add)
+    _check_ambiguity(wf, add)
+    rules = _check_rules(wf, located, add, problems)
+    _check_guards(wf, add)
+    _check_fact_guards(wf, add)
+    _check_spot_check(wf, add)
+    _check_bulletin(wf, add)
+    _check_notices(wf, templates, template_dir, located, add, problems)
+    return problems, rules
+
+
+def _check_timezone(wf: Workflow, add) -> None:
+    try:
+        ZoneInfo(wf.timezone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder of zones: OSError
+        add(("timezone",), f"未知时区 / unknown time zone '{wf.timezone}' (e.g. Asia/Shanghai)")
+
+
+def _check_dates(wf: Workflow, add) -> None:
+    previous: tuple[str, date] | None = None
+    for name, spec in wf.dates.items():
+        try:
+            day = spec.resolve(wf.year)
+        except ValueError:
+            add(("dates", name, "date"), f"'{spec.date}' 不是有效日期 / is not a valid date (write MM-DD or YYYY-MM-DD)")
+            continue
+        if previous and day < previous[1]:
+            add(("dates", name), f"工作日期顺序错误 / campaign dates out of order: '{name}' ({day}) "
+                                 f"comes before '{previous[0]}' ({previous[1]}); list dates in time order")
+        previous = (name, day)
+
+
+def _deadlines(deadline: Deadline | None, path: tuple):
+    while deadline is not None:
+        yield deadline, path
+        deadline, path = deadline.later_rounds, (*path, "later_rounds")
+
+
+def _check_states(wf: Workflow, add) -> None:
+    initial = [name for name, s in wf.states.items() if s.initial]
+    if not initial:
+        add(("states",), "没有初始状态 / no initial state: mark exactly one state 'initial: true'")
+    for extra in initial[1:]:
+        add(("states", extra, "initial"), f"多个初始状态 / more than one initial state ({', '.join(initial)}); keep one")
+    by_source = _transitions_by_source(wf)
+    for name, state in wf.states.items():
+        if state.final and state.initial:
+            add(("states", name), f"state '{name}' cannot be both initial and final")
+        if state.final and (state.deadline or state.recurring or state.auto):
+            add(("states", name), f"终止状态不能有期限或定时 / final state '{name}' cannot have a deadline, recurring notices or automatic transitions")
+        if not state.final and not by_source.get(name):
+            add(("states", name), f"非终止状态没有出口 / state '{name}' is not final but no transition leaves it; add one or mark it 'final: true'")
+        for deadline, path in _deadlines(state.deadline, ("states", name, "deadline")):
+            if deadline.date and deadline.date not in wf.dates:
+                add((*path, "date"), f"未定义的工作日期 / unknown campaign date '{deadline.date}'; defined: {', '.join(wf.dates)}")
+        for i, rec in enumerate(state.recurring):
+            if rec.every.amount == 0:
+                add(("states", name, "recurring", i, "every"), "recurring interval must be more than 0")
+        triggers = {t.trigger for t in by_source.get(name, [])}
+        for i, auto in enumerate(state.auto):
+            if auto.trigger not in triggers:
+                add(("states", name, "auto", i, "trigger"),
+                    f"自动转换的触发器不存在 / automatic trigger '{auto.trigger}' has no transition from '{name}'")
+
+
+def _transitions_by_source(wf: Workflow) -> dict[str, list[Transition]]:
+    out: dict[str, list[Transition]] = defaultdict(list)
+    for t in wf.transitions:
+        for source in t.sources:
+            out[source].append(t)
+    return out
+
+
+def _check_transitions(wf: Workflow, add) -> None:
+    for i, t in enumerate(wf.transitions):
+        path = ("transitions", i)
+        for j, source in enumerate(t.sources):
+            where = (*path, "source") if isinstance(t.source, str) else (*path, "source", j)
+            if source not in wf.states:
+                add(where, f"未定义的状态 / unknown state '{source}'; states: {', '.join(wf.states)}")
+            elif wf.states[source].final:
+                add(where, f"终止状态不能有出口 / final state '{source}' cannot have outgoing transition '{t.trigger}'")
+        if t.dest not in wf.states:
+            add((*path, "dest"), f"未定义的状态 / unknown state '{t.dest}'; states: {', '.join(wf.states)}")
+        for j, role in enumerate(t.roles):
+            if role not in wf.roles:
+                add((*path, "roles", j), f"未定义的角色 / unknown role '{role}'; roles: {', '.join(wf.roles)}")
+
+
+def _check_open_roles(wf: Workflow, add) -> None:
+    for j, role in enumerate(wf.open_roles):
+        if role not in wf.roles:
+            add(("open_roles", j), f"未定义的角色 / unknown role '{role}'; roles: {', '.join(wf.roles)}")
+    for path, roles in _audiences(wf):
+        for j, role in enumerate(roles):
+            if role not in wf.roles:
+                add((*path, j), f"通知对象角色未定义 / unknown role '{role}' to notify; roles: {', '.join(wf.roles)}")
+
+
+def _audiences(wf: Workflow):
+    for i, t in enumerate(wf.transitions):
+        yield ("transitions", i, "notify"), t.notify
+    for name, state in wf.states.items():
+        for deadline, path in _deadlines(state.deadline, ("states", name, "deadline")):
+            yield (*path, "remind"), deadline.remind
+            yield (*path, "escalate_to"), deadline.escalate_to
+        for k, rec in enumerate(state.recurring):
+            yield ("states", name, "recurring", k, "notify"), rec.notify
+    if wf.spot_check is not None:
+        yield ("spot_check", "notify"), wf.spot_check.notify
+    if wf.bulletin is not None:
+        yield ("bulletin", "notify"), wf.bulletin.notify
+
+
+def _check_reachability(wf: Workflow, add) -> None:
+    initial = [name for name, s in wf.states.items() if s.initial]
+    if not initial:
+        return
+    by_source = _transitions_by_source(wf)
+    seen, todo = {initial[0]}, deque([initial[0]])
+    while todo:
+        for t in by_source.get(todo.popleft(), []):
+            if t.dest in wf.states and t.dest not in seen:
+                seen.add(t.dest)
+                todo.append(t.dest)
+    for name in wf.states:
+        if name not in seen:
+            add(("states", name), f"不可达的状态 / state '{name}' cannot be reached from '{initial[0]}'")
+
+
+def _split(guard: str) -> tuple[str, bool]:
+    parts = guard.split()
+    return (parts[1], True) if len(parts) == 2 else (parts[0], False)
+
+
+def _distinguished(a: Transition, b: Transition) -> bool:
+    ga, gb = set(map(_split, a.guards)), set(map(_split, b.guards))
+    return any((name, not negated) in gb for name, negated in ga)
+
+
+def _check_ambiguity(wf: Workflow, add) -> None:
+    for i, a in enumerate(wf.transitions):
+        for j in range(i + 1, len(wf.transitions)):
+            b = wf.transitions[j]
+            common = set(a.sources) & set(b.sources)
+            if a.trigger == b.trigger and common and not _distinguished(a, b):
+                add(("transitions", j, "trigger"),
+                    f"触发器冲突 / trigger '{b.trigger}' from '{sorted(common)[0]}' is also transition #{i + 1}, "
+                    f"and no guard tells them apart: give one 'guard' and the other 'not guard'")
+
+
+def _check_rules(wf: Workflow, located: Located, add, problems: list[Problem]) -> dict[str, Rule]:
+    from engine.spec.loader import pydantic_problems
+
+    rules: dict[str, Rule] = {}
+    for name, use in wf.rules.items():
+        path = ("rules", name)
+        try:
+            cls = registry.get(use.rule)
+        except UnknownRule as exc:
+            add((*path, "rule"), f"未知规则 / {exc}")
+            continue
+        try:
+            params = cls.Params.model_validate(use.params)
+        except ValidationError as exc:
+            problems.extend(pydantic_problems(exc, located, cls.Params, (*path, "params")))
+            continue
+        rule = cls(params)
+        for fact in rule.facts_used():
+            if fact not in wf.facts:
+                add((*path, "params"), f"规则 '{name}' 引用了未声明的事实 / uses undeclared fact '{fact}'; declare it under 'facts'")
+        for state in rule.states_used():
+            if state not in wf.states:
+                add((*path, "params"), f"规则 '{name}' 引用了未定义的状态 / uses unknown state '{state}'; states: {', '.join(wf.states)}")
+        for day in rule.dates_used():
+            if day not in wf.dates:
+                add((*path, "params"), f"规则 '{name}' 引用了未定义的工作日期 / uses unknown campaign date '{day}'")
+        rules[name] = rule
+    return rules
+
+
+def _check_fact_guards(wf: Workflow, add) -> None:
+    for fact, spec in wf.facts.items():
+        for j, guard in enumerate(spec.guards):
+            if guard not in wf.rules:
+                add(("facts", fact, "guards", j), f"未定义的规则实例 / unknown guard '{guard}'; define it under 'rules'")
+
+
+def _check_spot_check(wf: Workflow, add) -> None:
+    spot = wf.spot_check
+    if spot is None:
+        return
+    if spot.state not in wf.states:
+        add(("spot_check", "state"), f"未定义的状态 / unknown state '{spot.state}'; states: {', '.join(wf.states)}")
+    elif not any(t.trigger == spot.pass_trigger and spot.state in t.sources for t in wf.transitions):
+        add(("spot_check", "pass_trigger"), f"触发器 '{spot.pass_trigger}' 不是从 '{spot.state}' 出发的转换 / "
+                                            f"no transition '{spot.pass_trigger}' leaves '{spot.state}'")
+    fact = wf.facts.get(spot.drawn_fact)
+    if fact is None or fact.type != "bool":
+        add(("spot_check", "drawn_fact"), f"抽中标记须是已声明的 bool 事实 / '{spot.drawn_fact}' must be a declared bool fact")
+
+
+def _check_bulletin(wf: Workflow, add) -> None:
+    if wf.bulletin is None:
+        return
+    for key in ("start", "end"):
+        name = getattr(wf.bulletin, key)
+        if name not in wf.dates:
+            add(("bulletin", key), f"未定义的工作日期 / unknown campaign date '{name}'; defined: {', '.join(wf.dates)}")
+    if wf.bulletin.every.amount == 0:
+        add(("bulletin", "every"), "bulletin interval must be more than 0")
+
+
+def _check_guards(wf: Workflow, add) -> None:
+    for i, t in enumerate(wf.transitions):
+        for j, guard in enumerate(t.guards):
+            name, _ = _split(guard)
+            if name not in wf.rules:
+                add(("transitions", i, "guards", j),
+                    f"未定义的规则实例 / unknown guard '{name}'; define it under 'rules' (defined: {', '.join(wf.rules) or 'none'})")
+
+
+def notice_uses(wf: Workflow) -> list[tuple[tuple, str, str]]:
+    """Every (place, template name, kind of notice) the workflow may render."""
+    uses: list[tuple[tuple, str, str]] = []
+    for i, t in enumerate(wf.transitions):
+        if t.notice:
+            uses.append((("transitions", i, "notice"), t.notice, "transition"))
+    for name, state in wf.states.items():
+        for deadline, path in _deadlines(state.deadline, ("states", name, "deadline")):
+            if deadline.reminders:
+                uses.append(((*path, "reminders"), deadline.reminder_notice, "deadline"))
+            if deadline.escalations:
+                uses.append(((*path, "escalations"), deadline.escalation_notice, "deadline"))
+        for k, rec in enumerate(state.recurring):
+            uses.append((("states", name, "recurring", k, "notice"), rec.notice, "recurring"))
+    if wf.spot_check is not None and wf.spot_check.notice:
+        uses.append((("spot_check", "notice"), wf.spot_check.notice, "recurring"))
+    if wf.bulletin is not None:
+        uses.append((("bulletin", "notice"), wf.bulletin.notice, "bulletin"))
+    return uses
+
+
+def _check_notices(wf: Workflow, templates: dict[str, str], template_dir: str, located: Located,
+                   add, problems: list[Problem]) -> None:
+    renderer = NoticeRenderer(templates)
+    broken: dict[str, bool] = {}
+    for path, name, kind in notice_uses(wf):
+        where = f"{template_dir}/{name}.j2"
+        if name not in templates:
+            add(path, f"找不到通知模板 / unknown notice template '{name}': expected {where} "
+                      f"(available: {', '.join(sorted(templates)) or 'none'})")
+            continue
+        if name not in broken:  # broken whatever the use: report it in the template itself
+            error = renderer.check(name)
+            broken[name] = error is not None
+            if error:
+                problems.append(Problem(where, error.line, 1, error.message))
+        if broken[name]:
+            continue
+        error = renderer.check(name, sample_context(kind))
+        if error:  # fine in general, wrong for this use (e.g. a transition's notice has no deadline)
+            add(path, f"通知模板 {where}:{error.line} 不适用于此处 / template does not fit this use "
+                      f"(a {kind} notice): {error.message}")
+
+
+def _uses_calendar(wf: Workflow) -> list[tuple]:
+    """Places where the working-day calendar decides a time."""
+    places: list[tuple] = []
+    for name, state in wf.states.items():
+        for deadline, path in _deadlines(state.deadline, ("states", name, "deadline")):
+            durations = [deadline.after, *deadline.reminders, *deadline.escalations]
+            if deadline.if_holiday == "next_workday" or any(d is not None and d.unit == "working_days"
+                                                            for d in durations):
+                places.append(path)
+        for k, rec in enumerate(state.recurring):
+            if rec.every.unit == "working_days":
+                places.append(("states", name, "recurring", k))
+    return places
+
+
+def coverage_warnings(wf: Workflow, located: Located, calendar) -> list[Problem]:
+    """A warning where working days are used in a year no holiday data covers."""
+    places = _uses_calendar(wf)
+    years = [y for y in (wf.year, wf.year + 1) if not calendar.covers(y)]
+    if not places or not years:
+        return []
+    listed = "、".join(map(str, years))
+    return [located.problem(places[0], f"警告 warning: {listed} 年的节假日安排不在日历数据中，工作日将按周末推算；"
+                                       f"请在 calendar.yaml 中补充 / no holiday data for {listed}: working days "
+                                       "will assume weekends only until calendar.yaml lists that year")]

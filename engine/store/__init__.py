@@ -1,0 +1,1 @@
+"""The store: the tables, connections and transactions (SQLite or PostgreSQL), migrations."""

@@ -1,0 +1,332 @@
+"""The store's tables (SQLAlchemy 2). Timestamps are stored in UTC, shown in the campaign's zone.
+
+Schema changes go through alembic (``engine/migrations``); ``rectify init`` upgrades.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (no tz support) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware datetime")
+        return value.astimezone(timezone.utc) if dialect.name != "sqlite" else \
+            value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class OrgKind(str, Enum):
+    COUNTY = "county"
+    TOWNSHIP = "township"
+    VILLAGE = "village"
+    COMMUNITY = "community"
+    ENTERPRISE = "enterprise"
+    SCHOOL = "school"
+    INSTITUTION = "institution"
+    OTHER = "other"
+
+
+class TimerStatus(str, Enum):
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    FAILED = "failed"  # could not fire (its error is in the payload); never retried by itself
+
+
+class NoticeStatus(str, Enum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # The township (乡镇/街道) an organization belongs to, denormalised for filtering and quotas.
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # Materialised ancestor path "/1/7/42/" for cheap jurisdiction checks.
+    path: Mapped[str] = mapped_column(String(400), index=True)
+    secretary_name: Mapped[str | None] = mapped_column(String(50))
+    secretary_phone: Mapped[str | None] = mapped_column(String(30))
+
+    parent: Mapped[Organization | None] = relationship(remote_side=[id], foreign_keys=[parent_id])
+
+
+class Official(Base):
+    __tablename__ = "officials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    role: Mapped[str] = mapped_column(String(50))
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(200))
+    channels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The operating-system login that acts as this official (who runs `rectify` is who acts).
+    login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)  # may deploy, import, manage officials, use --as
+
+    jurisdiction: Mapped[Organization] = relationship()
+
+
+class WorkflowVersion(Base):
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("name", "version"), UniqueConstraint("name", "digest"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    source_file: Mapped[str] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+    templates: Mapped[dict[str, Any]] = mapped_column()
+    calendar: Mapped[str | None] = mapped_column(Text)  # the calendar.yaml deployed with it
+    deployed_at: Mapped[datetime] = mapped_column()
+    deployed_by: Mapped[str] = mapped_column(String(50))
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (UniqueConstraint("workflow_name", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workflow_name: Mapped[str] = mapped_column(String(100))
+    year: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    # The version new cases start on; existing cases keep theirs.
+    current_version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
+    case_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+    current_version: Mapped[WorkflowVersion] = relationship()
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "organization_id"),
+        Index("ix_cases_campaign_state_ref", "campaign_id", "state", "ref"),  # a state's cases in ref order
+        Index("ix_cases_due_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(40), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    workflow_version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
+    state: Mapped[str] = mapped_column(String(50))
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    key_target: Mapped[bool] = mapped_column(Boolean, default=False)
+    weak_and_lax: Mapped[bool] = mapped_column(Boolean, default=False)
+    problems: Mapped[list[Any]] = mapped_column(default=list)
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    measures: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column()
+    entered_at: Mapped[datetime] = mapped_column()
+    # The current state's deadline, kept on the row so "overdue" is one indexed range query.
+    due_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The head of the case's hash chain of events: its last event's number and hash.
+    event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    event_head: Mapped[str] = mapped_column(String(64), default="")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    organization: Mapped[Organization] = relationship(foreign_keys=[organization_id])
+    township: Mapped[Organization | None] = relationship(foreign_keys=[township_id])
+    campaign: Mapped[Campaign] = relationship()
+    workflow_version: Mapped[WorkflowVersion] = relationship()
+
+
+class CaseFact(Base):
+    __tablename__ = "case_facts"
+    __table_args__ = (UniqueConstraint("case_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    value: Mapped[dict[str, Any]] = mapped_column()  # {"v": value}: keeps JSON types exact
+    set_at: Mapped[datetime] = mapped_column()
+    set_by: Mapped[str] = mapped_column(String(50))
+
+
+class Event(Base):
+    """The append-only log: every change to a case, by whom, when (the clock's time) and why.
+
+    Database triggers refuse UPDATE and DELETE; each event carries the hash of the case's
+    previous event and its own (``engine.ops.audit``), so an edit made behind the project's back
+    is found by ``rectify audit verify``.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(20))  # opened | transition | fact | timer
+    trigger: Mapped[str | None] = mapped_column(String(50))
+    from_state: Mapped[str | None] = mapped_column(String(50))
+    to_state: Mapped[str | None] = mapped_column(String(50))
+    round: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Refusal(Base):
+    """A refused attempt (permission, rule or conflict): who tried what, and why it was refused.
+
+    Append-only like the events; written in its own transaction after the refused one rolled back.
+    """
+
+    __tablename__ = "refusals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column()  # real time, whatever --now said
+    login: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(50))
+    command: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Timer(Base):
+    __tablename__ = "timers"
+    __table_args__ = (
+        # Only pending timers are ever looked up by due time: a partial index stays small. The
+        # migrations make it partial on PostgreSQL too; naming postgresql_where here would load
+        # SQLAlchemy's PostgreSQL dialect in every process (30 ms of each command's start).
+        Index("ix_timers_pending_due", "due_at", sqlite_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    state: Mapped[str] = mapped_column(String(50))
+    round: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # deadline | reminder | escalation | recurring | auto
+    due_at: Mapped[datetime] = mapped_column()
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=TimerStatus.PENDING.value)
+    fired_at: Mapped[datetime | None] = mapped_column()
+
+
+class Notice(Base):
+    """The transactional outbox: written with the event that causes it, delivered after commit."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    template: Mapped[str] = mapped_column(String(100))
+    template_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default=NoticeStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    # Who it is for, resolved when it was written: [{"name", "role", "email", "phone"}].
+    recipients: Mapped[list[Any]] = mapped_column(default=list)
+    expanded: Mapped[bool] = mapped_column(Boolean, default=False)  # deliveries created
+
+
+Index("ix_notices_pending", Notice.next_attempt_at, sqlite_where=text("status = 'pending'"))
+
+
+class Delivery(Base):
+    """One notice through one channel to one address: retried with backoff, then dead-lettered."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    address: Mapped[str] = mapped_column(String(300))
+    recipient: Mapped[str] = mapped_column(String(50))
+    idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=NoticeStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column()  # on the campaign's clock (a simulated one too)
+    # Held by a daemon sending it until then, on the database's clock: real time, whatever
+    # --now says, so a daemon whose clock is set differently cannot send it a second time.
+    leased_until: Mapped[datetime | None] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+Index("ix_deliveries_pending", Delivery.next_attempt_at, sqlite_where=text("status = 'pending'"))
+
+
+class SpotCheckDraw(Base):
+    """A spot-check draw as published: anyone can recompute ``selected`` from the rest."""
+
+    __tablename__ = "spot_check_draws"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    at: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(50))
+    seed: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(50))
+    rate: Mapped[float] = mapped_column()
+    include_key_targets: Mapped[bool] = mapped_column(Boolean)
+    population: Mapped[list[Any]] = mapped_column()  # [{"ref", "key_target"}], sorted by ref
+    selected: Mapped[list[Any]] = mapped_column()  # refs, sorted
