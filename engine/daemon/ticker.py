@@ -28,16 +28,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from engine.base import failpoints
-from engine.base.clock import due_day
 from engine.base.errors import Conflict, DatabaseUnavailable, RectifyError
 from engine.daemon.timer_admin import set_aside
 from engine.daemon.timer_batch import BULK_KINDS, ChunkOutcome, fire_chunk
 from engine.ops.bulletin import issue_due_bulletins
 from engine.ops.cases import fire, record_event
 from engine.ops.deploy import compiled_version
-from engine.ops.notices import notice_context, queue_notice
+from engine.ops.notices import plan_due_notice, queue_notice
 from engine.ops.officials import SYSTEM
-from engine.spec.deadlines import shift
+from engine.ops.timers import next_recurrence
 from engine.store.db import Store
 from engine.store.models import Case, Timer, TimerStatus
 
@@ -278,25 +277,14 @@ def _fire_auto(session: Session, case: Case, timer: Timer, now: datetime, report
 
 
 def _fire_notice(session: Session, case: Case, timer: Timer, now: datetime, report: TickReport) -> datetime | None:
+    """A due notice fired alone: its event and outbox row (planned as the chunks plan them),
+    and a recurring notice's next timer; returns that timer's due time, if any."""
     compiled = compiled_version(case.workflow_version)
-    wf = compiled.definition
-    payload = timer.payload
-    deadline = None
+    plan = plan_due_notice(compiled, case, case.due_at, timer.id, timer.kind, timer.payload, now, SYSTEM.name)
+    event = record_event(session, case, SYSTEM, now, "timer", trigger=timer.kind, data=plan.event_data)
+    queue_notice(session, compiled, plan.template, plan.context, f"timer:{timer.id}", case, event, now, plan.audience)
     if timer.kind != "recurring":
-        deadline = {"kind": timer.kind, "due": due_day(case.due_at, wf.timezone) if case.due_at else "",
-                    "label": wf.states[case.state].label, "offset": payload.get("offset", ""),
-                    "days": payload.get("days", 0), "notice_label": ""}
-    event = record_event(session, case, SYSTEM, now, "timer", trigger=timer.kind,
-                    data={"timer": timer.id, "notice": payload["notice"], **({"occurrence": payload["occurrence"]}
-                                                                           if timer.kind == "recurring" else {})})
-    context = notice_context(compiled, case, now, SYSTEM.name, deadline=deadline)
-    queue_notice(session, compiled, payload["notice"], context, f"timer:{timer.id}", case, event, now,
-                 payload.get("notify", ()))
-    if timer.kind == "recurring":
-        rec = wf.states[case.state].recurring[payload["index"]]
-        following = shift(timer.due_at, rec.every, 1, compiled.loaded.calendar, wf.timezone)
-        session.add(Timer(case_id=case.id, state=case.state, round=case.round, kind="recurring",
-                          due_at=following.at, status=TimerStatus.PENDING.value,
-                          payload={**payload, "occurrence": payload["occurrence"] + 1, "explain": following.explain}))
-        return following.at
-    return None
+        return None
+    following = next_recurrence(compiled, case.id, case.state, case.round, timer.due_at, timer.payload)
+    session.add(Timer(**following))
+    return following["due_at"]

@@ -27,21 +27,26 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from engine.base import failpoints
-from engine.base.clock import due_day
 from engine.base.errors import Conflict
 from engine.ops.deploy import compiled_version
-from engine.ops.notices import CaseCard, Holder, notice_context, officials_in_roles, pick_recipients
+from engine.ops.notices import (
+    CaseCard,
+    Holder,
+    notice_row,
+    officials_in_roles,
+    pick_recipients,
+    plan_due_notice,
+)
 from engine.ops.officials import SYSTEM
-from engine.spec.deadlines import shift
+from engine.ops.timers import next_recurrence
 from engine.spec.machine import CompiledWorkflow
 from engine.store.chain import GENESIS, event_hash
 from engine.store.db import reserve_ids
+from engine.store.facts import facts_by_case
 from engine.store.models import (
     Case,
-    CaseFact,
     Event,
     Notice,
-    NoticeStatus,
     Organization,
     Timer,
     TimerStatus,
@@ -100,7 +105,7 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
     compiled = {vid: compiled_version(v) for vid, v in _versions(session, {h.version_id for h in heads.values()})}
     roles = sorted({r for t in timers if t.kind != "deadline" for r in t.payload.get("notify", ())})
     holders = officials_in_roles(session, roles) if roles else []
-    facts = _facts(session, list(heads), roles) if roles else {}
+    facts = facts_by_case(session, list(heads), roles) if roles else {}
 
     settled: list[tuple[int, str]] = []  # (timer, status)
     events: list[dict[str, Any]] = []
@@ -125,7 +130,7 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
         events.append(event)
         notices.append(notice)
         if timer.kind == "recurring":
-            nxt = _next_occurrence(wf, head, timer)
+            nxt = next_recurrence(wf, head.card.id, head.card.state, head.card.round, timer.due_at, timer.payload)
             following.append(nxt)
             if nxt["due_at"] <= now:  # a missed occurrence, already due: it fires before anything later
                 out.rest = [t.id for t in timers[index + 1:]]
@@ -159,51 +164,24 @@ def _versions(session: Session, ids: set[int]) -> list[tuple[int, WorkflowVersio
     return [(v.id, v) for v in session.scalars(select(WorkflowVersion).where(WorkflowVersion.id.in_(ids)))]
 
 
-def _facts(session: Session, case_ids: list[int], names: list[str]) -> dict[int, dict[str, Any]]:
-    """The facts named like a notified role (a case's ``contact_leader``), by case."""
-    found: dict[int, dict[str, Any]] = {}
-    for case_id, name, value in session.execute(select(CaseFact.case_id, CaseFact.name, CaseFact.value)
-                                                .where(CaseFact.case_id.in_(case_ids), CaseFact.name.in_(names))):
-        found.setdefault(case_id, {})[name] = value.get("v")
-    return found
-
-
 def _notice(compiled: CompiledWorkflow, head: _Head, timer: Any, now: datetime, holders: list[Holder],
             facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The timer's event (linked into the case's chain) and its rendered notice."""
-    wf, payload, card = compiled.definition, timer.payload, head.card
-    # Only strings and integers: hashed exactly as the database will give it back.
-    data = {"timer": timer.id, "notice": str(payload["notice"]),
-            **({"occurrence": int(payload["occurrence"])} if timer.kind == "recurring" else {})}
+    """The timer's event (linked into the case's chain) and its rendered notice, planned as a
+    timer fired alone plans them (engine.ops.notices.plan_due_notice)."""
+    card = head.card
+    plan = plan_due_notice(compiled, card, head.due_at, timer.id, timer.kind, timer.payload, now, SYSTEM.name)
     seq, prev = head.seq + 1, head.head
-    digest = event_hash(card.id, seq, now, SYSTEM.name, "timer", timer.kind, None, None, card.round, None, data, prev)
+    digest = event_hash(card.id, seq, now, SYSTEM.name, "timer", timer.kind, None, None, card.round, None,
+                        plan.event_data, prev)
     head.seq, head.head, head.touched = seq, digest, True
     event = {"case_id": card.id, "seq": seq, "at": now, "actor": SYSTEM.name, "kind": "timer",
              "trigger": timer.kind, "from_state": None, "to_state": None, "round": card.round, "note": None,
-             "data": data, "prev_hash": prev, "hash": digest}
-    deadline = None
-    if timer.kind != "recurring":
-        deadline = {"kind": timer.kind, "due": due_day(head.due_at, wf.timezone) if head.due_at else "",
-                    "label": wf.states[card.state].label, "offset": payload.get("offset", ""),
-                    "days": payload.get("days", 0), "notice_label": ""}
-    rendered = compiled.renderer.render(payload["notice"], notice_context(compiled, card, now, SYSTEM.name,
-                                                                          deadline=deadline))
-    audience = payload.get("notify", ())
-    notice = {"case_id": card.id, "idempotency_key": f"timer:{timer.id}", "template": payload["notice"],
-              "template_hash": rendered.template_hash, "title": rendered.title, "body": rendered.body,
-              "created_at": now, "status": NoticeStatus.PENDING.value, "attempts": 0, "last_error": None,
-              "next_attempt_at": now, "expanded": False,
-              "recipients": pick_recipients(holders, facts, card.org_path, audience) if audience else []}
+             "data": plan.event_data, "prev_hash": prev, "hash": digest}
+    rendered = compiled.renderer.render(plan.template, plan.context)
+    recipients = pick_recipients(holders, facts, card.org_path, plan.audience) if plan.audience else []
+    notice = notice_row(key=f"timer:{timer.id}", template=plan.template, template_hash=rendered.template_hash,
+                        title=rendered.title, body=rendered.body, recipients=recipients, now=now, case_id=card.id)
     return event, notice
-
-
-def _next_occurrence(compiled: CompiledWorkflow, head: _Head, timer: Any) -> dict[str, Any]:
-    wf, payload = compiled.definition, timer.payload
-    rec = wf.states[head.card.state].recurring[payload["index"]]
-    nxt = shift(timer.due_at, rec.every, 1, compiled.loaded.calendar, wf.timezone)
-    return {"case_id": head.card.id, "state": head.card.state, "round": head.card.round, "kind": "recurring",
-            "due_at": nxt.at, "status": TimerStatus.PENDING.value, "fired_at": None,
-            "payload": {**payload, "occurrence": payload["occurrence"] + 1, "explain": nxt.explain}}
 
 
 def _write(conn: Connection, now: datetime, settled: list[tuple[int, str]], events: list[dict[str, Any]],

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from engine.base.clock import due_day, local, start_of
 from engine.base.errors import BadInput
 from engine.ops.deploy import campaigns, compiled_version
-from engine.ops.notices import resolve_admins
+from engine.ops.notices import notice_row, resolve_admins
 from engine.spec.deadlines import shift
 from engine.spec.machine import CompiledWorkflow
-from engine.store.models import Campaign, Case, CaseFact, Notice, NoticeStatus, Organization
+from engine.store.models import Campaign, Case, CaseFact, Notice, Organization
 from notifiers.render import NoticeTemplateError, RenderedNotice
 
 OVERDUE_LISTED = 20
@@ -118,9 +118,8 @@ def issue_due_bulletins(session: Session, now: datetime) -> list[str]:
             continue  # written already, or a later one was: after the clock went back, nothing again
         context = bulletin_context(session, campaign, compiled, due[-1], now, len(due))
         rendered = compiled.renderer.render(spec.notice, context)
-        session.add(Notice(case_id=None, event_id=None, idempotency_key=key, template=spec.notice,
-                           template_hash=rendered.template_hash, title=rendered.title, body=rendered.body,
-                           created_at=now, status=NoticeStatus.PENDING.value, attempts=0, next_attempt_at=now,
-                           recipients=resolve_admins(session, spec.notify), expanded=False))
+        session.add(Notice(**notice_row(key=key, template=spec.notice, template_hash=rendered.template_hash,
+                                        title=rendered.title, body=rendered.body, now=now,
+                                        recipients=resolve_admins(session, spec.notify))))
         written.append(key)
     return written

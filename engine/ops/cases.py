@@ -30,6 +30,7 @@ from engine.ops.officials import Actor
 from engine.ops.orgs import get_org, is_within
 from engine.ops.timers import cancel_case_timers, schedule_state_timers
 from engine.spec.machine import CompiledWorkflow, guard_passes, split_guard
+from engine.store.facts import case_facts
 from engine.store.models import Campaign, Case, CaseFact, Event, Organization, OrgKind
 from rules.base import CaseView, Outcome, RuleContext, Verdict, evaluate_safely
 
@@ -137,10 +138,6 @@ def parse_fact(kind: str, raw: str) -> Any:
     if not text:
         raise InvalidValue("内容为空 / the value is empty")
     return text
-
-
-def case_facts(session: Session, case_id: int) -> dict[str, Any]:
-    return {f.name: f.value.get("v") for f in session.scalars(select(CaseFact).where(CaseFact.case_id == case_id))}
 
 
 def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Actor,

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.base.clock import fmt
+from engine.base.clock import due_day, fmt
 from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
 from engine.spec.definition import Transition
 from engine.spec.machine import CompiledWorkflow
+from engine.store.facts import case_facts
 from engine.store.models import Case, Event, Notice, NoticeStatus, Official, Organization
 
 
@@ -86,8 +87,6 @@ def resolve_recipients(session: Session, case: Case, audience: tuple[str, ...] |
     """
     if not audience:
         return []
-    from engine.ops.cases import case_facts  # cases imports this module
-
     return pick_recipients(officials_in_roles(session, audience), case_facts(session, case.id),
                            case.organization.path)
 
@@ -134,17 +133,61 @@ def pick_recipients(holders: list[Holder], facts: dict[str, Any], org_path: str,
     return list(found.values())
 
 
+TITLE_WIDTH = 300  # the outbox's title column
+
+
+def notice_row(*, key: str, template: str, title: str, body: str, recipients: list[dict[str, Any]], now: datetime,
+               template_hash: str = "", case_id: int | None = None, event_id: int | None = None) -> dict[str, Any]:
+    """The column values of one new outbox row: the one place a notice row is made, whether
+    it is added through the ORM (a transition's notice, a due timer fired alone, a bulletin,
+    an alert) or inserted with many others (the daemon's chunks, engine.daemon.timer_batch).
+    Pending, due at once, not yet expanded into deliveries."""
+    return {"case_id": case_id, "event_id": event_id, "idempotency_key": key, "template": template,
+            "template_hash": template_hash, "title": title[:TITLE_WIDTH], "body": body, "created_at": now,
+            "status": NoticeStatus.PENDING.value, "attempts": 0, "last_error": None, "next_attempt_at": now,
+            "expanded": False, "recipients": recipients}
+
+
 def queue_notice(session: Session, compiled: CompiledWorkflow, template: str, context: dict[str, Any],
                  key: str, case: Case | None, event: Event | None, now: datetime,
                  audience: tuple[str, ...] | list[str] = ()) -> Notice:
+    """Render ``template`` and add its notice, for the officials of ``audience``, to the outbox."""
     rendered = compiled.renderer.render(template, context)
-    notice = Notice(case_id=case.id if case else None, event_id=event.id if event else None,
-                    idempotency_key=key, template=template, template_hash=rendered.template_hash,
-                    title=rendered.title, body=rendered.body, created_at=now,
-                    status=NoticeStatus.PENDING.value, attempts=0, next_attempt_at=now,
-                    recipients=resolve_recipients(session, case, audience) if case else [], expanded=False)
+    notice = Notice(**notice_row(key=key, template=template, template_hash=rendered.template_hash,
+                                 title=rendered.title, body=rendered.body, now=now,
+                                 recipients=resolve_recipients(session, case, audience) if case else [],
+                                 case_id=case.id if case else None, event_id=event.id if event else None))
     session.add(notice)
     return notice
+
+
+@dataclass(frozen=True)
+class DueNotice:
+    """What a due timer's notice is: the event that records it and the notice to render."""
+
+    template: str
+    context: dict[str, Any]
+    audience: tuple[str, ...]
+    event_data: dict[str, Any]  # only strings and integers: hashed as the database gives it back
+
+
+def plan_due_notice(compiled: CompiledWorkflow, case: Case | CaseCard, case_due_at: datetime | None, timer_id: int,
+                    kind: str, payload: dict[str, Any], now: datetime, actor: str) -> DueNotice:
+    """The one plan of a reminder, an escalation or a recurring request, used alike by the
+    daemon firing a timer alone (engine.daemon.ticker) and in chunks (engine.daemon.timer_batch):
+    the deadline it speaks of (none for a recurring request), its template and context, who
+    it is for, and what its event records."""
+    wf = compiled.definition
+    state = case.state
+    deadline = None
+    if kind != "recurring":
+        deadline = {"kind": kind, "due": due_day(case_due_at, wf.timezone) if case_due_at else "",
+                    "label": wf.states[state].label, "offset": payload.get("offset", ""),
+                    "days": payload.get("days", 0), "notice_label": ""}
+    data = {"timer": timer_id, "notice": str(payload["notice"]),
+            **({"occurrence": int(payload["occurrence"])} if kind == "recurring" else {})}
+    return DueNotice(str(payload["notice"]), notice_context(compiled, case, now, actor, deadline=deadline),
+                     tuple(payload.get("notify", ())), data)
 
 
 def resolve_admins(session: Session, roles: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -166,6 +209,5 @@ def alert_notice(template: str, key: str, title: str, body: str, recipients: lis
     an alert's own dead delivery. The title is cut to the column's 300 characters.
     """
     assert key.startswith("alert:"), key
-    return Notice(case_id=case_id, event_id=event_id, idempotency_key=key, template=template, template_hash="",
-                  title=title[:300], body=body, created_at=now, status=NoticeStatus.PENDING.value, attempts=0,
-                  next_attempt_at=now, recipients=recipients, expanded=False)
+    return Notice(**notice_row(key=key, template=template, title=title, body=body, recipients=recipients, now=now,
+                               case_id=case_id, event_id=event_id))

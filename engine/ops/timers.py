@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.spec.deadlines import plan_timers
+from engine.spec.deadlines import plan_timers, shift
 from engine.spec.machine import CompiledWorkflow
 from engine.store.models import Case, Timer, TimerStatus
 
@@ -36,3 +37,15 @@ def cancel_case_timers(session: Session, case_id: int, now: datetime) -> int:
 def pending_timers(session: Session, case_id: int) -> list[Timer]:
     return list(session.scalars(select(Timer).where(
         Timer.case_id == case_id, Timer.status == TimerStatus.PENDING.value).order_by(Timer.due_at)))
+
+
+def next_recurrence(compiled: CompiledWorkflow, case_id: int, state: str, round_: int, due_at: datetime,
+                    payload: dict[str, Any]) -> dict[str, Any]:
+    """The column values of a recurring notice's next timer, one period after the one that
+    fired (``due_at``): the one plan used by the daemon firing a timer alone and in chunks."""
+    wf = compiled.definition
+    rec = wf.states[state].recurring[payload["index"]]
+    following = shift(due_at, rec.every, 1, compiled.loaded.calendar, wf.timezone)
+    return {"case_id": case_id, "state": state, "round": round_, "kind": "recurring", "due_at": following.at,
+            "status": TimerStatus.PENDING.value, "fired_at": None,
+            "payload": {**payload, "occurrence": payload["occurrence"] + 1, "explain": following.explain}}

@@ -1,0 +1,26 @@
+"""Reading case facts: one case's, or those of many cases at once (the daemon's chunks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.store.models import CaseFact
+
+
+def case_facts(session: Session, case_id: int) -> dict[str, Any]:
+    """Every fact of a case, by name (stored as ``{"v": value}``)."""
+    return {f.name: f.value.get("v") for f in session.scalars(select(CaseFact).where(CaseFact.case_id == case_id))}
+
+
+def facts_by_case(session: Session, case_ids: Iterable[int], names: Iterable[str]) -> dict[int, dict[str, Any]]:
+    """The facts called ``names`` of each of ``case_ids``, in one query; cases without any are absent."""
+    found: dict[int, dict[str, Any]] = {}
+    for case_id, name, value in session.execute(select(CaseFact.case_id, CaseFact.name, CaseFact.value)
+                                                .where(CaseFact.case_id.in_(list(case_ids)),
+                                                       CaseFact.name.in_(list(names)))):
+        found.setdefault(case_id, {})[name] = value.get("v")
+    return found
