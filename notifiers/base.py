@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from engine.base.errors import NotifierError
+
 _URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)(?:[^\s/@'\"]*@)?([^\s/?#'\"]+)[^\s'\"]*")
 _SECRET_PARAM = re.compile(r"(?i)\b(access_token|token|key|sign|secret|password|passwd|pwd)=[^&\s'\"]+")
 
@@ -28,7 +30,7 @@ def redact(text: str) -> str:
     return _SECRET_PARAM.sub(r"\1=***", _URL.sub(r"\1\2/…", text))
 
 
-class DeliveryError(Exception):
+class DeliveryError(NotifierError):
     """A notice could not be delivered this time (it will be retried)."""
 
 

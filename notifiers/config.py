@@ -25,7 +25,7 @@ import notifiers.console  # noqa: F401  (registers the built-in channel types)
 import notifiers.email  # noqa: F401
 import notifiers.files  # noqa: F401
 import notifiers.webhook  # noqa: F401
-from engine.base.errors import BadInput, InvalidDefinition
+from engine.base.errors import BadInput, InvalidDefinition, UnknownPlugin
 from engine.base.yamlsafe import read_yaml
 from notifiers.base import Channel
 from notifiers.registry import channel_types
@@ -61,7 +61,6 @@ def load_config(path: str | None = None) -> NotifierConfig:
     if path is None:
         if not Path(DEFAULT_FILE).is_file():
             console = channel_types.get("console")
-            assert console is not None
             return NotifierConfig({"console": console("console", console.Settings())})
         path = DEFAULT_FILE
     file = Path(path)
@@ -81,10 +80,10 @@ def load_config(path: str | None = None) -> NotifierConfig:
         if not isinstance(spec, dict) or "type" not in spec:
             problems.append(located.problem(where, f"channel '{name}' needs a 'type' ({', '.join(channel_types.names())})"))
             continue
-        cls = channel_types.get(spec["type"])
-        if cls is None:
-            problems.append(located.problem((*where, "type"), f"未知的通知渠道类型 / unknown channel type "
-                                                              f"'{spec['type']}'; known: {', '.join(channel_types.names())}"))
+        try:
+            cls = channel_types.get(spec["type"])
+        except UnknownPlugin as exc:  # its message is bilingual and lists the known types
+            problems.append(located.problem((*where, "type"), str(exc)))
             continue
         try:
             settings = cls.Settings.model_validate({k: v for k, v in spec.items() if k != "type"})

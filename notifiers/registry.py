@@ -1,47 +1,25 @@
-"""Channel types by name: built-ins and the ``rectify.notifiers`` entry-point group."""
+"""Channel types by name: the built-ins (``@channel_types.register("webhook")`` in each channel's
+module) and those third-party packages declare in the ``rectify.notifiers`` entry-point group."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from importlib.metadata import entry_points
-from typing import TypeVar
+from typing import TypeGuard
 
+from engine.base.registry import Registry
 from notifiers.base import Channel
 
 ENTRY_POINT_GROUP = "rectify.notifiers"
-C = TypeVar("C", bound=type[Channel])
 
 
-class ChannelRegistry:
-    def __init__(self) -> None:
-        self._types: dict[str, type[Channel]] = {}
-        self._plugins_loaded = False
-
-    def register(self, name: str) -> Callable[[C], C]:
-        def decorate(cls: C) -> C:
-            if name in self._types and self._types[name] is not cls:
-                raise ValueError(f"channel type '{name}' is already registered")
-            cls.kind = name
-            self._types[name] = cls
-            return cls
-        return decorate
-
-    def names(self) -> list[str]:
-        self._load_plugins()
-        return sorted(self._types)
-
-    def get(self, name: str) -> type[Channel] | None:
-        if name not in self._types:
-            self._load_plugins()
-        return self._types.get(name)
-
-    def _load_plugins(self) -> None:
-        if self._plugins_loaded:
-            return
-        self._plugins_loaded = True
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name not in self._types:
-                self.register(ep.name)(ep.load())
+def is_channel_class(obj: object) -> TypeGuard[type[Channel]]:
+    """A subclass of ``notifiers.base.Channel`` (not ``Channel`` itself, which sends nothing)."""
+    return isinstance(obj, type) and issubclass(obj, Channel) and obj is not Channel
 
 
-channel_types = ChannelRegistry()
+def _kind(name: str, cls: type[Channel]) -> None:
+    cls.kind = name
+
+
+channel_types: Registry[type[Channel]] = Registry(
+    "channel type 通知渠道类型", is_channel_class, "a subclass of notifiers.base.Channel",
+    entry_points=ENTRY_POINT_GROUP, named=_kind)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from engine.base.errors import BadInput
+
 if TYPE_CHECKING:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -27,7 +29,11 @@ class RenderedNotice:
     body: str
 
 
-class NoticeTemplateError(Exception):
+class NoticeTemplateError(BadInput):
+    """A notice template cannot be rendered (``TEMPLATE:LINE: message``): exit 2, the fix is in
+    the template the administrators wrote. The workflow check reports it as a problem of the
+    workflow; a notice that fails only on a case's data fails its timer with this message."""
+
     def __init__(self, template: str, line: int, message: str):
         self.template, self.line, self.message = template, line, message
         super().__init__(f"{template}:{line}: {message}")

@@ -1,7 +1,21 @@
-"""Rule modules: one per rule family, all registered in ``rules.registry.registry``."""
+"""Rule modules: one per rule family. ``BUILTIN`` lists rectify's own rules.
 
-from rules import facts, quota, spotcheck, staffing, survey, timeline  # noqa: F401  (importing registers them)
+Rules know no registry: ``engine.spec.rule_registry`` registers ``BUILTIN``, the rules
+third-party packages declare in the ``rectify.rules`` entry-point group, and finds any
+``package.module:Class`` a workflow names.
+"""
+
 from rules.base import Outcome, Rule, RuleContext, Verdict
-from rules.registry import registry
+from rules.facts import AnyFactRecorded, FactsRecorded
+from rules.quota import BackwardRatio
+from rules.spotcheck import SpotCheckCleared
+from rules.staffing import KeptUntil, ReportsSubmitted
+from rules.survey import SatisfactionAtLeast, SurveyComplete
+from rules.timeline import DateReached, DoneByDate
 
-__all__ = ["Outcome", "Rule", "RuleContext", "Verdict", "registry"]
+BUILTIN: tuple[type[Rule], ...] = (
+    FactsRecorded, AnyFactRecorded, BackwardRatio, SpotCheckCleared, KeptUntil, ReportsSubmitted,
+    SurveyComplete, SatisfactionAtLeast, DateReached, DoneByDate,
+)
+
+__all__ = ["BUILTIN", "Outcome", "Rule", "RuleContext", "Verdict"]

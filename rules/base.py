@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -78,20 +78,32 @@ class RuleContext:
         return self.fact_labels.get(fact, fact)
 
 
-class NoParams(BaseModel):
+class Params(BaseModel):
+    """Base for rule parameter models: strict, unknown keys refused."""
+
     # defer_build, as engine.spec.definition.Spec: parameters are validated when a workflow is
     # checked, not in every process that evaluates a rule from the cached workflow.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
-class Params(BaseModel):
-    """Base for rule parameter models: strict, unknown keys refused."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
+class NoParams(Params):
+    """The parameters of a rule that takes none."""
 
 
-class Rule:
-    """Subclass, set ``Params`` and implement ``evaluate``; register with ``@registry.register``.
+P = TypeVar("P", bound=Params)
+
+
+class Rule(Generic[P]):
+    """Subclass ``Rule[MyParams]``, name it and implement ``evaluate``::
+
+        class MeetingsHeld(Rule[MeetingsParams]):
+            name = "meetings_held"
+            def evaluate(self, ctx): ... self.params.min_meetings ...  # typed: MeetingsParams
+
+    ``Params`` (the model a workflow's ``params`` are validated with) is taken from the type
+    argument; a class may also set it itself. Rules know no registry: rectify's own are listed
+    in ``rules.BUILTIN``, other packages declare theirs in the ``rectify.rules`` entry-point
+    group, and a workflow may name any by ``package.module:Class`` (engine.spec.rule_registry).
 
     ``facts_used`` and ``dates_used`` let the loader check that a rule instance only names
     facts and dates the workflow declares. ``needs`` names figures the engine must gather
@@ -100,11 +112,20 @@ class Rule:
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    Params: ClassVar[type[BaseModel]] = NoParams
+    Params: ClassVar[type[Params]] = NoParams
     needs: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, params: BaseModel):
-        self.params = params
+    def __init__(self, params: P):
+        self.params: P = params
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Params" in vars(cls):
+            return
+        for base in vars(cls).get("__orig_bases__", ()):  # class X(Rule[XParams]): Params is XParams
+            origin, args = get_origin(base), get_args(base)
+            if isinstance(origin, type) and issubclass(origin, Rule) and args and isinstance(args[0], type):
+                cls.Params = args[0]
 
     def facts_used(self) -> tuple[str, ...]:
         return ()

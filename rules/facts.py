@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import Field
 
 from rules.base import Params, Rule, RuleContext, Verdict, failed, passed
-from rules.registry import registry
 
 
 def _present(value: object) -> bool:
@@ -17,18 +16,17 @@ class FactsParams(Params):
     only_key_targets: bool = False
 
 
-@registry.register("facts_recorded")
-class FactsRecorded(Rule):
+class FactsRecorded(Rule[FactsParams]):
     """Every listed fact is recorded (true, or a non-empty name/date/number)."""
 
+    name = "facts_recorded"
     summary = "所列事实均已登记 / all listed facts are recorded"
-    Params = FactsParams
 
     def facts_used(self) -> tuple[str, ...]:
-        return self.params.facts  # type: ignore[attr-defined]
+        return self.params.facts
 
     def evaluate(self, ctx: RuleContext) -> Verdict:
-        p: FactsParams = self.params  # type: ignore[assignment]
+        p = self.params
         if p.only_key_targets and not ctx.case.key_target:
             return passed("非重点整顿对象，不要求", "not a key target: not required")
         missing = [name for name in p.facts if not _present(ctx.facts.get(name))]
@@ -42,18 +40,17 @@ class AnyFactParams(Params):
     facts: tuple[str, ...] = Field(min_length=2)
 
 
-@registry.register("any_fact_recorded")
-class AnyFactRecorded(Rule):
+class AnyFactRecorded(Rule[AnyFactParams]):
     """At least one of the listed facts is recorded (e.g. secretary appointed or first secretary)."""
 
+    name = "any_fact_recorded"
     summary = "所列事实至少登记一项 / at least one listed fact is recorded"
-    Params = AnyFactParams
 
     def facts_used(self) -> tuple[str, ...]:
-        return self.params.facts  # type: ignore[attr-defined]
+        return self.params.facts
 
     def evaluate(self, ctx: RuleContext) -> Verdict:
-        p: AnyFactParams = self.params  # type: ignore[assignment]
+        p = self.params
         present = [name for name in p.facts if _present(ctx.facts.get(name))]
         if present:
             return passed(f"已登记：{'、'.join(map(ctx.label, present))}", f"recorded: {', '.join(present)}")

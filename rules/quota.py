@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import Field
 
 from rules.base import Params, Rule, RuleContext, Verdict, failed, passed, warned
-from rules.registry import registry
 
 
 class QuotaParams(Params):
@@ -30,8 +29,7 @@ def judge_ratio(cases: int, orgs: int, p: QuotaParams) -> Verdict:
     return warned(zh, en, **figures) if p.mode == "warn" else failed(zh, en, **figures)
 
 
-@registry.register("backward_ratio")
-class BackwardRatio(Rule):
+class BackwardRatio(Rule[QuotaParams]):
     """Confirmed cases in the jurisdiction, counting this one, stay within target + tolerance.
 
     The engine gathers the jurisdiction's grassroots organizations and the cases already
@@ -39,11 +37,11 @@ class BackwardRatio(Rule):
     warns when a township of 17 organizations confirms its second case (11.8 %).
     """
 
+    name = "backward_ratio"
     summary = "后进比例掌握在所辖党组织总数的目标比例左右 / backward ratio near the target"
-    Params = QuotaParams
     needs = frozenset({"jurisdiction_counts"})
 
     def evaluate(self, ctx: RuleContext) -> Verdict:
-        p: QuotaParams = self.params  # type: ignore[assignment]
+        p = self.params
         key = "county" if p.per == "county" else "township"
         return judge_ratio(ctx.figures[f"{key}_cases"] + 1, ctx.figures[f"{key}_organizations"], p)

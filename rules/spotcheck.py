@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import Field
 
 from rules.base import Params, Rule, RuleContext, Verdict, failed, passed
-from rules.registry import registry
 
 
 class SpotParams(Params):
@@ -13,18 +12,17 @@ class SpotParams(Params):
     opinion_fact: str = Field("spot_check_opinion", description="抽查意见 / the spot check's opinion")
 
 
-@registry.register("spot_check_cleared")
-class SpotCheckCleared(Rule):
+class SpotCheckCleared(Rule[SpotParams]):
     """The case was not drawn in the spot-check draw, or it was drawn and its check is recorded."""
 
+    name = "spot_check_cleared"
     summary = "未被抽中，或抽查意见已登记 / not drawn, or the spot check is recorded"
-    Params = SpotParams
 
     def facts_used(self) -> tuple[str, ...]:
-        return (self.params.drawn_fact, self.params.opinion_fact)  # type: ignore[attr-defined]
+        return (self.params.drawn_fact, self.params.opinion_fact)
 
     def evaluate(self, ctx: RuleContext) -> Verdict:
-        p: SpotParams = self.params  # type: ignore[assignment]
+        p = self.params
         drawn = ctx.facts.get(p.drawn_fact)
         if drawn is None:
             return failed("尚未进行抽查抽签（rectify spot-check draw）", "the spot-check draw has not been made yet")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import Field
 
 from rules.base import Params, Rule, RuleContext, Verdict, failed, passed
-from rules.registry import registry
 
 
 class KeptParams(Params):
@@ -13,25 +12,24 @@ class KeptParams(Params):
     until: tuple[str, ...] = Field(min_length=1, description="允许撤离的状态 / states from which it may be withdrawn")
 
 
-@registry.register("kept_until")
-class KeptUntil(Rule):
+class KeptUntil(Rule[KeptParams]):
     """A recorded fact (e.g. the stationed cadre) may not be cleared before the case reaches ``until``.
 
     Used as a guard on the fact itself (``facts: {stationed_cadre: {guards: [cadre_kept]}}``),
     it enforces 不转化不撤离: the work team stays until the case is accepted.
     """
 
+    name = "kept_until"
     summary = "验收通过前不得撤离（不转化不撤离）/ may not be withdrawn before the given state"
-    Params = KeptParams
 
     def facts_used(self) -> tuple[str, ...]:
-        return (self.params.fact,)  # type: ignore[attr-defined]
+        return (self.params.fact,)
 
     def states_used(self) -> tuple[str, ...]:
-        return self.params.until  # type: ignore[attr-defined]
+        return self.params.until
 
     def evaluate(self, ctx: RuleContext) -> Verdict:
-        p: KeptParams = self.params  # type: ignore[assignment]
+        p = self.params
         value = ctx.facts.get(p.fact)
         if value not in (None, "", False):
             return passed(f"{ctx.label(p.fact)}在岗", f"{p.fact} in place")
@@ -46,8 +44,7 @@ class ReportsParams(Params):
     fact: str = Field(description="已报送次数的事实 / the fact counting reports submitted")
 
 
-@registry.register("reports_submitted")
-class ReportsSubmitted(Rule):
+class ReportsSubmitted(Rule[ReportsParams]):
     """Every progress report requested so far in this round has been submitted.
 
     The engine counts the recurring report requests the daemon has sent the case in its
@@ -55,15 +52,15 @@ class ReportsSubmitted(Rule):
     the given fact (e.g. ``progress_reports``).
     """
 
+    name = "reports_submitted"
     summary = "每两个月的整顿建设情况均已报送 / every requested progress report submitted"
-    Params = ReportsParams
     needs = frozenset({"recurring_sent"})
 
     def facts_used(self) -> tuple[str, ...]:
-        return (self.params.fact,)  # type: ignore[attr-defined]
+        return (self.params.fact,)
 
     def evaluate(self, ctx: RuleContext) -> Verdict:
-        p: ReportsParams = self.params  # type: ignore[assignment]
+        p = self.params
         requested = ctx.figures["recurring_sent"]
         submitted = ctx.facts.get(p.fact) or 0
         figures = {"requested": requested, "submitted": submitted}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import Field
 
 from rules.base import Params, Rule, RuleContext, Verdict, failed, passed
-from rules.registry import registry
 
 
 class SurveyFacts(Params):
@@ -21,18 +20,17 @@ def _figures(ctx: RuleContext, p: SurveyFacts) -> tuple[int | None, int | None]:
     return ctx.facts.get(p.respondents_fact), ctx.facts.get(p.satisfied_fact)
 
 
-@registry.register("survey_complete")
-class SurveyComplete(Rule):
+class SurveyComplete(Rule[CompleteParams]):
     """The survey figures are recorded, consistent and from enough respondents."""
 
+    name = "survey_complete"
     summary = "测评数据完整有效 / survey figures recorded, consistent, enough respondents"
-    Params = CompleteParams
 
     def facts_used(self) -> tuple[str, ...]:
-        return (self.params.respondents_fact, self.params.satisfied_fact)  # type: ignore[attr-defined]
+        return (self.params.respondents_fact, self.params.satisfied_fact)
 
     def evaluate(self, ctx: RuleContext) -> Verdict:
-        p: CompleteParams = self.params  # type: ignore[assignment]
+        p = self.params
         total, satisfied = _figures(ctx, p)
         if total is None or satisfied is None:
             return failed("尚未登记测评人数和满意人数", "respondents and satisfied counts not recorded")
@@ -50,18 +48,17 @@ class ThresholdParams(SurveyFacts):
     threshold: float = Field(gt=0, le=1)
 
 
-@registry.register("satisfaction_at_least")
-class SatisfactionAtLeast(Rule):
+class SatisfactionAtLeast(Rule[ThresholdParams]):
     """Satisfied / respondents is at or above the threshold (70 % exactly passes)."""
 
+    name = "satisfaction_at_least"
     summary = "群众满意度达到阈值 / satisfaction at or above the threshold"
-    Params = ThresholdParams
 
     def facts_used(self) -> tuple[str, ...]:
-        return (self.params.respondents_fact, self.params.satisfied_fact)  # type: ignore[attr-defined]
+        return (self.params.respondents_fact, self.params.satisfied_fact)
 
     def evaluate(self, ctx: RuleContext) -> Verdict:
-        p: ThresholdParams = self.params  # type: ignore[assignment]
+        p = self.params
         total, satisfied = _figures(ctx, p)
         if not total or satisfied is None:
             return failed("尚无测评结果", "no survey result yet")

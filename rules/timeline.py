@@ -8,25 +8,23 @@ from typing import Literal
 from pydantic import Field
 
 from rules.base import Params, Rule, RuleContext, Verdict, failed, passed, warned
-from rules.registry import registry
 
 
 class DateParams(Params):
     date: str
 
 
-@registry.register("date_reached")
-class DateReached(Rule):
+class DateReached(Rule[DateParams]):
     """The clock has reached a named campaign date (e.g. acceptance starts on 12-01)."""
 
+    name = "date_reached"
     summary = "已到达指定的工作日期 / the named campaign date has been reached"
-    Params = DateParams
 
     def dates_used(self) -> tuple[str, ...]:
-        return (self.params.date,)  # type: ignore[attr-defined]
+        return (self.params.date,)
 
     def evaluate(self, ctx: RuleContext) -> Verdict:
-        name = self.params.date  # type: ignore[attr-defined]
+        name = self.params.date
         day = ctx.dates[name]
         today = ctx.now.date()
         if today >= day:
@@ -42,24 +40,23 @@ class DatedFactParams(Params):
     mode: Literal["warn", "block"] = Field("warn", description="晚于该日期时提醒或阻止 / warn or block when late")
 
 
-@registry.register("done_by_date")
-class DoneByDate(Rule):
+class DoneByDate(Rule[DatedFactParams]):
     """A dated fact is recorded, on or before a campaign date (e.g. the secretary trained by 03-31).
 
     Missing: refused. Recorded but later than the date: a warning (or refused with ``mode: block``).
     """
 
+    name = "done_by_date"
     summary = "事项已完成且不晚于规定日期 / done, and by the campaign date"
-    Params = DatedFactParams
 
     def facts_used(self) -> tuple[str, ...]:
-        return (self.params.fact,)  # type: ignore[attr-defined]
+        return (self.params.fact,)
 
     def dates_used(self) -> tuple[str, ...]:
-        return (self.params.date,)  # type: ignore[attr-defined]
+        return (self.params.date,)
 
     def evaluate(self, ctx: RuleContext) -> Verdict:
-        p: DatedFactParams = self.params  # type: ignore[assignment]
+        p = self.params
         limit = ctx.dates[p.date]
         done = ctx.facts.get(p.fact)
         if not done:

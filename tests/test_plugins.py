@@ -28,11 +28,10 @@ class MeetingsParams(Params):
     min_meetings: int = Field(ge=1, description="最少召开次数 / minimum number of meetings")
 
 
-class MeetingsHeld(Rule):
+class MeetingsHeld(Rule[MeetingsParams]):  # no name of its own: it is called as its entry point
     """Enough "三会一课" meetings were held during rectification."""
 
     summary = "“三会一课”召开次数达标 / enough party meetings held"
-    Params = MeetingsParams
 
     def facts_used(self):
         return ("meetings_held",)

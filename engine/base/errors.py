@@ -5,6 +5,11 @@ Every front end maps the classes to exit codes (or HTTP statuses) through ``exit
 its children exit 1 (a rule, a permission or a concurrent change said no),
 ``DatabaseUnavailable`` exits 3 (the database is busy or cannot be reached: nothing was
 written, try again). Every message names the offending thing and what to do.
+
+The classes of the other packages hang from this tree too: ``notifiers.base.DeliveryError``
+is a ``NotifierError``, ``notifiers.render.NoticeTemplateError`` a ``BadInput``. The one
+exception on purpose that is not a ``RectifyError`` is ``engine.base.failpoints.FailpointError``:
+it stands for an unexpected crash, which no handler of project errors may take for one.
 """
 
 from __future__ import annotations
@@ -54,15 +59,45 @@ class InvalidDefinition(BadInput):
         super().__init__("\n".join([head, *map(str, self.problems)]))
 
 
+def _words(kind: str) -> tuple[str, str]:
+    """``("channel type", "通知渠道类型")`` from ``"channel type 通知渠道类型"`` (a kind is
+    "english 中文"); a kind without a Chinese part is used for both."""
+    english, _, chinese = kind.rpartition(" ")
+    return (english, chinese) if english else (kind, kind)
+
+
 class NotFound(BadInput):
     """An organization, case, official, trigger, fact… that does not exist."""
 
     def __init__(self, kind: str, key: object, hint: str = ""):
         """``kind`` is "english 中文", e.g. "case 整顿对象"."""
         self.kind, self.key, self.hint = kind, key, hint
-        english, _, chinese = kind.rpartition(" ") if " " in kind else (kind, "", "")
-        msg = f"未找到{chinese or english}“{key}” / {english} not found: {key}"
-        super().__init__(f"{msg}. {hint}" if hint else msg)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        english, chinese = _words(self.kind)
+        msg = f"未找到{chinese}“{self.key}” / {english} not found: {self.key}"
+        return f"{msg}. {self.hint}" if self.hint else msg
+
+
+class UnknownPlugin(NotFound):
+    """A rule, a channel type… that its registry (``engine.base.registry``) does not have.
+
+    Either the name is unknown (``known`` lists the names there are), or ``reason`` says why
+    a ``package.module:Name`` path or an installed entry point could not be used: it cannot
+    be imported, or it is not what the registry accepts.
+    """
+
+    def __init__(self, kind: str, key: str, known: Sequence[str] = (), reason: str = ""):
+        self.known, self.reason = list(known), reason
+        super().__init__(kind, key)
+
+    def _message(self) -> str:
+        english, chinese = _words(self.kind)
+        if self.reason:
+            return f"无法加载{chinese}“{self.key}” / cannot load {english} '{self.key}': {self.reason}"
+        known = ", ".join(self.known) or "—"
+        return f"未知的{chinese}“{self.key}” / unknown {english} '{self.key}'; known {english}s: {known}"
 
 
 class InvalidValue(BadInput):
@@ -123,3 +158,10 @@ class CheckFailed(Refused):
 
 class Conflict(Refused):
     """Someone else changed the case at the same time; nothing was written."""
+
+
+class NotifierError(RectifyError):
+    """A notice could not be delivered this time (``notifiers.base.DeliveryError``): the delivery
+    engine records the message, retries and in the end alerts the administrators. Exit 1 if a
+    front end ever meets one; a template that cannot be rendered is a ``BadInput`` instead
+    (``notifiers.render.NoticeTemplateError``): the fix is in what the administrators wrote."""

@@ -37,7 +37,14 @@ PAUSE_LIMIT = 120.0  # seconds a paused point waits for its gate before giving u
 
 
 class FailpointError(RuntimeError):
-    """Raised where a point is armed with ``raise``."""
+    """Raised where a point is armed with ``raise``.
+
+    Deliberately not a ``RectifyError``: it stands for an unexpected crash (a bug, a full disk)
+    in the middle of a transaction. Handlers of project errors (the CLI's exit codes, the
+    daemon taking a refused automatic transition for a skipped timer) must not catch it, so
+    that a test sees what a real crash does: the transaction rolled back, the exception
+    going up to the generic handlers, never a tidy refusal.
+    """
 
 
 def _parse(text: str) -> dict[str, tuple[str, int]]:

@@ -17,13 +17,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
+from engine.store import case_queries
 from engine.store.chain import GENESIS, METHOD, event_hash, utc_text
 from engine.store.models import Case, Event
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def hash_of(event: Event) -> str:
@@ -81,12 +82,8 @@ def check_case(case: Case, events: list[Event]) -> Break | None:
 
 def case_chains(session: Session, case_ids: list[int] | None = None) -> Iterator[tuple[Case, list[Event]]]:
     """Each case with its events in storage order, streaming the events in one query."""
-    query = select(Case).order_by(Case.id)
-    events = select(Event).order_by(Event.case_id, Event.id).execution_options(yield_per=2000)
-    if case_ids is not None:
-        query, events = query.where(Case.id.in_(case_ids)), events.where(Event.case_id.in_(case_ids))
-    cases = list(session.scalars(query))
-    stream = groupby(session.scalars(events), key=lambda e: e.case_id)
+    cases = case_queries.cases_by_id(session, case_ids)
+    stream = groupby(case_queries.events_streamed(session, case_ids), key=lambda e: e.case_id)
     pending = next(stream, None)
     for case in cases:  # both ordered by case id: walk them side by side
         while pending is not None and pending[0] < case.id:
@@ -124,7 +121,7 @@ def verify(session: Session, case_ids: list[int] | None = None,
         if found is not None and result.first_break is None:
             result.first_break = found
     if checkpoint:
-        known = {c.ref for c in session.scalars(select(Case))} if case_ids is None else set()
+        known = case_queries.case_refs(session) if case_ids is None else set()
         missing = sorted(set(checkpoint) - known) if case_ids is None else []
         if missing and result.first_break is None:
             result.first_break = Break(missing[0], None, None, "检查点中的整顿对象已不存在 / a case of the "
@@ -144,8 +141,7 @@ def _against_checkpoint(case: Case, events: list[Event], head: list[Any]) -> Bre
 
 def checkpoint(session: Session) -> dict[str, Any]:
     """The heads of every chain, to keep outside the database (a later verify compares)."""
-    heads = {ref: [seq, head or GENESIS] for ref, seq, head in
-             session.execute(select(Case.ref, Case.event_seq, Case.event_head).order_by(Case.ref))}
+    heads = {ref: [seq, head or GENESIS] for ref, seq, head in case_queries.chain_heads(session)}
     digest = hashlib.sha256(json.dumps(heads, sort_keys=True).encode()).hexdigest()
     return {"method": METHOD, "cases": len(heads), "digest": digest, "heads": heads}
 
@@ -155,4 +151,4 @@ def trail(session: Session, case: Case) -> list[dict[str, Any]]:
     return [{"seq": e.seq, "at": utc_text(e.at), "actor": e.actor, "kind": e.kind, "trigger": e.trigger,
              "from": e.from_state, "to": e.to_state, "round": e.round, "note": e.note, "data": e.data,
              "prev_hash": e.prev_hash, "hash": e.hash}
-            for e in session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq))]
+            for e in case_queries.events_of(session, case.id)]

@@ -9,10 +9,7 @@ daemons run. The figures are gathered only when a bulletin is due.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from engine.base.clock import due_day, local, start_of
 from engine.base.errors import BadInput
@@ -20,8 +17,12 @@ from engine.ops.deploy import campaigns, compiled_version
 from engine.ops.notices import notice_row, resolve_admins
 from engine.spec.deadlines import shift
 from engine.spec.machine import CompiledWorkflow
-from engine.store.models import Campaign, Case, CaseFact, Notice, Organization
+from engine.store import campaign_queries
+from engine.store.models import Campaign, Notice
 from notifiers.render import NoticeTemplateError, RenderedNotice
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 OVERDUE_LISTED = 20
 
@@ -43,16 +44,11 @@ def schedule(compiled: CompiledWorkflow) -> list[datetime]:
 
 def figures(session: Session, campaign: Campaign, compiled: CompiledWorkflow, now: datetime) -> dict[str, Any]:
     wf = compiled.definition
-    by_state = dict(session.execute(select(Case.state, func.count()).where(Case.campaign_id == campaign.id)
-                                    .group_by(Case.state)).all())
-    rounds = session.scalar(select(func.count()).select_from(Case).where(Case.campaign_id == campaign.id,
-                                                                          Case.round > 1)) or 0
-    overdue = session.execute(
-        select(Case, Organization.name).join(Organization, Organization.id == Case.township_id, isouter=True)
-        .where(Case.campaign_id == campaign.id, Case.due_at < now).order_by(Case.due_at).limit(OVERDUE_LISTED)).all()
-    pairs = session.execute(select(CaseFact.case_id, CaseFact.name, CaseFact.value).join(Case)
-                            .where(Case.campaign_id == campaign.id, Case.state == "accepted",
-                                   CaseFact.name.in_(("survey_respondents", "survey_satisfied")))).all()
+    by_state = campaign_queries.cases_by_state(session, campaign.id)
+    rounds = campaign_queries.cases_past_first_round(session, campaign.id)
+    overdue = campaign_queries.overdue_cases(session, campaign.id, now, OVERDUE_LISTED)
+    pairs = campaign_queries.facts_in_state(session, campaign.id, "accepted",
+                                            ("survey_respondents", "survey_satisfied"))
     surveys: dict[int, dict[str, int]] = {}
     for case_id, name, value in pairs:
         surveys.setdefault(case_id, {})[name] = value.get("v")
@@ -111,9 +107,7 @@ def issue_due_bulletins(session: Session, now: datetime) -> list[str]:
             continue
         key = f"bulletin:{campaign.id}:{due[-1].date().isoformat()}"
         prefix = f"bulletin:{campaign.id}:"
-        # A range, not LIKE: it reads the unique index, so a tick does not scan the outbox.
-        latest = session.scalar(select(func.max(Notice.idempotency_key)).where(
-            Notice.idempotency_key >= prefix, Notice.idempotency_key < prefix[:-1] + ";"))
+        latest = campaign_queries.latest_notice_key(session, prefix)  # one look-up along the unique index
         if latest is not None and latest >= key:
             continue  # written already, or a later one was: after the clock went back, nothing again
         context = bulletin_context(session, campaign, compiled, due[-1], now, len(due))

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
-
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from typing import TYPE_CHECKING, Any
 
 from engine.base import failpoints
 from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
@@ -30,20 +27,23 @@ from engine.ops.officials import Actor
 from engine.ops.orgs import get_org, is_within
 from engine.ops.timers import cancel_case_timers, schedule_state_timers
 from engine.spec.machine import CompiledWorkflow, guard_passes, split_guard
-from engine.store.facts import case_facts
+from engine.store import case_queries
+from engine.store.facts import case_facts, fact_row, fact_rows
 from engine.store.models import Campaign, Case, CaseFact, Event, Organization, OrgKind
 from rules.base import CaseView, Outcome, RuleContext, Verdict, evaluate_safely
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 
 def get_case(session: Session, ref: str) -> Case:
-    """A case by its reference (``2014-1-0003``) or by its organization's code."""
-    # What every command reads next (the organization, its superior, the township) comes in
-    # the same query: one round trip instead of four.
-    loaded = (joinedload(Case.organization).joinedload(Organization.parent), joinedload(Case.township))
-    case = session.scalar(select(Case).options(*loaded).where(Case.ref == ref))
+    """A case by its reference (``2014-1-0003``) or by its organization's code.
+
+    By reference it is one query, with what every command reads next (the organization, its
+    superior, the township) joined."""
+    case = case_queries.case_by_ref(session, ref)
     if case is None:
-        matches = list(session.scalars(select(Case).options(*loaded).join(Case.organization)
-                                       .where(Organization.code == ref)))
+        matches = case_queries.cases_by_org_code(session, ref)
         if len(matches) == 1:
             return matches[0]
         raise NotFound("case 整顿对象", ref, "list cases with 'rectify case list'")
@@ -94,7 +94,7 @@ def open_case(session: Session, campaign: Campaign, org_code: str, actor: Actor,
         if f not in KEY_TARGET_FLAGS:
             raise InvalidValue(f"未知重点整顿情形 / unknown flag '{f}'; flags: "
                                + "; ".join(f"{k}（{v}）" for k, v in KEY_TARGET_FLAGS.items()))
-    exists = session.scalar(select(Case.ref).where(Case.campaign_id == campaign.id, Case.organization_id == org.id))
+    exists = case_queries.case_ref_of_org(session, campaign.id, org.id)
     if exists:
         raise BadInput(f"“{org.name}”已是整顿对象 / {org.code} is already case {exists} in this campaign")
     campaign.case_seq += 1
@@ -168,7 +168,7 @@ def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Ac
         if failures:
             raise TransitionRefused(case.ref, name, f"{case.ref} 不能{'撤销' if value is None else '修改'}“{wf.facts[name].label}”"
                                     f" / the change of '{name}' is refused:", failures)
-    row = session.scalar(select(CaseFact).where(CaseFact.case_id == case.id, CaseFact.name == name))
+    row = fact_row(session, case.id, name)
     if value is None:
         if row is not None:
             session.delete(row)
@@ -191,9 +191,7 @@ def _figures(session: Session, case: Case, needs: set[str]) -> dict[str, Any]:
         figures.update(jurisdiction_counts(session, case.campaign_id, case.township_id, initial, case.id,
                                            case.organization.path))
     if "recurring_sent" in needs:
-        figures["recurring_sent"] = session.scalar(select(func.count()).select_from(Event).where(
-            Event.case_id == case.id, Event.kind == "timer", Event.trigger == "recurring",
-            Event.round == case.round)) or 0
+        figures["recurring_sent"] = case_queries.recurring_sent(session, case.id, case.round)
     return figures
 
 
@@ -310,7 +308,7 @@ def _apply(session: Session, compiled: CompiledWorkflow, case: Case, transition,
 def _clear_round_facts(session: Session, compiled: CompiledWorkflow, case: Case) -> dict[str, Any]:
     """A new round is checked afresh: drop the facts the workflow marks ``per_round``."""
     names = [n for n, f in compiled.definition.facts.items() if f.per_round]
-    rows = list(session.scalars(select(CaseFact).where(CaseFact.case_id == case.id, CaseFact.name.in_(names))))
+    rows = fact_rows(session, case.id, names)
     for row in rows:
         session.delete(row)
     return {row.name: row.value.get("v") for row in rows}
@@ -352,17 +350,7 @@ def list_cases(session: Session, campaign: Campaign | None = None, state: str | 
                limit: int | None = None, within: Organization | None = None) -> list[Case]:
     """Cases by reference, filtered; ``within`` keeps those of organizations under that
     jurisdiction (the reader's)."""
-    query = select(Case).order_by(Case.ref)
-    if within is not None:
-        query = query.join(Case.organization).where(Organization.path.startswith(within.path, autoescape=True))
-    if campaign is not None:
-        query = query.where(Case.campaign_id == campaign.id)
-    if state is not None:
-        query = query.where(Case.state == state)
-    if township is not None:
-        query = query.where(or_(Case.township_id == township.id, Case.organization_id == township.id))
-    if overdue_at is not None:
-        query = query.where(Case.due_at < overdue_at)
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.scalars(query))
+    return case_queries.list_cases(
+        session, campaign_id=campaign.id if campaign is not None else None, state=state,
+        township_id=township.id if township is not None else None, overdue_at=overdue_at, limit=limit,
+        within_path=within.path if within is not None else None)

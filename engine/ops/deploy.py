@@ -25,9 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
 from engine.base.errors import BadInput, NotFound
+from engine.store.campaign_queries import (
+    all_campaigns,
+    campaign_of,
+    last_version_number,
+    version_by_digest,
+)
 from engine.store.models import Campaign, WorkflowVersion
 
 if TYPE_CHECKING:
@@ -43,18 +47,17 @@ def deploy(session: Session, loaded: LoadedWorkflow, actor: str, now: datetime) 
     Deploying the same content again changes nothing and returns ``created=False``.
     """
     wf = loaded.definition
-    existing = session.scalar(select(WorkflowVersion).where(
-        WorkflowVersion.name == wf.name, WorkflowVersion.digest == loaded.digest))
+    existing = version_by_digest(session, wf.name, loaded.digest)
     created = existing is None
     if existing is None:
-        last = session.scalar(select(func.max(WorkflowVersion.version)).where(WorkflowVersion.name == wf.name))
+        last = last_version_number(session, wf.name)
         existing = WorkflowVersion(name=wf.name, version=(last or 0) + 1, digest=loaded.digest,
                                    source_file=loaded.file, text=loaded.text, templates=loaded.templates,
                                    calendar=loaded.calendar_text,
                                    deployed_at=now, deployed_by=actor)
         session.add(existing)
         session.flush()
-    campaign = session.scalar(select(Campaign).where(Campaign.workflow_name == wf.name, Campaign.year == wf.year))
+    campaign = campaign_of(session, wf.name, wf.year)
     if campaign is None:
         session.add(Campaign(workflow_name=wf.name, year=wf.year, title=wf.title,
                              current_version_id=existing.id, case_seq=0))
@@ -84,7 +87,8 @@ def compiled_version(version: WorkflowVersion) -> CompiledWorkflow:
 
 
 def campaigns(session: Session) -> list[Campaign]:
-    return list(session.scalars(select(Campaign).order_by(Campaign.year, Campaign.workflow_name)))
+    """Every campaign, by year then workflow name."""
+    return all_campaigns(session)
 
 
 def resolve_campaign(session: Session, ref: str | None) -> Campaign:
@@ -119,7 +123,8 @@ def resolve_campaign(session: Session, ref: str | None) -> Campaign:
 
 CACHE_FORMAT = 1
 _CHECKED_BY = ("engine.spec.loader", "engine.spec.validate", "engine.base.yamlsafe", "engine.spec.definition",
-               "engine.spec.workcalendar", "notifiers.render", "rules.base", "rules.registry", "pydantic.main")
+               "engine.spec.workcalendar", "notifiers.render", "rules.base", "engine.base.registry",
+               "engine.spec.rule_registry", "pydantic.main")
 
 
 def cache_dir() -> Path:
@@ -164,12 +169,13 @@ def _rules_resolve(loaded: LoadedWorkflow) -> bool:
     The look-up has effects a new process needs: it loads entry-point plugins and names the
     classes of ``module:Class`` rules (in their messages).
     """
-    from rules.registry import UnknownRule, registry
+    from engine.base.errors import UnknownPlugin
+    from engine.spec.rule_registry import rules_registry
 
     try:
-        return all(registry.get(use.rule) is type(loaded.rules[name])
+        return all(rules_registry.get(use.rule) is type(loaded.rules[name])
                    for name, use in loaded.definition.rules.items())
-    except (UnknownRule, KeyError):
+    except (UnknownPlugin, KeyError):
         return False
 
 

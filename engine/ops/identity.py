@@ -14,14 +14,20 @@ import getpass
 import os
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from engine.base.clock import utcnow
 from engine.base.errors import BadInput, PermissionDenied
 from engine.ops.officials import Actor, actor_for
 from engine.store.models import Official, Refusal
+from engine.store.people_queries import (
+    active_official_by_login,
+    has_active_admin,
+    official_by_login,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def os_login() -> str:
@@ -51,10 +57,8 @@ class Identity:
 
 def whoami(session: Session, login: str | None = None) -> Identity:
     login = login or os_login()
-    official = session.scalar(select(Official).where(Official.login == login, Official.active.is_(True)))
-    has_admin = session.scalar(select(Official.id).where(Official.admin.is_(True), Official.active.is_(True))
-                               .limit(1)) is not None
-    return Identity(login, official, bootstrap=not has_admin)
+    official = active_official_by_login(session, login)
+    return Identity(login, official, bootstrap=not has_active_admin(session))
 
 
 def require_admin(identity: Identity, what_zh: str, what_en: str) -> None:
@@ -89,7 +93,7 @@ def set_login(session: Session, official: Official, login: str | None) -> None:
         login = login.strip()
         if not login or any(c.isspace() for c in login):
             raise BadInput(f"无效的登录名 / invalid login '{login}'")
-        holder = session.scalar(select(Official).where(Official.login == login))
+        holder = official_by_login(session, login)
         if holder is not None and holder.id != official.id:
             raise BadInput(f"登录名“{login}”已对应{holder.name} / login '{login}' already belongs to {holder.name}")
     official.login = login

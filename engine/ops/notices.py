@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from engine.base.clock import due_day, fmt
 from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
 from engine.spec.definition import Transition
 from engine.spec.machine import CompiledWorkflow
+from engine.store.case_queries import role_holders
 from engine.store.facts import case_facts
-from engine.store.models import Case, Event, Notice, NoticeStatus, Official, Organization
+from engine.store.models import Case, Event, Notice, NoticeStatus
+from engine.store.people_queries import active_officials_in_roles
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,8 @@ class Holder:
 
 
 def officials_in_roles(session: Session, roles: tuple[str, ...] | list[str]) -> list[Holder]:
-    rows = session.execute(select(Official.name, Official.role, Official.email, Official.phone, Official.channels,
-                                  Organization.path)
-                           .join(Organization, Official.jurisdiction_id == Organization.id)
-                           .where(Official.role.in_(list(roles)), Official.active.is_(True))
-                           .order_by(Official.name))
+    """The active officials of ``roles``, by name, with where their jurisdiction lies (one query)."""
+    rows = role_holders(session, list(roles))
     return [Holder(r.name, r.role, r.path, {"name": r.name, "role": r.role, "email": r.email, "phone": r.phone,
                                              **(r.channels or {})}) for r in rows]
 
@@ -192,8 +191,7 @@ def plan_due_notice(compiled: CompiledWorkflow, case: Case | CaseCard, case_due_
 
 def resolve_admins(session: Session, roles: tuple[str, ...]) -> list[dict[str, Any]]:
     """The administrators alerted when a notice is dead-lettered: every official of ``roles``."""
-    officials = session.scalars(select(Official).where(Official.role.in_(list(roles)), Official.active.is_(True))
-                                .order_by(Official.name))
+    officials = active_officials_in_roles(session, list(roles))
     return [{"name": o.name, "role": o.role, "email": o.email, "phone": o.phone, **(o.channels or {})}
             for o in officials]
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from engine.base.errors import BadInput, InvalidValue, NotFound
 from engine.ops.orgs import PHONE, get_org
 from engine.store.models import Official, Organization
+from engine.store.people_queries import official_by_name, official_name_taken, officials_by_role
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 SYSTEM_ACTOR = "system"
 
@@ -45,7 +47,7 @@ def add_official(session: Session, name: str, role: str, jurisdiction_code: str,
         raise InvalidValue(f"电话号码格式不对 / not a phone number: '{phone}'")
     if email and "@" not in email:
         raise InvalidValue(f"邮箱格式不对 / not an e-mail address: '{email}'")
-    if session.scalar(select(Official.id).where(Official.name == name)) is not None:
+    if official_name_taken(session, name):
         raise BadInput(f"官员已存在 / an official named '{name}' already exists")
     official = Official(name=name, role=role, jurisdiction=get_org(session, jurisdiction_code),
                         phone=phone, email=email, channels={}, active=True)
@@ -55,7 +57,7 @@ def add_official(session: Session, name: str, role: str, jurisdiction_code: str,
 
 
 def get_official(session: Session, name: str) -> Official:
-    official = session.scalar(select(Official).where(Official.name == name))
+    official = official_by_name(session, name)
     if official is None or not official.active:
         raise NotFound("official 官员", name, "register with 'rectify official add', or check --as / RECTIFY_USER")
     return official
@@ -69,4 +71,4 @@ def actor_for(session: Session, name: str | None) -> Actor:
 
 
 def list_officials(session: Session) -> list[Official]:
-    return list(session.scalars(select(Official).order_by(Official.role, Official.name)))
+    return officials_by_role(session)

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from typing import TYPE_CHECKING
 
 from engine.base.errors import ImportFileError, NotFound
 from engine.ops.tabular import Table
 from engine.store.db import reserve_ids
 from engine.store.models import Organization, OrgKind
+from engine.store.people_queries import (
+    ORG_COLUMNS,
+    existing_orgs,
+    insert_orgs,
+    org_by_code,
+    orgs_below,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 KIND_LABELS = {
     OrgKind.COUNTY: "县", OrgKind.TOWNSHIP: "乡镇（街道）", OrgKind.VILLAGE: "村",
@@ -130,10 +137,8 @@ def _column_index(table: Table) -> tuple[dict[str, int], list[str]]:
     return index, problems
 
 
-LOOKUP_CHUNK = 5_000  # codes per IN (...) look-up: SQLite caps the parameters of a statement
 INSERT_CHUNK = 10_000
 _WALKING, _PLACED = 1, 2
-_INSERTED = ("id", "code", "name", "kind", "parent_id", "township_id", "path", "secretary_name", "secretary_phone")
 
 
 def import_organizations(session: Session, rows: list[OrgRow], path: str) -> tuple[int, int]:
@@ -146,13 +151,13 @@ def import_organizations(session: Session, rows: list[OrgRow], path: str) -> tup
     Only updated organizations go through the ORM.
     """
     by_code = {r.code: r for r in rows}
-    existing = _existing(session, by_code.keys() | {r.parent_code for r in rows if r.parent_code})
+    existing = existing_orgs(session, by_code.keys() | {r.parent_code for r in rows if r.parent_code})
     ordered, problems = _parents_first(rows, by_code, existing)
     if problems:
         raise ImportFileError(path, problems)
     ids = iter(reserve_ids(session, "organizations", sum(1 for r in ordered if r.code not in existing)))
     placed = {code: (org.id, org.path, org.township_id) for code, (org, _) in existing.items()}
-    new: list[tuple] = []  # _INSERTED's columns
+    new: list[tuple] = []  # ORG_COLUMNS, as insert_orgs takes them
     changes: list[tuple[Organization, dict]] = []
     township = OrgKind.TOWNSHIP
     for row in ordered:  # parents first: each row's parent is placed before it
@@ -170,35 +175,11 @@ def import_organizations(session: Session, rows: list[OrgRow], path: str) -> tup
         if old is None:
             new.append(values)
         else:
-            changes.append((old[0], dict(zip(_INSERTED[1:], values[1:], strict=True))))
+            changes.append((old[0], dict(zip(ORG_COLUMNS[1:], values[1:], strict=True))))
     for i in range(0, len(new), INSERT_CHUNK):  # parents first, so every row's parent is already in
-        _insert(session, new[i:i + INSERT_CHUNK])
+        insert_orgs(session, new[i:i + INSERT_CHUNK])  # one executemany straight to the driver
     _update(session, changes)
     return len(new), len(changes)
-
-
-def _insert(session: Session, rows: list[tuple]) -> None:
-    """One ``executemany`` of plain rows, straight to the driver: the columns are integers and
-    text that need no conversion, and SQLAlchemy's per-row parameter handling was a third of
-    the import's time."""
-    connection = session.connection()
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"  # SQLite; psycopg
-    connection.exec_driver_sql(f"INSERT INTO {Organization.__tablename__} ({', '.join(_INSERTED)}) "
-                               f"VALUES ({', '.join([marker] * len(_INSERTED))})", rows)
-
-
-def _existing(session: Session, codes: Iterable[str]) -> dict[str, tuple[Organization, str | None]]:
-    """The organizations among ``codes`` already in the database, with their parent's code."""
-    if session.scalar(select(Organization.id).limit(1)) is None:
-        return {}  # a first import: nothing to look up
-    codes = list(codes)
-    parent = aliased(Organization)
-    found: dict[str, tuple[Organization, str | None]] = {}
-    for i in range(0, len(codes), LOOKUP_CHUNK):
-        found.update((org.code, (org, parent_code)) for org, parent_code in session.execute(
-            select(Organization, parent.code).outerjoin(parent, parent.id == Organization.parent_id)
-            .where(Organization.code.in_(codes[i:i + LOOKUP_CHUNK]))))
-    return found
 
 
 def _update(session: Session, changes: list[tuple[Organization, dict]]) -> None:
@@ -216,8 +197,7 @@ def _update(session: Session, changes: list[tuple[Organization, dict]]) -> None:
 
 
 def _retownship_below(session: Session, top: Organization) -> None:
-    below = session.scalars(select(Organization).where(Organization.path.startswith(top.path, autoescape=True),
-                                                       Organization.id != top.id))
+    below = orgs_below(session, top.id, top.path)
     township = {top.id: top.township_id}
     for org in sorted(below, key=lambda o: o.path.count("/")):
         org.township_id = org.id if org.kind == OrgKind.TOWNSHIP.value else (
@@ -271,7 +251,7 @@ def _hierarchy_problems(row: OrgRow, by_code: dict[str, OrgRow],
 
 
 def get_org(session: Session, code: str) -> Organization:
-    org = session.scalar(select(Organization).where(Organization.code == code))
+    org = org_by_code(session, code)
     if org is None:
         raise NotFound("organization 基层党组织", code, "list them with 'rectify org list'")
     return org

@@ -15,16 +15,19 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from engine.base.errors import BadInput, NotFound, Refused
 from engine.ops.cases import case_facts, fire, set_fact
 from engine.ops.deploy import compiled_version
 from engine.ops.notices import notice_context, queue_notice
 from engine.ops.officials import Actor
+from engine.store.campaign_queries import spot_check_draws
+from engine.store.case_queries import cases_in_state
 from engine.store.models import Campaign, Case, SpotCheckDraw
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 METHOD = "sha256-rank-v1"
 
@@ -53,10 +56,10 @@ def _spot_of(case: Case):
 
 
 def eligible_cases(session: Session, campaign: Campaign, state: str) -> list[Case]:
-    cases = session.scalars(select(Case).where(Case.campaign_id == campaign.id, Case.state == state)
-                            .order_by(Case.ref))
+    """The campaign's cases in the spot-check ``state`` of their version and not yet drawn this
+    round, by reference: the draw's population."""
     eligible = []
-    for case in cases:
+    for case in cases_in_state(session, campaign.id, state):
         spot = _spot_of(case)
         if spot is not None and spot.state == case.state and spot.drawn_fact not in case_facts(session, case.id):
             eligible.append(case)
@@ -121,4 +124,4 @@ def verify(session: Session, draw_id: int) -> Verification:
 
 
 def list_draws(session: Session) -> list[SpotCheckDraw]:
-    return list(session.scalars(select(SpotCheckDraw).order_by(SpotCheckDraw.id)))
+    return spot_check_draws(session)

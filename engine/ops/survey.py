@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from engine.base.errors import InvalidValue, TransitionRefused
 from engine.ops.cases import FireResult, fire, set_fact
@@ -13,6 +12,9 @@ from engine.ops.officials import Actor
 from engine.spec.machine import split_guard
 from engine.store.models import Case
 from rules.survey import SatisfactionAtLeast, ThresholdParams
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def check_figures(respondents: int, satisfied: int) -> None:

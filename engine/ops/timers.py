@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from engine.spec.deadlines import plan_timers, shift
 from engine.spec.machine import CompiledWorkflow
+from engine.store import case_queries
 from engine.store.models import Case, Timer, TimerStatus
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def schedule_state_timers(session: Session, compiled: CompiledWorkflow, case: Case, now: datetime) -> list[Timer]:
@@ -26,17 +27,13 @@ def schedule_state_timers(session: Session, compiled: CompiledWorkflow, case: Ca
 
 
 def cancel_case_timers(session: Session, case_id: int, now: datetime) -> int:
-    """Cancel every pending timer of a case (it is leaving its state)."""
-    result = session.execute(
-        update(Timer).where(Timer.case_id == case_id, Timer.status == TimerStatus.PENDING.value)
-        .values(status=TimerStatus.CANCELLED.value, fired_at=now)
-    )
-    return getattr(result, "rowcount", 0) or 0  # an UPDATE's CursorResult
+    """Cancel every pending timer of a case (it is leaving its state); returns how many."""
+    return case_queries.cancel_pending_timers(session, case_id, now)
 
 
 def pending_timers(session: Session, case_id: int) -> list[Timer]:
-    return list(session.scalars(select(Timer).where(
-        Timer.case_id == case_id, Timer.status == TimerStatus.PENDING.value).order_by(Timer.due_at)))
+    """A case's pending timers, soonest first."""
+    return case_queries.pending_timers_of(session, case_id)
 
 
 def next_recurrence(compiled: CompiledWorkflow, case_id: int, state: str, round_: int, due_at: datetime,

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
-from engine.base.errors import Problem
+from engine.base.errors import Problem, UnknownPlugin
 from engine.base.yamlsafe import Located
 from engine.spec.definition import Deadline, Transition, Workflow
+from engine.spec.rule_registry import rules_registry
 from notifiers.render import NoticeRenderer, sample_context
 from rules.base import Rule
-from rules.registry import UnknownRule, registry
 
 
 def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
@@ -183,9 +183,9 @@ def _check_rules(wf: Workflow, located: Located, add, problems: list[Problem]) -
     for name, use in wf.rules.items():
         path = ("rules", name)
         try:
-            cls = registry.get(use.rule)
-        except UnknownRule as exc:
-            add((*path, "rule"), f"未知规则 / {exc}")
+            cls = rules_registry.get(use.rule)
+        except UnknownPlugin as exc:  # its message is bilingual and lists the known rules
+            add((*path, "rule"), str(exc))
             continue
         try:
             params = cls.Params.model_validate(use.params)

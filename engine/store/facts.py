@@ -1,4 +1,5 @@
-"""Reading case facts: one case's, or those of many cases at once (the daemon's chunks)."""
+"""Case facts: one case's, or those of many cases at once (the daemon's chunks), and the
+stored rows the ops layer changes."""
 
 from __future__ import annotations
 
@@ -24,3 +25,16 @@ def facts_by_case(session: Session, case_ids: Iterable[int], names: Iterable[str
                                                        CaseFact.name.in_(list(names)))):
         found.setdefault(case_id, {})[name] = value.get("v")
     return found
+
+
+def fact_row(session: Session, case_id: int, name: str) -> CaseFact | None:
+    """The stored row of one fact of a case, or None: the row itself, so the caller can
+    change or delete it in its transaction (setting a fact)."""
+    return session.scalar(select(CaseFact).where(CaseFact.case_id == case_id, CaseFact.name == name))
+
+
+def fact_rows(session: Session, case_id: int, names: Iterable[str]) -> list[CaseFact]:
+    """The stored rows of the facts called ``names`` of a case, in one query (a new round
+    deletes its ``per_round`` facts)."""
+    return list(session.scalars(select(CaseFact).where(CaseFact.case_id == case_id,
+                                                       CaseFact.name.in_(list(names)))))

@@ -7,11 +7,12 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from rules.registry import registry
+from engine.spec.rule_registry import rules_registry
 
 
 def rule_doc(name: str) -> dict[str, Any]:
-    cls = registry.get(name)
+    """What rule ``name`` checks and its parameters; ``UnknownPlugin`` lists the known rules."""
+    cls = rules_registry.get(name)
     params = []
     for field, info in cls.Params.model_fields.items():
         default = None if info.default is PydanticUndefined else info.default
@@ -28,4 +29,4 @@ def rule_doc(name: str) -> dict[str, Any]:
 
 
 def all_rule_docs() -> list[dict[str, Any]]:
-    return [rule_doc(name) for name in registry.names()]
+    return [rule_doc(name) for name in rules_registry.names()]
