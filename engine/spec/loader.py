@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from engine.base.errors import BadInput, InvalidDefinition, Problem
 from engine.spec.definition import Workflow
+from engine.spec.problems import pydantic_problems
 from engine.spec.workcalendar import DEFAULT_CALENDAR, WorkCalendar, parse_overrides
 from rules.base import Rule
 
@@ -101,7 +100,8 @@ def load_calendar(text: str | None, file: str, problems: list[Problem]) -> WorkC
 def load_workflow_text(text: str, file: str, templates: dict[str, str], template_dir: str = TEMPLATE_DIR,
                        problems: list[Problem] | None = None, calendar_text: str | None = None,
                        calendar_file: str = CALENDAR_FILE) -> LoadedWorkflow:
-    from engine.spec.validate import check_workflow, coverage_warnings  # they need the loaded model
+    # Imported when a workflow is really checked: a short command takes it, checked, from the cache.
+    from engine.spec.validate import check_workflow, coverage_warnings
 
     problems = list(problems or [])
     calendar = load_calendar(calendar_text, calendar_file, problems)
@@ -135,83 +135,3 @@ def _parse(located: Located, problems: list[Problem]) -> Workflow | None:
     except ValidationError as exc:
         problems += pydantic_problems(exc, located, Workflow)
         return None
-
-
-def pydantic_problems(exc: ValidationError, located: Located, model: type[BaseModel],
-                      prefix: tuple[str | int, ...] = ()) -> list[Problem]:
-    """Turn pydantic's errors into placed, readable problems."""
-    problems = []
-    for err in exc.errors():
-        path = prefix + data_path(located.data, prefix, err["loc"])
-        where = ".".join(map(str, path)) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            allowed = ", ".join(allowed_keys(model, path[len(prefix):-1]))
-            msg = f"未知的键 / unknown key '{path[-1]}' in {'.'.join(map(str, path[:-1])) or 'the top level'}; allowed keys: {allowed}"
-        elif err["type"] == "missing":
-            msg = f"缺少必填项 / missing required key '{path[-1] if path else ''}' in {'.'.join(map(str, path[:-1])) or 'the top level'}"
-        else:
-            text = err["msg"].removeprefix("Value error, ")
-            msg = f"{where}: {text} (got {err['input']!r})" if _simple(err.get("input")) else f"{where}: {text}"
-        problems.append(located.problem(path, msg))
-    return problems
-
-
-def _simple(value: object) -> bool:
-    return isinstance(value, (str, int, float, bool)) or value is None
-
-
-def data_path(data: Any, prefix: tuple[str | int, ...], loc: tuple[Any, ...]) -> tuple[str | int, ...]:
-    """Keep the parts of a pydantic ``loc`` that are real keys or indexes in the data.
-
-    pydantic inserts union-member and validator names (``'str'``, ``'tuple[str, ...]'``)
-    into ``loc``; they are not places in the file.
-    """
-    node = data
-    for part in prefix:  # the prefix may name a key the file left out (a rule without params)
-        node = node.get(part) if isinstance(node, dict) else None
-    path: list[str | int] = []
-    for i, part in enumerate(loc):
-        if isinstance(node, dict) and part in node or isinstance(node, (list, tuple)) and isinstance(part, int) and part < len(node):
-            node = node[part]
-            path.append(part)
-        elif i == len(loc) - 1 and (isinstance(node, dict) or node is None):
-            path.append(part)  # a missing or unknown key (or one under a missing mapping): name it anyway
-    return tuple(path)
-
-
-def allowed_keys(model: type[BaseModel], path: tuple[str | int, ...]) -> list[str]:
-    """The keys the schema allows at ``path`` (for 'unknown key' messages)."""
-    current: Any = model
-    for part in path:
-        current = _step(current, part)
-        if current is None:
-            return []
-    return list(current.model_fields) if _is_model(current) else []
-
-
-def _is_model(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, BaseModel)
-
-
-def _step(tp: Any, part: str | int) -> Any:
-    if _is_model(tp):
-        if not isinstance(part, str) or part not in tp.model_fields:
-            return None
-        return _unwrap(tp.model_fields[part].annotation)
-    origin = typing.get_origin(tp)
-    if origin in (dict, tuple, list):
-        args = typing.get_args(tp)
-        return _unwrap(args[-1] if origin is dict else args[0])
-    return None
-
-
-def _unwrap(tp: Any) -> Any:
-    """From ``X | None`` or ``Annotated[X, …]`` to the structured member, if any."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(tp)[0])
-    if origin in (typing.Union, types.UnionType):
-        members = [_unwrap(a) for a in typing.get_args(tp) if a is not type(None)]
-        structured = [m for m in members if _is_model(m) or typing.get_origin(m) in (dict, tuple, list)]
-        return structured[0] if structured else members[0]
-    return tp

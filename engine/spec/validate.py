@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from engine.base.errors import Problem, UnknownPlugin
 from engine.base.yamlsafe import Located
 from engine.spec.definition import Deadline, Transition, Workflow
+from engine.spec.problems import pydantic_problems
 from engine.spec.rule_registry import rules_registry
 from notifiers.render import NoticeRenderer, sample_context
 from rules.base import Rule
@@ -177,8 +178,6 @@ def _check_ambiguity(wf: Workflow, add) -> None:
 
 
 def _check_rules(wf: Workflow, located: Located, add, problems: list[Problem]) -> dict[str, Rule]:
-    from engine.spec.loader import pydantic_problems
-
     rules: dict[str, Rule] = {}
     for name, use in wf.rules.items():
         path = ("rules", name)
