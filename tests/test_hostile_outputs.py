@@ -270,7 +270,7 @@ def test_dashboard_escapes_every_value(hostile, tmp_path):
 
 
 def test_dashboard_template_marks_nothing_safe():
-    template = (Path(__file__).parent.parent / "engine" / "templates" / "dashboard.html.j2").read_text(encoding="utf-8")
+    template = (Path(__file__).parent.parent / "engine" / "reports" / "templates" / "dashboard.html.j2").read_text(encoding="utf-8")
     assert "|safe" not in template.replace(" ", "") and "autoescape" not in template
 
 
