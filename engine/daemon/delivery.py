@@ -24,16 +24,27 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from engine.base import failpoints
 from engine.ops.notices import alert_notice, resolve_admins
-from engine.store.db import Store, database_now
-from engine.store.models import Case, Delivery, Notice, NoticeStatus
+from engine.store.db import Store
+from engine.store.models import Delivery, Notice, NoticeStatus
+from engine.store.outbox_queries import (
+    case_ref,
+    delivery_statuses,
+    delivery_with_key,
+    lease_due_deliveries,
+    notice_counts,
+    release_leases,
+    undelivered,
+    unexpanded_notices,
+)
 from notifiers.base import DeliveryError, Message, redact
 from notifiers.config import NotifierConfig
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger("rectify.delivery")
 NO_CHANNEL = "(none)"
@@ -50,9 +61,7 @@ def expand(store: Store, config: NotifierConfig, now: datetime, batch: int = 200
     """Create the deliveries of notices not yet expanded; returns how many notices."""
     with store.transaction() as session:
         # Locked and skipped by other daemons (PostgreSQL), so two never expand one notice.
-        notices = list(session.scalars(select(Notice).where(
-            Notice.status == NoticeStatus.PENDING.value, Notice.expanded.is_(False)).order_by(Notice.id).limit(batch)
-            .with_for_update(skip_locked=True)))
+        notices = unexpanded_notices(session, batch)
         for notice in notices:
             _expand_one(session, notice, config, now)
         return len(notices)
@@ -84,7 +93,7 @@ def _expand_one(session: Session, notice: Notice, config: NotifierConfig, now: d
 
 def _add(session: Session, notice: Notice, channel: str, address: str, recipient: str, now: datetime) -> Delivery:
     key = f"{notice.idempotency_key}|{channel}|{address}"
-    existing = session.scalar(select(Delivery).where(Delivery.idempotency_key == key))
+    existing = delivery_with_key(session, key)
     if existing is not None:  # two recipients sharing one address get one message
         return existing
     delivery = Delivery(notice_id=notice.id, channel=channel, address=address, recipient=recipient,
@@ -101,14 +110,7 @@ def _claim(store: Store, now: datetime, batch: int, lease: timedelta) -> tuple[l
     its lease and, on failure, puts its next attempt after ``now``, so one pass meets each
     delivery once."""
     with store.transaction() as session:
-        real = database_now(session)
-        query = (select(Delivery).where(Delivery.status == NoticeStatus.PENDING.value, Delivery.next_attempt_at <= now,
-                                        or_(Delivery.leased_until.is_(None), Delivery.leased_until <= real))
-                 .order_by(Delivery.next_attempt_at, Delivery.id).limit(batch).with_for_update(skip_locked=True))
-        due = list(session.scalars(query))
-        for delivery in due:
-            delivery.leased_until = real + lease
-        return [d.id for d in due], real + lease
+        return lease_due_deliveries(session, now, batch, lease)
 
 
 def _release(store: Store, ids: list[int], until: datetime) -> None:
@@ -117,8 +119,7 @@ def _release(store: Store, ids: list[int], until: datetime) -> None:
     after the lease. Only leases still ours (same end) are released: one that ran out and was
     taken over by another daemon is that daemon's now."""
     with store.transaction() as session:
-        session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == NoticeStatus.PENDING.value,
-                                               Delivery.leased_until == until).values(leased_until=None))
+        release_leases(session, ids, until)
 
 
 def claim_size(config: NotifierConfig, batch: int) -> int:
@@ -166,9 +167,9 @@ def _stopping(stop: threading.Event | None) -> bool:
 def _message(session: Session, delivery: Delivery) -> Message:
     notice = session.get(Notice, delivery.notice_id)
     assert notice is not None
-    case_ref = session.scalar(select(Case.ref).where(Case.id == notice.case_id)) if notice.case_id else None
+    ref = case_ref(session, notice.case_id) if notice.case_id else None
     person = next((p for p in notice.recipients if p["name"] == delivery.recipient), None)
-    return Message(delivery.idempotency_key, notice.title, notice.body, notice.template, case_ref, person,
+    return Message(delivery.idempotency_key, notice.title, notice.body, notice.template, ref, person,
                    tuple(p["name"] for p in notice.recipients))
 
 
@@ -225,7 +226,7 @@ def _settle(session: Session, delivery: Delivery, error: str | None, now: dateti
 
 def _settle_notice(session: Session, notice: Notice) -> None:
     session.flush()
-    statuses = set(session.scalars(select(Delivery.status).where(Delivery.notice_id == notice.id)))
+    statuses = delivery_statuses(session, notice.id)
     if NoticeStatus.PENDING.value in statuses:
         return
     notice.status = NoticeStatus.DEAD.value if NoticeStatus.DEAD.value in statuses else NoticeStatus.DELIVERED.value
@@ -253,9 +254,7 @@ def retry(session: Session, notice_id: int, now: datetime) -> int:
 
         raise NotFound("notice 通知", notice_id, "list notices with 'rectify notices list'")
     count = 0
-    for delivery in session.scalars(select(Delivery).where(Delivery.notice_id == notice_id,
-                                                           Delivery.status != NoticeStatus.DELIVERED.value,
-                                                           Delivery.channel != NO_CHANNEL)):
+    for delivery in undelivered(session, notice_id, NO_CHANNEL):
         delivery.status, delivery.attempts, delivery.next_attempt_at = NoticeStatus.PENDING.value, 0, now
         count += 1
     if count or not notice.expanded:
@@ -264,4 +263,5 @@ def retry(session: Session, notice_id: int, now: datetime) -> int:
 
 
 def counts(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(Notice.status, func.count()).group_by(Notice.status)).all())
+    """How many notices there are in each status."""
+    return notice_counts(session)

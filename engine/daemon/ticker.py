@@ -8,11 +8,11 @@ whose case has moved on is marked ``skipped`` (leaving a state cancels its timer
 this only happens when two actors race).
 
 No duty is dropped. An operational database error (a lock held past the busy timeout, a
-lost connection, a serialization failure: ``is_operational``) is the database's trouble,
-not the timer's: the tick stops there, whatever it had not committed stays pending, and
-the report says why so the daemon waits longer before the next tick (engine.daemon.loop). A
-timer that fails for a reason of its own is set aside as ``failed`` and the administrators
-are alerted in the same transaction (engine.daemon.timer_admin).
+lost connection, a serialization failure: ``engine.store.db.is_operational``) is the
+database's trouble, not the timer's: the tick stops there, whatever it had not committed
+stays pending, and the report says why so the daemon waits longer before the next tick
+(engine.daemon.loop). A timer that fails for a reason of its own is set aside as ``failed``
+and the administrators are alerted in the same transaction (engine.daemon.timer_admin).
 """
 
 from __future__ import annotations
@@ -22,13 +22,10 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from engine.base import failpoints
-from engine.base.errors import Conflict, DatabaseUnavailable, RectifyError
+from engine.base.errors import Conflict, RectifyError
 from engine.daemon.timer_admin import set_aside
 from engine.daemon.timer_batch import BULK_KINDS, ChunkOutcome, fire_chunk
 from engine.ops.bulletin import issue_due_bulletins
@@ -37,8 +34,13 @@ from engine.ops.deploy import compiled_version
 from engine.ops.notices import plan_due_notice, queue_notice
 from engine.ops.officials import SYSTEM
 from engine.ops.timers import next_recurrence
-from engine.store.db import Store
+from engine.store.db import Store, describe_operational, is_operational
 from engine.store.models import Case, Timer, TimerStatus
+from engine.store.timer_queries import due_timers
+from notifiers.render import NoticeTemplateError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger("rectify.daemon")
 
@@ -87,32 +89,6 @@ def tick(store: Store, now: datetime, batch: int = 500, stop: threading.Event | 
     return report
 
 
-def is_operational(exc: BaseException) -> bool:
-    """True when the database is in trouble rather than the work: ``DatabaseUnavailable`` (what
-    the store raises for SQLAlchemy's ``OperationalError``: locked past the busy timeout,
-    server gone, serialization failure, deadlock), a raw ``OperationalError``, or any DBAPI
-    error after which the connection was invalidated (lost). Explicit causes are followed."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # a cause chain is short; a cycle must not loop forever
-        if seen is None:
-            return False
-        if isinstance(seen, (DatabaseUnavailable, OperationalError)):
-            return True
-        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
-            return True
-        seen = seen.__cause__
-    return False
-
-
-def describe_operational(exc: BaseException) -> str:
-    """The driver's own words for an operational error (``OperationalError: database is locked``)."""
-    seen: BaseException | None = exc
-    while seen is not None and not isinstance(seen, DBAPIError):
-        seen = seen.__cause__
-    root = exc if seen is None else seen.orig if seen.orig is not None else seen
-    return f"{type(root).__name__}: {str(root).strip()}"
-
-
 def _fire_due(store: Store, now: datetime, batch: int, stop: threading.Event | None, report: TickReport) -> None:
     passed_over: set[int] = set()
     conflicts: Counter = Counter()
@@ -122,11 +98,7 @@ def _fire_due(store: Store, now: datetime, batch: int, stop: threading.Event | N
         if stop is not None and stop.is_set():
             return
         with store.transaction() as session:
-            query = select(Timer.id, Timer.kind).where(Timer.status == TimerStatus.PENDING.value,
-                                                       Timer.due_at <= now)
-            if passed_over:
-                query = query.where(Timer.id.not_in(passed_over))
-            due = list(session.execute(query.order_by(Timer.due_at, Timer.id).limit(batch)))
+            due = due_timers(session, now, passed_over, batch)
         if not due:
             _bulletins(store, now, report)
             return
@@ -267,6 +239,8 @@ def _fire_auto(session: Session, case: Case, timer: Timer, now: datetime, report
     try:
         with session.begin_nested():  # a refused automatic transition must not undo the timer's status
             result = fire(session, case, trigger, SYSTEM, now, note="自动转换 / automatic transition")
+    except NoticeTemplateError:
+        raise  # the workflow's template is broken, not the transition refused: the timer is set aside
     except RectifyError as exc:
         timer.status = TimerStatus.SKIPPED.value
         timer.payload = {**timer.payload, "refused": str(exc)}

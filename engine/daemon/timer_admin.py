@@ -14,16 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from engine.base.clock import fmt
 from engine.base.errors import InvalidValue, NotFound
 from engine.ops.deploy import compiled_version
 from engine.ops.notices import alert_notice, resolve_admins
-from engine.store.models import Case, Notice, Official, Organization, Timer, TimerStatus
+from engine.store.admin_queries import active_administrators
+from engine.store.models import Case, Notice, Organization, Timer, TimerStatus
+from engine.store.outbox_queries import notice_key_taken
+from engine.store.timer_queries import timers_listed, timers_locked
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 KIND_LABELS = {"reminder": "催办提醒", "escalation": "逾期督办通报", "recurring": "定期提醒", "auto": "自动转换",
                "deadline": "期限"}
@@ -70,7 +73,7 @@ def _alert_key(session: Session, timer_id: int) -> str:
     attempt = 1
     while True:
         key = f"alert:timer:{timer_id}" + (f":{attempt}" if attempt > 1 else "")
-        if session.scalar(select(Notice.id).where(Notice.idempotency_key == key)) is None:
+        if not notice_key_taken(session, key):
             return key
         attempt += 1
 
@@ -79,10 +82,8 @@ def administrators(session: Session) -> list[dict[str, Any]]:
     """Who hears of a timer set aside: the active administrators, who may retry it; before any
     is registered, the county department (``FALLBACK_ROLES``), so the alert always has readers
     when the county has officials at all."""
-    admins = session.scalars(select(Official).where(Official.admin.is_(True), Official.active.is_(True))
-                             .order_by(Official.name))
     found = [{"name": o.name, "role": o.role, "email": o.email, "phone": o.phone, **(o.channels or {})}
-             for o in admins]
+             for o in active_administrators(session)]
     return found or resolve_admins(session, FALLBACK_ROLES)
 
 
@@ -104,16 +105,8 @@ def list_timers(session: Session, *, failed: bool = False, due_at: datetime | No
         raise InvalidValue("--failed 与 --due 不能同时使用 / choose one of --failed and --due")
     if limit < 1:
         raise InvalidValue(f"数量必须是正数 / the limit must be at least 1, not {limit}")
-    query = (select(Timer, Case.ref, Organization.name).join(Case, Timer.case_id == Case.id)
-             .join(Organization, Case.organization_id == Organization.id))
-    if failed:
-        query = query.where(Timer.status == TimerStatus.FAILED.value).order_by(Timer.id.desc())
-    else:
-        query = query.where(Timer.status == TimerStatus.PENDING.value)
-        if due_at is not None:
-            query = query.where(Timer.due_at <= due_at)
-        query = query.order_by(Timer.due_at, Timer.id)
-    return [_row(timer, ref, org) for timer, ref, org in session.execute(query.limit(limit))]
+    rows = timers_listed(session, failed=failed, due_at=due_at, limit=limit)
+    return [_row(timer, ref, org) for timer, ref, org in rows]
 
 
 def _row(timer: Timer, ref: str, organization: str) -> dict[str, Any]:
@@ -145,7 +138,7 @@ def retry_timers(session: Session, ids: list[int], now: datetime) -> list[RetryO
     that is not failed is left as it is. One outcome per id, in the order given.
     """
     wanted = list(dict.fromkeys(ids))
-    timers = {t.id: t for t in session.scalars(select(Timer).where(Timer.id.in_(wanted)).with_for_update())}
+    timers = {t.id: t for t in timers_locked(session, wanted)}
     missing = [i for i in wanted if i not in timers]
     if missing:
         raise NotFound("timer 定时任务", ", ".join(map(str, missing)),

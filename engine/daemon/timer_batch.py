@@ -21,10 +21,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.orm import Session, aliased
+from typing import TYPE_CHECKING, Any
 
 from engine.base import failpoints
 from engine.base.errors import Conflict
@@ -43,15 +40,20 @@ from engine.spec.machine import CompiledWorkflow
 from engine.store.chain import GENESIS, event_hash
 from engine.store.db import reserve_ids
 from engine.store.facts import facts_by_case
-from engine.store.models import (
-    Case,
-    Event,
-    Notice,
-    Organization,
-    Timer,
-    TimerStatus,
-    WorkflowVersion,
+from engine.store.models import TimerStatus
+from engine.store.timer_queries import (
+    advance_case_heads,
+    case_heads,
+    claim_timers,
+    insert_fired,
+    settle_timers,
+    still_pending,
+    workflow_versions,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger("rectify.daemon")
 
@@ -90,19 +92,14 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
     fires the timers one by one).
     """
     out = ChunkOutcome()
-    claim = (select(Timer.id, Timer.case_id, Timer.state, Timer.round, Timer.kind, Timer.due_at, Timer.payload)
-             .where(Timer.id.in_(ids), Timer.status == TimerStatus.PENDING.value)
-             .order_by(Timer.due_at, Timer.id).with_for_update(of=Timer, skip_locked=True))
-    timers = session.execute(claim).all()
+    timers = claim_timers(session, ids)
     claimed = {t.id for t in timers}
     if len(claimed) < len(ids):  # not claimed: settled meanwhile, or held by another transaction
-        missing = [i for i in ids if i not in claimed]
-        out.locked = list(session.scalars(select(Timer.id).where(Timer.id.in_(missing),
-                                                                 Timer.status == TimerStatus.PENDING.value)))
+        out.locked = still_pending(session, [i for i in ids if i not in claimed])
     if not timers:
         return out
     heads = _read_cases(session, sorted({t.case_id for t in timers}))
-    compiled = {vid: compiled_version(v) for vid, v in _versions(session, {h.version_id for h in heads.values()})}
+    compiled = {v.id: compiled_version(v) for v in workflow_versions(session, {h.version_id for h in heads.values()})}
     roles = sorted({r for t in timers if t.kind != "deadline" for r in t.payload.get("notify", ())})
     holders = officials_in_roles(session, roles) if roles else []
     facts = facts_by_case(session, list(heads), roles) if roles else {}
@@ -142,26 +139,13 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
 
 
 def _read_cases(session: Session, case_ids: list[int]) -> dict[int, _Head]:
-    parent, township = aliased(Organization), aliased(Organization)
-    query = (select(Case.id, Case.ref, Case.state, Case.round, Case.key_target, Case.weak_and_lax, Case.problems,
-                    Case.flags, Case.workflow_version_id, Case.version, Case.due_at, Case.event_seq, Case.event_head,
-                    Organization.name, Organization.code, Organization.path, Organization.secretary_name,
-                    Organization.secretary_phone, parent.name.label("superior"), township.name.label("township"))
-             .join(Organization, Case.organization_id == Organization.id)
-             .outerjoin(parent, Organization.parent_id == parent.id)
-             .outerjoin(township, Case.township_id == township.id)
-             .where(Case.id.in_(case_ids)).order_by(Case.id)
-             .with_for_update(of=Case))  # PostgreSQL: wait for an official's commit, then see its row
+    """The chunk's cases as heads, read (and, on PostgreSQL, locked) in one query."""
     heads = {}
-    for r in session.execute(query):
+    for r in case_heads(session, case_ids):
         card = CaseCard(r.id, r.ref, r.state, r.round, r.key_target, r.weak_and_lax, list(r.problems), list(r.flags),
                         r.name, r.code, r.path, r.superior or "", r.township, r.secretary_name, r.secretary_phone)
         heads[r.id] = _Head(card, r.workflow_version_id, r.version, r.due_at, r.event_seq, r.event_head or GENESIS)
     return heads
-
-
-def _versions(session: Session, ids: set[int]) -> list[tuple[int, WorkflowVersion]]:
-    return [(v.id, v) for v in session.scalars(select(WorkflowVersion).where(WorkflowVersion.id.in_(ids)))]
 
 
 def _notice(compiled: CompiledWorkflow, head: _Head, timer: Any, now: datetime, holders: list[Holder],
@@ -186,20 +170,16 @@ def _notice(compiled: CompiledWorkflow, head: _Head, timer: Any, now: datetime, 
 
 def _write(conn: Connection, now: datetime, settled: list[tuple[int, str]], events: list[dict[str, Any]],
            notices: list[dict[str, Any]], following: list[dict[str, Any]], heads: dict[int, _Head]) -> None:
-    if events:
-        conn.execute(insert(Event), events)
-        conn.execute(insert(Notice), notices)
-    if following:
-        conn.execute(insert(Timer), following)
+    """One statement per table (engine.store.timer_queries); ``Conflict`` when a case's row
+    version moved on since the chunk read it."""
+    insert_fired(conn, events, notices, following)
     for status in (TimerStatus.FIRED.value, TimerStatus.SKIPPED.value):
         ids = [tid for tid, st in settled if st == status]
         if ids:
-            conn.execute(update(Timer).where(Timer.id.in_(ids)).values(status=status, fired_at=now))
+            settle_timers(conn, ids, status, now)
     moved = [{"cid": h.card.id, "seen": h.row_version, "seq": h.seq, "head": h.head}
              for h in heads.values() if h.touched]
     if moved:
-        result = conn.execute(update(Case).where(Case.id == bindparam("cid"), Case.version == bindparam("seen"))
-                              .values(event_seq=bindparam("seq"), event_head=bindparam("head"), updated_at=now,
-                                      version=Case.version + 1), moved)
-        if result.rowcount != len(moved):  # the optimistic lock, as the ORM's version column does it
-            raise Conflict(f"{len(moved) - result.rowcount} case(s) changed under the daemon's chunk")
+        matched = advance_case_heads(conn, moved, now)
+        if matched != len(moved):  # the optimistic lock, as the ORM's version column does it
+            raise Conflict(f"{len(moved) - matched} case(s) changed under the daemon's chunk")

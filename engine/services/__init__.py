@@ -16,12 +16,10 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from engine.base.errors import CheckFailed, RectifyError, Refused
 from engine.ops.identity import record_refusal, whoami
 from engine.services.access import Access, Caller
-from engine.store.db import Store
+from engine.store.db import DatabaseLibraryError, Store
 
 T = TypeVar("T")
 
@@ -73,5 +71,5 @@ def record_refused(store: Store, caller: Caller, exc: RectifyError) -> None:
         record_refusal(session, me.login, me.official.name if me.official else None, caller.command, str(exc))
 
     # No database to record in (or an unusable one): the refusal is still reported to the caller.
-    with suppress(RectifyError, SQLAlchemyError, OSError):
+    with suppress(RectifyError, DatabaseLibraryError, OSError):
         store.write(run, attempts=2)

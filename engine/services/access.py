@@ -17,15 +17,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from engine.base.clock import DEFAULT_TZ, parse_when, utcnow
 from engine.base.errors import PermissionDenied
 from engine.ops.identity import Identity, acting_actor, require_admin, whoami
 from engine.ops.officials import Actor, get_official
 from engine.ops.orgs import is_within
+from engine.store.admin_queries import newest_campaign
 from engine.store.models import Campaign, Case, Organization
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 BOOTSTRAP_WARNING = (
     "提醒：尚未登记管理员，任何能运行 rectify 的登录名都可办理管理事项，请尽快用 "
@@ -73,10 +76,7 @@ class Access:
     def zone(self) -> str:
         """The time zone to show times in when no one case is in view: the newest campaign's
         workflow's (the default before any is deployed)."""
-        from sqlalchemy import select
-
-        newest = self.session.scalar(select(Campaign).order_by(Campaign.year.desc(), Campaign.id.desc()).limit(1))
-        return _timezone(newest)
+        return _timezone(newest_campaign(self.session))
 
     # --- acting --------------------------------------------------------------------------
 

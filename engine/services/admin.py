@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from engine.base.errors import BadInput, NotFound
 from engine.ops import identity as identities
 from engine.ops.deploy import campaigns, compiled_version, deploy, resolve_campaign
@@ -18,8 +16,9 @@ from engine.ops.officials import add_official, list_officials
 from engine.ops.orgs import OrgRow, get_org, import_organizations
 from engine.services import Access, Caller, Done, read, write
 from engine.spec.loader import LoadedWorkflow
+from engine.store.admin_queries import official_named, organizations_within
 from engine.store.db import Store
-from engine.store.models import Official, Organization
+from engine.store.models import Official
 
 
 def may_upgrade(store: Store, caller: Caller) -> Done[None]:
@@ -72,15 +71,11 @@ def may_import(store: Store, caller: Caller, what_zh: str, what_en: str) -> None
 def list_orgs(store: Store, caller: Caller, township: str | None = None) -> Done[list[dict[str, Any]]]:
     """Organizations inside the caller's jurisdiction, in hierarchy order."""
     def work(access: Access) -> list[dict[str, Any]]:
-        query = select(Organization).order_by(Organization.path)
         scope = access.scope()
-        if scope is not None:
-            query = query.where(Organization.path.startswith(scope.path, autoescape=True))
-        if township:
-            query = query.where(Organization.township_id == get_org(access.session, township).id)
+        township_id = get_org(access.session, township).id if township else None
+        found = organizations_within(access.session, scope.path if scope is not None else None, township_id)
         return [{"code": o.code, "name": o.name, "kind": o.kind, "parent": o.parent.code if o.parent else None,
-                 "secretary": o.secretary_name, "phone": o.secretary_phone}
-                for o in access.session.scalars(query)]
+                 "secretary": o.secretary_name, "phone": o.secretary_phone} for o in found]
     return read(store, caller, work)
 
 
@@ -128,7 +123,7 @@ def update(store: Store, caller: Caller, name: str, *, login: str | None = None,
 
     def work(access: Access) -> OfficialShown:
         access.require_admin("修改官员", "change officials")
-        person = access.session.scalar(select(Official).where(Official.name == name))
+        person = official_named(access.session, name)
         if person is None:
             raise NotFound("official 官员", name, "list them with 'rectify official list'")
         if login or no_login:

@@ -15,8 +15,6 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
 from engine.base.errors import Refused
 from engine.daemon.delivery import deliver
 from engine.daemon.ticker import tick
@@ -28,9 +26,17 @@ from engine.ops.spotcheck import draw as spot_draw
 from engine.reports.dashboard import dashboard
 from engine.reports.report_html import write_dashboard
 from engine.spec.loader import load_workflow_file
+from engine.store.admin_queries import (
+    case_counts_by_round,
+    case_counts_by_state,
+    event_count,
+    events_in_round,
+    first_notice_of,
+    notice_counts_by_template,
+)
 from engine.store.db import Store
 from engine.store.migrate import upgrade
-from engine.store.models import Case, Event, Notice, OrgKind
+from engine.store.models import OrgKind
 from notifiers.config import NotifierConfig
 from notifiers.files import FileChannel, FileSettings
 from workflows import DEFAULT_WORKFLOW
@@ -234,8 +240,7 @@ class Demo:
             with self.store.transaction() as s:
                 case = get_case(s, plan.ref)
                 if trigger == "submit_self_check":  # the township has sent every progress report asked for
-                    sent = s.scalar(select(func.count()).select_from(Event).where(
-                        Event.case_id == case.id, Event.trigger == "recurring", Event.round == case.round))
+                    sent = events_in_round(s, case.id, "recurring", case.round)
                     set_fact(s, case, "progress_reports", str(sent), self._actor(s, who), now)
                 result = fire(s, case, trigger, self._actor(s, who), now, note)
                 for w in result.warnings:
@@ -326,11 +331,11 @@ class Demo:
 
     def summary(self) -> str:
         with self.store.transaction() as s:
-            states = Counter(dict(s.execute(select(Case.state, func.count()).group_by(Case.state)).all()))
-            rounds = Counter(dict(s.execute(select(Case.round, func.count()).group_by(Case.round)).all()))
-            notices = Counter(dict(s.execute(select(Notice.template, func.count()).group_by(Notice.template)).all()))
-            events = s.scalar(select(func.count()).select_from(Event))
-            sample = s.scalars(select(Notice).where(Notice.template == "overdue_escalation").limit(1)).first()
+            states = Counter(case_counts_by_state(s))
+            rounds = Counter(case_counts_by_round(s))
+            notices = Counter(notice_counts_by_template(s))
+            events = event_count(s)
+            sample = first_notice_of(s, "overdue_escalation")
             sample_text = f"{sample.title}\n{sample.body}" if sample else ""
         labels = {n: st.label for n, st in self.wf.states.items()}
         db = self.folder / "rectify.db"

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
-
 from engine.base.clock import fmt
 from engine.base.errors import BadInput, NotFound
 from engine.daemon import delivery
@@ -20,17 +18,18 @@ from engine.ops.deploy import compiled_version
 from engine.ops.notices import notice_context
 from engine.services import Access, Caller, Done, read, write
 from engine.store.db import Store
-from engine.store.models import Case, Delivery, Notice, Organization
+from engine.store.models import Case, Notice
+from engine.store.outbox_queries import deliveries_of, notices_within
 from notifiers.render import NoticeTemplateError, RenderedNotice
 
 
-def _readable(access: Access, query: Select) -> Select:
-    """Only the notices the caller may read."""
+def _readable_within(access: Access) -> str | None:
+    """The path of the jurisdiction whose notices the caller may read; None for every notice
+    (an administrator, or a county-wide jurisdiction, reads those of no case too)."""
     scope = access.scope()
     if scope is None or scope.parent_id is None:
-        return query
-    return (query.join(Case, Case.id == Notice.case_id).join(Organization, Organization.id == Case.organization_id)
-            .where(Organization.path.startswith(scope.path, autoescape=True)))
+        return None
+    return scope.path
 
 
 def _notice(access: Access, notice_id: int) -> Notice:
@@ -50,15 +49,13 @@ def list_notices(store: Store, caller: Caller, *, status: str | None = None, cas
                  limit: int = 50) -> Done[list[dict[str, Any]]]:
     """Notices newest first."""
     def work(access: Access) -> list[dict[str, Any]]:
-        query = _readable(access, select(Notice)).order_by(Notice.id.desc()).limit(limit)
-        if status:
-            query = query.where(Notice.status == status)
-        if case_ref:
-            query = query.where(Notice.case_id == access.require_case(get_case(access.session, case_ref)).id)
+        within = _readable_within(access)
+        case_id = access.require_case(get_case(access.session, case_ref)).id if case_ref else None
         zone = access.zone()
+        found = notices_within(access.session, within, status=status, case_id=case_id, limit=limit)
         return [{"id": n.id, "created": fmt(n.created_at, zone), "template": n.template, "title": n.title,
                  "status": n.status, "attempts": n.attempts, "recipients": [p["name"] for p in n.recipients],
-                 "last_error": n.last_error} for n in access.session.scalars(query)]
+                 "last_error": n.last_error} for n in found]
     return read(store, caller, work)
 
 
@@ -67,7 +64,7 @@ def show_notice(store: Store, caller: Caller, notice_id: int) -> Done[dict[str, 
     def work(access: Access) -> dict[str, Any]:
         n = _notice(access, notice_id)
         zone = access.zone()
-        rows = access.session.scalars(select(Delivery).where(Delivery.notice_id == n.id).order_by(Delivery.id))
+        rows = deliveries_of(access.session, n.id)
         return {"id": n.id, "key": n.idempotency_key, "template": n.template, "template_hash": n.template_hash,
                 "title": n.title, "body": n.body, "status": n.status, "created": fmt(n.created_at, zone),
                 "recipients": n.recipients,

@@ -10,15 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from engine.base.clock import fmt
 from engine.ops import audit, spotcheck
 from engine.ops.cases import get_case
 from engine.ops.deploy import resolve_campaign
 from engine.services import Access, Caller, Done, read, write
+from engine.store.admin_queries import refusals_newest_first
 from engine.store.db import Store
-from engine.store.models import Refusal
 
 
 def verify_audit(store: Store, caller: Caller, case_ref: str | None = None,
@@ -56,7 +54,7 @@ def refusals(store: Store, caller: Caller, limit: int = 50) -> Done[list[dict[st
         zone = access.zone()
         return [{"id": r.id, "at": fmt(r.at, zone), "login": r.login, "actor": r.actor,
                  "command": r.command, "reason": r.reason}
-                for r in access.session.scalars(select(Refusal).order_by(Refusal.id.desc()).limit(limit))]
+                for r in refusals_newest_first(access.session, limit)]
     return read(store, caller, work)
 
 

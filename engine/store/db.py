@@ -47,6 +47,10 @@ WRITE_ATTEMPTS = 4
 RETRY_PAUSE = 0.2  # seconds, doubled at each attempt, times a random factor in [0.5, 1.5)
 # SQLSTATEs of PostgreSQL errors after which the transaction was rolled back and can be run again.
 RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+# The base of every error the database library raises. ``Store.transaction`` turns driver
+# errors into project errors, but the ORM's own (a misuse, a detached object) pass through:
+# a caller that must carry on whatever went wrong (recording a refusal) catches this too.
+DatabaseLibraryError = SQLAlchemyError
 
 
 def database_url(given: str | None = None) -> str:
@@ -147,6 +151,32 @@ def is_retryable(exc: BaseException) -> bool:
     text_ = str(orig).lower()
     return type(orig).__name__ == "OperationalError" and state is None and (
         "database is locked" in text_ or "database is busy" in text_ or "database table is locked" in text_)
+
+
+def is_operational(exc: BaseException) -> bool:
+    """True when the database is in trouble rather than the work: ``DatabaseUnavailable`` (what
+    the store raises for SQLAlchemy's ``OperationalError``: locked past the busy timeout,
+    server gone, serialization failure, deadlock), a raw ``OperationalError``, or any DBAPI
+    error after which the connection was invalidated (lost). Explicit causes are followed."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a cause chain is short; a cycle must not loop forever
+        if seen is None:
+            return False
+        if isinstance(seen, (DatabaseUnavailable, OperationalError)):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def describe_operational(exc: BaseException) -> str:
+    """The driver's own words for an operational error (``OperationalError: database is locked``)."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, DBAPIError):
+        seen = seen.__cause__
+    root = exc if seen is None else seen.orig if seen.orig is not None else seen
+    return f"{type(root).__name__}: {str(root).strip()}"
 
 
 def unavailable(shown: str, exc: DBAPIError) -> DatabaseUnavailable:
