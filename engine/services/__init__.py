@@ -14,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from engine.base.errors import CheckFailed, RectifyError, Refused
 from engine.ops.identity import record_refusal, whoami
 from engine.services.access import Access, Caller
 from engine.store.db import DatabaseLibraryError, Store
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -36,22 +39,21 @@ class Done(Generic[T]):
 
 def write(store: Store, caller: Caller, work: Callable[[Access], T]) -> Done[T]:
     """Run ``work`` in one write transaction (retried whole when the database is busy)."""
-    def run(session) -> Done[T]:
-        access = Access(session, caller)
-        value = work(access)
-        return Done(value, access.warnings)
-
-    return _refusals_recorded(store, caller, lambda: store.write(run))
+    return _refusals_recorded(store, caller, lambda: store.write(_with_access(caller, work)))
 
 
 def read(store: Store, caller: Caller, work: Callable[[Access], T]) -> Done[T]:
     """Run ``work`` in a read-only snapshot; a refused read is recorded like a refused write."""
-    def run(session) -> Done[T]:
+    return _refusals_recorded(store, caller, lambda: store.read(_with_access(caller, work)))
+
+
+def _with_access(caller: Caller, work: Callable[[Access], T]) -> Callable[[Session], Done[T]]:
+    """``work`` as a store's unit: the caller's rights are resolved afresh in each attempt's session."""
+    def run(session: Session) -> Done[T]:
         access = Access(session, caller)
         value = work(access)
         return Done(value, access.warnings)
-
-    return _refusals_recorded(store, caller, lambda: store.read(run))
+    return run
 
 
 def _refusals_recorded(store: Store, caller: Caller, attempt: Callable[[], Done[T]]) -> Done[T]:
