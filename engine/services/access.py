@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from engine.base.clock import DEFAULT_TZ, parse_when, utcnow
 from engine.base.errors import PermissionDenied
+from engine.ops.deploy import compiled_version
 from engine.ops.identity import Identity, acting_actor, require_admin, whoami
 from engine.ops.officials import Actor, get_official
 from engine.ops.orgs import is_within
@@ -156,7 +157,5 @@ def _timezone(where: Case | Campaign | str | None) -> str:
         return where
     if where is None:
         return DEFAULT_TZ
-    from engine.ops.deploy import compiled_version
-
     version = where.workflow_version if isinstance(where, Case) else where.current_version
     return compiled_version(version).definition.timezone
