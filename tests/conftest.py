@@ -1,29 +1,48 @@
-"""Shared fixtures: a real SQLite file and a real PostgreSQL server for every store test."""
+"""The suite's shared fixtures, one name per meaning.
+
+Databases
+    ``db_url`` / ``store``   an empty, migrated database, on SQLite and on PostgreSQL
+    ``county``               ``store`` with the small county of tests/county.py seeded (engine level)
+    ``rectify``              the county of the CLI tests (tests/runner.py), driven through the CLI,
+                             on both databases
+    ``surveyed_county``      ``rectify`` with four cases: accepted, re-rectified, rectifying, screening
+    ``ready_county``         a folder with a SQLite county whose cases wait for their next step,
+                             and the files the writing commands read (ledger, changed workflow)
+Servers
+    ``pg_server``            a throwaway PostgreSQL cluster, started once per session
+    ``http_server``          a webhook endpoint (tests/servers.py ``Hook``)
+    ``smtp_server``          an SMTP server (aiosmtpd) and its inbox
+
+The CLI counties are built once per session and backend and copied for each test (a SQLite file
+by the backup API, a PostgreSQL database by ``CREATE DATABASE … TEMPLATE``): building one takes
+seven commands, copying it a few milliseconds.
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
 import shutil
-from datetime import datetime
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 
 from engine.store.db import Store
 from engine.store.migrate import upgrade
+from tests.county import ROOT, TZ, WORKFLOW, at, seed_county
 from tests.pgserver import PgServer, find_bin
+from tests.runner import Rectify, build_county, build_ready_county, build_surveyed_county
+from tests.servers import Hook, Inbox, free_port, smtp_authenticator
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKFLOW = ROOT / "workflows" / "backward_orgs.yaml"
-TZ = ZoneInfo("Asia/Shanghai")
-
-
-def at(text_: str) -> datetime:
-    """A campaign-local time from 'YYYY-MM-DD[THH:MM]'."""
-    return datetime.fromisoformat(text_).replace(tzinfo=TZ)
+__all__ = ["ROOT", "TZ", "WORKFLOW", "at", "pg_database"]
+BACKENDS = ["sqlite", "postgres"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -38,6 +57,8 @@ def own_cache(tmp_path_factory):
     else:
         os.environ["XDG_CACHE_HOME"] = previous
 
+
+# --- databases -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def pg_server():
@@ -63,15 +84,15 @@ def pg_server():
 _counter = itertools.count()
 
 
-def pg_database(server: PgServer) -> str:
-    """A new, migrated database on the test server (a copy of the template)."""
+def pg_database(server: PgServer, template: str = "rectify_template") -> str:
+    """A new database on the test server, a copy of ``template`` (by default: migrated, empty)."""
     name = f"rectify_t{next(_counter)}"
     with server.admin.connect() as conn:  # type: ignore[attr-defined]
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE rectify_template"))
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
     return server.url(name)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path) -> str:
     """A migrated, empty database URL on each backend."""
     if request.param == "sqlite":
@@ -84,10 +105,116 @@ def db_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def store(db_url):
+def store(db_url) -> Iterator[Store]:
     s = Store(db_url)
     yield s
     s.dispose()
+
+
+@pytest.fixture
+def county(store) -> Store:
+    """The small county of tests/county.py, seeded through the engine: 2 townships, 12 villages."""
+    seed_county(store)
+    return store
+
+
+# --- counties built through the CLI once, copied per test ------------------------------------
+
+Build = Callable[[Rectify, Path], None]
+
+
+class BuiltCounties:
+    """Each county built once per backend on first use; every test gets its own copy."""
+
+    def __init__(self, folder: Path, request: pytest.FixtureRequest):
+        self.folder = folder
+        self.request = request
+        self.built: dict[tuple[str, str], str] = {}
+
+    def copy(self, name: str, build: Build, backend: str, tmp_path: Path) -> Rectify:
+        if backend == "sqlite":
+            target = tmp_path / "county.db"
+            copy_sqlite(Path(self._built(name, build, backend)), target)
+            return Rectify(f"sqlite:///{target}")
+        server = self.request.getfixturevalue("pg_server")
+        return Rectify(pg_database(server, template=self._built(name, build, backend)))
+
+    def _built(self, name: str, build: Build, backend: str) -> str:
+        if (name, backend) not in self.built:
+            folder = self.folder / f"{name}-{backend}"
+            folder.mkdir()
+            if backend == "sqlite":
+                where = str(folder / "county.db")
+                build(Rectify(f"sqlite:///{where}"), folder)
+            else:
+                server = self.request.getfixturevalue("pg_server")
+                where = f"built_{name}"
+                with server.admin.connect() as conn:
+                    conn.execute(text(f"CREATE DATABASE {where}"))
+                build(Rectify(server.url(where)), folder)
+                with server.admin.connect() as conn:  # a template must have no session open
+                    conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": where})
+            self.built[name, backend] = where
+        return self.built[name, backend]
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database, whatever its WAL holds (the backup API)."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+@pytest.fixture(scope="session")
+def built_counties(tmp_path_factory, request) -> BuiltCounties:
+    return BuiltCounties(tmp_path_factory.mktemp("counties"), request)
+
+
+@pytest.fixture(params=BACKENDS)
+def rectify(request, tmp_path, built_counties) -> Rectify:
+    """The CLI tests' county, on SQLite and on PostgreSQL (the whole CLI contract runs on both)."""
+    return built_counties.copy("county", build_county, request.param, tmp_path)
+
+
+@pytest.fixture(params=BACKENDS)
+def surveyed_county(request, tmp_path, built_counties) -> Rectify:
+    """Two cases through the survey (70 % exactly: accepted; 60 %: re-rectify), one left in
+    rectification, one never confirmed — both overdue in December."""
+    return built_counties.copy("surveyed", build_surveyed_county, request.param, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def ready_county(tmp_path_factory) -> Path:
+    """A folder: county.db on SQLite (T1-01 waits for its survey, T1-02 for confirmation, its
+    notices dead at their first attempt), and the files writing commands read. Tests copy it."""
+    folder = tmp_path_factory.mktemp("ready")
+    build_ready_county(folder)
+    return folder
+
+
+# --- servers -------------------------------------------------------------------------------
+
+@pytest.fixture
+def http_server() -> Iterator[str]:
+    """A webhook endpoint on loopback; the URL without a path (tests/servers.py ``Hook``)."""
+    Hook.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    """An SMTP server on loopback that accepts login zzb / s3cret: its inbox and its port."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=smtp_authenticator,
+                            auth_require_tls=False)
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
 
 
 @pytest.fixture

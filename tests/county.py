@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from engine.ops.deploy import deploy
 from engine.ops.officials import add_official
@@ -10,7 +12,15 @@ from engine.ops.orgs import OrgRow, import_organizations
 from engine.spec.loader import load_workflow_file
 from engine.store.db import Store
 from engine.store.models import OrgKind
-from tests.conftest import WORKFLOW, at
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOW = ROOT / "workflows" / "backward_orgs.yaml"
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def at(text_: str) -> datetime:
+    """A campaign-local time from 'YYYY-MM-DD[THH:MM]'."""
+    return datetime.fromisoformat(text_).replace(tzinfo=TZ)
 
 
 def county_rows() -> list[OrgRow]:

@@ -11,12 +11,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from engine.ops.audit import GENESIS, event_hash
-from tests.test_cli import Rectify
-from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
+from tests.runner import Rectify
 
 
 @pytest.fixture
-def run(rectify) -> Rectify:  # noqa: F811
+def run(rectify) -> Rectify:
     """The CLI county on each backend, with two cases and a few events each."""
     cli = rectify
     for org in ("T1-01", "T1-02"):

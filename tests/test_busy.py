@@ -21,8 +21,7 @@ from engine.base.errors import DatabaseUnavailable
 from engine.store.db import Store
 from engine.store.models import Official
 from tests.conftest import ROOT
-from tests.test_cli import fingerprint
-from tests.test_report_after_commit import base as base  # noqa: F401  (the fixture)
+from tests.runner import fingerprint
 
 
 def hold_write_lock(path: Path) -> sqlite3.Connection:
@@ -31,9 +30,9 @@ def hold_write_lock(path: Path) -> sqlite3.Connection:
     return holder
 
 
-def test_a_command_that_meets_a_lock_past_its_retries_exits_3_and_writes_nothing(base, tmp_path):  # noqa: F811
+def test_a_command_that_meets_a_lock_past_its_retries_exits_3_and_writes_nothing(ready_county, tmp_path):
     db = tmp_path / "county.db"
-    db.write_bytes((base / "county.db").read_bytes())
+    db.write_bytes((ready_county / "county.db").read_bytes())
     before = fingerprint(f"sqlite:///{db}")
     holder = hold_write_lock(db)
     try:

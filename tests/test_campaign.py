@@ -19,7 +19,6 @@ from engine.ops.officials import actor_for
 from engine.ops.survey import record_survey
 from engine.store.models import Case, Event, Notice
 from tests.test_engine import LI, READY, WANG, do, facts_, fire_, open_, spot_check_all
-from tests.test_engine import county as county  # noqa: F401  (the fixture)
 
 TZ = ZoneInfo("Asia/Shanghai")
 A, B = "2014-1-0001", "2014-1-0002"
@@ -66,7 +65,7 @@ def due_of(store, ref):
     return do(store, lambda s: get_case(s, ref).due_at)
 
 
-def test_the_campaign_year_exactly(county):  # noqa: F811
+def test_the_campaign_year_exactly(county):
     dues: dict[str, datetime | None] = {}
 
     def survey(s, when):

@@ -7,54 +7,17 @@ import hashlib
 import hmac
 import json
 import subprocess
-import threading
 from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from notifiers.base import DeliveryError, Message
 from notifiers.email import EmailChannel, EmailSettings
 from notifiers.webhook import DingTalkChannel, WebhookChannel, WebhookSettings, WeComChannel
-
-MESSAGE = Message("2014-1-0001:event:2:case_listed|mail|wang@example.org",
-                  "关于将城关镇第1村党支部列为后进基层党组织整顿对象的通知", "城关镇党委：\n根据实施方案……\n",
-                  "case_listed", "2014-1-0001", {"name": "王强", "email": "wang@example.org"}, ("王强",))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        self.messages.append((envelope.rcpt_tos, envelope.content, session.authenticated))
-        return "250 OK"
-
-
-def _authenticator(server, session, envelope, mechanism, auth_data):
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"zzb", b"s3cret")
-    return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers a refusal with 535
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=_authenticator,
-                            auth_require_tls=False)
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
+from tests.runner import ORGS, Rectify
+from tests.servers import MESSAGE, Hook, Inbox, free_port
 
 
 def test_email_in_chinese_reaches_a_real_smtp_server(smtp_server):
@@ -114,38 +77,6 @@ def test_email_over_starttls(tls_smtp_server):
     assert len(inbox.messages) == 1
 
 
-class Hook(BaseHTTPRequestHandler):
-    requests: list = []
-
-    def do_POST(self):  # noqa: N802
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Hook.requests.append((self.path, dict(self.headers), body))
-        path = urlsplit(self.path).path
-        status, reply = {"/ok": (200, {}), "/robot": (200, {"errcode": 0, "errmsg": "ok"}),
-                         "/refuse": (200, {"errcode": 310000, "errmsg": "sign not match"}),
-                         "/down": (503, {"error": "maintenance"})}[path]
-        data = json.dumps(reply).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def http_server():
-    Hook.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 def test_signed_json_webhook(http_server):
     channel = WebhookChannel("hook", WebhookSettings(url=f"{http_server}/ok", secret_env="S"), env={"S": "k"})
     channel.send(MESSAGE, "hook")
@@ -183,8 +114,6 @@ def test_wecom_truncates_to_its_limit_and_checks_errcode(http_server):
 
 
 def test_end_to_end_email_file_and_a_dead_webhook_through_the_cli(smtp_server, http_server, tmp_path):
-    from tests.test_cli import ORGS, Rectify
-
     inbox, port = smtp_server
     config = tmp_path / "notifiers.yaml"
     config.write_text(f"""channels:

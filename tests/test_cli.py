@@ -2,103 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
-from tests.conftest import ROOT, pg_database
-
-ORGS = """编码,名称,类型,上级编码,书记姓名,书记电话
-X,中共××县委,县,,,
-T1,中共城关镇委员会,乡镇,X,,
-T2,中共河西乡委员会,乡镇,X,,
-""" + "".join(f"T1-{i:02d},城关镇第{i}村党支部,村,T1,书记{i},1380000{i:04d}\n" for i in range(1, 21)) \
-    + "".join(f"T2-{i:02d},河西乡第{i}村党支部,村,T2,,\n" for i in range(1, 21))
-
-
-class Rectify:
-    """Runs ``rectify`` in-process against one database, like an official at a terminal."""
-
-    def __init__(self, db_url: str):
-        self.db = db_url
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, who: str | None = None, now: str | None = None, code: int = 0):
-        argv = ["--db", self.db]
-        if who:
-            argv += ["--as", who]
-        if now:
-            argv += ["--now", now]
-        result = self.runner.invoke(main, [*argv, *args], catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        assert "Traceback" not in result.output
-        return result
-
-    def json(self, *args: str, **kw):
-        return json.loads(self(*args, "--json", **kw).stdout)
-
-
-def fingerprint(db_url: str) -> str:
-    """A digest of every row of every table: proof that a failed command wrote nothing.
-
-    The refusals log is left out: recording who tried what is the one thing a refused
-    command writes (tests/test_permissions.py checks it)."""
-    from sqlalchemy import MetaData, create_engine, select
-
-    engine = create_engine(db_url)
-    meta = MetaData()
-    meta.reflect(engine)
-    digest = hashlib.sha256()
-    with engine.connect() as conn:
-        for table in meta.sorted_tables:
-            if table.name == "refusals":
-                continue
-            for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
-                digest.update(repr(tuple(row)).encode())
-    engine.dispose()
-    return digest.hexdigest()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def rectify(tmp_path, request) -> Rectify:
-    """A county through the CLI, on SQLite and on PostgreSQL (the whole CLI contract runs on both)."""
-    db = f"sqlite:///{tmp_path / 'county.db'}" if request.param == "sqlite" else \
-        pg_database(request.getfixturevalue("pg_server"))
-    run = Rectify(db)
-    run("init")
-    run("workflow", "deploy", now="2014-03-01")
-    orgs = tmp_path / "orgs.csv"
-    orgs.write_text(ORGS, encoding="utf-8-sig")
-    run("org", "import", str(orgs))
-    run("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
-    run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1", "--phone", "13900000001")
-    run("official", "add", "赵刚", "--role", "township_committee", "--jurisdiction", "T2")
-    return run
-
-
-def prepare(run: Rectify, ref: str) -> None:
-    run("fire", ref, "confirm", who="李明", now="2014-03-12")
-    for name, value in [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周建国"),
-                        ("secretary_trained", "2014-03-28"),
-                        ("secretary_appointed", "张三"), ("stationed_cadre", "驻村工作队 3 人")]:
-        run("fact", "set", ref, name, value, who="王强", now="2014-04-01")
-    run("fire", ref, "submit_self_check", who="王强", now="2014-11-20")
-    run("fact", "set", ref, "self_check_report", "已完成自查", who="王强", now="2014-11-21")
-    run("fire", ref, "request_superior_check", who="王强", now="2014-11-22")
-    run("fact", "set", ref, "superior_check_opinion", "同意", who="王强", now="2014-11-24")
-    run("fire", ref, "pass_superior_check", who="王强", now="2014-11-24")
-    drawn = json.loads(run("spot-check", "draw", "--seed", "2014", "--json", who="李明", now="2014-11-26").stdout)
-    for selected in drawn["selected"]:  # drawn: the county checks, then passes it
-        run("fact", "set", selected, "spot_check_opinion", "抽查合格", who="李明", now="2014-11-27")
-        run("fire", selected, "pass_spot_check", "--note", "抽查合格", who="李明", now="2014-11-27")
+from tests.conftest import ROOT
+from tests.runner import ORGS, Rectify, fingerprint, prepare, rectify_command
 
 
 def test_screening_to_accepted_with_the_cli_only(rectify):
@@ -244,10 +155,6 @@ def test_workflow_show_and_deploy_of_a_broken_file(rectify, tmp_path):
     assert fingerprint(rectify.db) == before
 
 
-def _rectify_exe() -> list[str]:
-    exe = shutil.which("rectify")
-    return [exe] if exe else [sys.executable, "-c", "import cli; cli.main()"]
-
 
 def test_real_process_exit_codes_and_no_traceback(tmp_path):
     """The installed console script, as a real process: exit codes and stderr."""
@@ -255,7 +162,7 @@ def test_real_process_exit_codes_and_no_traceback(tmp_path):
     env.pop("RECTIFY_USER", None)
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*_rectify_exe(), *args], env=env, capture_output=True, text=True,
+        return subprocess.run([*rectify_command(), *args], env=env, capture_output=True, text=True,
                               cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
 
     assert run("init").returncode == 0

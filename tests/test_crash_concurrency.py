@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -30,8 +29,9 @@ from engine.spec.loader import load_workflow_file
 from engine.store.db import Store
 from engine.store.models import Case, Delivery, Event, Notice, OrgKind, Timer, TimerStatus
 from tests.conftest import ROOT, at
-from tests.test_channels import Hook, http_server  # noqa: F401  (the local webhook server)
-from tests.test_cli import fingerprint
+from tests.polling import wait_for_file
+from tests.runner import fingerprint
+from tests.servers import Hook
 
 PINGPONG = ROOT / "tests" / "fixtures" / "pingpong" / "pingpong.yaml"
 START = "2014-03-05T10:00"
@@ -74,13 +74,6 @@ def count(store: Store, model, *where) -> int:
         return s.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
-def wait_for(path: Path, limit: float = 30) -> None:
-    deadline = time.monotonic() + limit
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
-
-
 # --- two officials at once ---------------------------------------------------------------
 
 def test_two_processes_fire_on_one_case_exactly_one_commits(seeded, db_url, tmp_path):
@@ -89,15 +82,17 @@ def test_two_processes_fire_on_one_case_exactly_one_commits(seeded, db_url, tmp_
     gate.mkdir()
     fire_go = ("--as", "李明", "--now", "2014-03-06T09:00", "fire", refs[0], "go")
     first = rectify(db_url, *fire_go, faults=f"fire.before_write=pause:{gate}", popen=True)
-    wait_for(gate / "fire.before_write.reached")  # read the case, judged it, wrote nothing yet
-    second = rectify(db_url, *fire_go, popen=True)
+    wait_for_file(gate / "fire.before_write.reached")  # read the case, judged it, wrote nothing yet
     if db_url.startswith("sqlite"):
-        time.sleep(0.5)  # SQLite: the second waits for the first's write lock (BEGIN IMMEDIATE)
+        # SQLite: the second asks for the write lock the first holds (BEGIN IMMEDIATE) and waits.
+        second = rectify(db_url, *fire_go, faults=f"sqlite.begin_write=mark:{gate}", popen=True)
+        wait_for_file(gate / "sqlite.begin_write.reached")
         (gate / "fire.before_write.go").touch()
         out1, out2 = first.communicate(timeout=60), second.communicate(timeout=60)
         winner, loser = (first, out1), (second, out2)
         assert "'go' is not allowed in state 'pong'" in loser[1][1]  # it saw the case as it now is
     else:
+        second = rectify(db_url, *fire_go, popen=True)
         out2 = second.communicate(timeout=60)  # PostgreSQL: the second reads, writes and commits
         assert second.returncode == 0, out2
         (gate / "fire.before_write.go").touch()
@@ -252,7 +247,7 @@ def test_four_daemons_fire_each_of_500_due_timers_once(store, db_url, tmp_path):
 LEASE = 0.3  # seconds
 
 
-def test_sigkill_during_delivery_thirty_times_loses_nothing(db_url, store, http_server, tmp_path):  # noqa: F811
+def test_sigkill_during_delivery_thirty_times_loses_nothing(db_url, store, http_server, tmp_path):
     """On both databases: the lease is timed by each one's own clock."""
     refs = seed(store, 40)
     with store.transaction() as s:

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 from sqlalchemy import func, select
 
@@ -19,7 +19,7 @@ from engine.store.migrate import upgrade
 from engine.store.models import Notice, OrgKind, Timer
 from tests.conftest import at
 from tests.county import seed_county
-from tests.test_plugins import run as run_rectify  # noqa: F401  (keeps one way of finding the command)
+from tests.polling import wait_for_file, wait_until
 
 CASES = 400
 
@@ -54,9 +54,7 @@ def test_sigterm_mid_run_then_restart_loses_and_doubles_nothing(tmp_path):
     gate.mkdir()
     daemon = subprocess.Popen(cmd, env={**env, "RECTIFY_FAILPOINTS": f"tick.after_claim=pause:{gate}@100"},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while not (gate / "tick.after_claim.reached").exists() and time.time() < deadline:
-        time.sleep(0.01)
+    wait_for_file(gate / "tick.after_claim.reached")
     daemon.send_signal(signal.SIGTERM)
     (gate / "tick.after_claim.go").touch()
     _, log = daemon.communicate(timeout=60)
@@ -80,17 +78,33 @@ def test_sigterm_mid_run_then_restart_loses_and_doubles_nothing(tmp_path):
 
 
 def test_a_second_signal_exits_at_once(tmp_path):
+    """The first signal lets the timer in hand finish; a second one ends the daemon even while
+    that timer is stuck, and the unfinished transaction leaves nothing behind."""
     store, url = seeded(tmp_path)
-    env = {**os.environ, "RECTIFY_DB": url, "RECTIFY_NOW": "2014-03-14T09:00"}
+    env = {**os.environ, "RECTIFY_DB": url, "RECTIFY_NOW": "2014-03-14T09:00", "PYTHONUNBUFFERED": "1"}
+    gate = tmp_path / "gate"
+    gate.mkdir()  # its ".go" file is never created: the first timer stays in hand
     daemon = subprocess.Popen([sys.executable, "-c", "import cli; cli.main()", "daemon", "--interval", "30"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              stdin=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while count(store, Notice.template == "deadline_reminder") < 1 and time.time() < deadline:
-        time.sleep(0.05)
-    daemon.send_signal(signal.SIGINT)
-    time.sleep(0.05)
-    daemon.send_signal(signal.SIGINT)
-    _, log = daemon.communicate(timeout=30)
-    assert "second signal SIGINT: exiting now" in log or "daemon stopped" in log
+                              env={**env, "RECTIFY_FAILPOINTS": f"tick.after_claim=pause:{gate}"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    log: list[str] = []
+    reader = threading.Thread(target=lambda: log.extend(iter(daemon.stderr.readline, "")), daemon=True)
+    reader.start()
+    try:
+        wait_for_file(gate / "tick.after_claim.reached")
+        daemon.send_signal(signal.SIGINT)
+        wait_until(lambda: any("signal SIGINT: finishing the current tick" in line for line in log),
+                   "the daemon acknowledges the first signal")
+        assert daemon.poll() is None, "the first signal must let the timer in hand finish"
+        daemon.send_signal(signal.SIGINT)
+        assert daemon.wait(timeout=30) == 1  # while the timer is still held at the gate
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    reader.join(timeout=30)
+    daemon.stderr.close()
+    text = "".join(log)
+    assert "second signal SIGINT: exiting now" in text and "daemon stopped" not in text, text
+    assert "Traceback" not in text, text
+    assert count(store, Notice.case_id.is_not(None)) == 0  # the held timer's work rolled back
     store.dispose()

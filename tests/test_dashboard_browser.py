@@ -12,9 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_report import county as county  # noqa: F401  (the fixture)
-from tests.test_report import rectify as rectify  # noqa: F401
-
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -56,9 +53,9 @@ def open_page(path: Path, screenshot: Path | None = None, width: int = 1280) -> 
     return seen
 
 
-def test_dashboard_loads_offline_without_console_errors(county, tmp_path):  # noqa: F811
+def test_dashboard_loads_offline_without_console_errors(surveyed_county, tmp_path):
     page = tmp_path / "看板.html"
-    county("report", "--html", str(page), now="2014-12-05")
+    surveyed_county("report", "--html", str(page), now="2014-12-05")
     shot = tmp_path / "shot.png"
     seen = open_page(page, shot)
     assert seen["console"] == [] and seen["errors"] == []

@@ -28,7 +28,6 @@ from notifiers.files import FileChannel, FileSettings
 from notifiers.webhook import WebhookChannel, WebhookSettings
 from tests.conftest import at
 from tests.test_engine import LI, WANG, fire_, open_
-from tests.test_engine import county as county  # noqa: F401  (the fixture)
 
 
 class Recorder(Channel):
@@ -57,13 +56,13 @@ def notices_by(store, template=None):
         return [(n.template, n.status, [p["name"] for p in n.recipients]) for n in s.scalars(query)]
 
 
-def test_recipients_are_resolved_by_role_and_jurisdiction(county):  # noqa: F811
+def test_recipients_are_resolved_by_role_and_jurisdiction(county):
     ref = open_(county)
     fire_(county, ref, "confirm")
     assert notices_by(county, "case_listed") == [("case_listed", "pending", ["县委组织部李", "城关镇王"])]
 
 
-def test_escalation_goes_to_the_named_contact_leader(county):  # noqa: F811
+def test_escalation_goes_to_the_named_contact_leader(county):
     from tests.test_engine import facts_
 
     ref = open_(county)
@@ -74,7 +73,7 @@ def test_escalation_goes_to_the_named_contact_leader(county):  # noqa: F811
     assert escalations and escalations[0][2] == ["县委组织部李", "城关镇王", "联系领导周"]
 
 
-def test_file_channel_writes_one_file_per_notice_and_retries_rewrite_it(county, tmp_path):  # noqa: F811
+def test_file_channel_writes_one_file_per_notice_and_retries_rewrite_it(county, tmp_path):
     ref = open_(county)
     fire_(county, ref, "confirm")
     channel = FileChannel("printed", FileSettings(folder=str(tmp_path / "out")))
@@ -89,7 +88,7 @@ def test_file_channel_writes_one_file_per_notice_and_retries_rewrite_it(county, 
     assert notices_by(county) == [("case_listed", "delivered", ["县委组织部李", "城关镇王"])]
 
 
-def test_failures_back_off_then_dead_letter_with_an_alert_then_retry(county):  # noqa: F811
+def test_failures_back_off_then_dead_letter_with_an_alert_then_retry(county):
     ref = open_(county)
     fire_(county, ref, "confirm")
     flaky = Recorder("robot", failures=10)
@@ -116,7 +115,7 @@ def test_failures_back_off_then_dead_letter_with_an_alert_then_retry(county):  #
     assert len(keys) == len(set(keys)) == 2  # the notice and the alert, each once
 
 
-def test_a_recipient_no_channel_reaches_is_reported_not_lost(county):  # noqa: F811
+def test_a_recipient_no_channel_reaches_is_reported_not_lost(county):
     ref = open_(county)
     fire_(county, ref, "confirm")
     mail = Recorder("mail", personal=True)
@@ -129,7 +128,7 @@ def test_a_recipient_no_channel_reaches_is_reported_not_lost(county):  # noqa: F
     assert notices_by(county, "case_listed")[0][1] == "dead"
 
 
-def test_running_delivery_twice_sends_each_delivery_once(county):  # noqa: F811
+def test_running_delivery_twice_sends_each_delivery_once(county):
     for i in range(1, 4):
         fire_(county, open_(county, org=f"T1-0{i}"), "confirm")
     robot = Recorder("robot")
@@ -158,7 +157,7 @@ def test_config_file_errors_are_placed(tmp_path):
     assert list(config.channels) == ["printed"] and config.policy.backoff(3) == 120
 
 
-def test_the_monthly_county_bulletin_is_written_once_with_the_figures(county):  # noqa: F811
+def test_the_monthly_county_bulletin_is_written_once_with_the_figures(county):
     for i in (1, 2):
         fire_(county, open_(county, org=f"T1-0{i}"), "confirm", when="2014-03-12")
     open_(county, org="T2-01", who="河西乡赵")  # never confirmed: overdue since the end of 03-16
@@ -174,7 +173,7 @@ def test_the_monthly_county_bulletin_is_written_once_with_the_figures(county):  
     assert {p["name"] for p in bulletin.recipients} == {"县委组织部李", "城关镇王", "河西乡赵"}
 
 
-def test_drawn_cases_get_the_spot_check_notice(county):  # noqa: F811
+def test_drawn_cases_get_the_spot_check_notice(county):
     from tests.test_engine import to_survey
 
     to_survey(county, open_(county))  # a single case waiting is always drawn
@@ -184,7 +183,7 @@ def test_drawn_cases_get_the_spot_check_notice(county):  # noqa: F811
     assert [p["name"] for p in notice.recipients] == ["县委组织部李", "城关镇王"]
 
 
-def test_two_ticks_at_once_write_each_notice_once(county):  # noqa: F811
+def test_two_ticks_at_once_write_each_notice_once(county):
     import threading
 
     from engine.store.db import Store
@@ -218,7 +217,7 @@ def test_two_ticks_at_once_write_each_notice_once(county):  # noqa: F811
     assert events == 12 * 4
 
 
-def test_a_timer_that_cannot_fire_is_set_aside_and_the_others_fire(county):  # noqa: F811
+def test_a_timer_that_cannot_fire_is_set_aside_and_the_others_fire(county):
     for i in (1, 2):
         open_(county, org=f"T1-0{i}")
     with county.transaction() as s:  # break the first case's reminder: its notice template is unknown
@@ -240,7 +239,7 @@ class Crashing(Recorder):
         raise KeyboardInterrupt  # not an Exception: nothing catches it, nothing is settled
 
 
-def crashed_mid_send(county, lease: float) -> NotifierConfig:  # noqa: F811
+def crashed_mid_send(county, lease: float) -> NotifierConfig:
     """A notice whose delivery a daemon claimed and sent, then died before settling it."""
     fire_(county, open_(county), "confirm")
     config = NotifierConfig({"hook": Crashing("hook")}, DeliveryPolicy(lease_seconds=lease))
@@ -249,7 +248,7 @@ def crashed_mid_send(county, lease: float) -> NotifierConfig:  # noqa: F811
     return config
 
 
-def test_a_lease_runs_on_the_database_clock_not_the_campaign_clock(county):  # noqa: F811
+def test_a_lease_runs_on_the_database_clock_not_the_campaign_clock(county):
     """A second daemon whose clock is a day ahead must not send the delivery again while the
     first may still be sending it: the lease is real time, not --now time."""
     crashed_mid_send(county, lease=60)
@@ -259,7 +258,7 @@ def test_a_lease_runs_on_the_database_clock_not_the_campaign_clock(county):  # n
     assert again.sent == []
 
 
-def test_a_crashed_daemons_delivery_is_sent_again_once_its_lease_runs_out(county):  # noqa: F811
+def test_a_crashed_daemons_delivery_is_sent_again_once_its_lease_runs_out(county):
     crashed_mid_send(county, lease=0.2)
     time.sleep(0.3)
     again = Recorder("hook")
@@ -291,7 +290,7 @@ def leased(store) -> int:
             Delivery.status == "pending", Delivery.leased_until.is_not(None))) or 0
 
 
-def test_a_stopped_delivery_pass_gives_back_what_it_leased_and_did_not_send(county):  # noqa: F811
+def test_a_stopped_delivery_pass_gives_back_what_it_leased_and_did_not_send(county):
     for i in range(1, 5):
         fire_(county, open_(county, org=f"T1-0{i}"), "confirm")
     stop = threading.Event()
@@ -362,7 +361,7 @@ def slow_server():
     server.server_close()
 
 
-def test_a_webhook_that_trickles_its_reply_ends_at_the_deadline_with_a_retry(county, slow_server):  # noqa: F811
+def test_a_webhook_that_trickles_its_reply_ends_at_the_deadline_with_a_retry(county, slow_server):
     fire_(county, open_(county), "confirm")
     hook = WebhookChannel("hook", WebhookSettings(url=f"{slow_server}/trickle", deadline=2))
     started = time.monotonic()
@@ -381,7 +380,7 @@ def test_an_smtp_server_that_stalls_is_given_up_at_the_deadline_not_the_read_tim
     import socket
 
     from notifiers.email import EmailChannel, EmailSettings
-    from tests.test_channels import MESSAGE
+    from tests.servers import MESSAGE
 
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]

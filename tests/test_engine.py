@@ -92,12 +92,6 @@ def to_survey(store, ref, start="2014-11-01"):
     spot_check_all(store, start)
 
 
-@pytest.fixture
-def county(store):
-    seed_county(store)
-    return store
-
-
 def test_a_case_goes_from_screening_to_accepted(county):
     ref = open_(county)
     assert state_of(county, ref) == ("screening", 1)

@@ -57,7 +57,7 @@ from engine.ops.ledger import TITLE as LEDGER_TITLE
 from engine.ops.orgs import COLUMNS as ORG_COLUMNS
 from engine.spec.loader import load_workflow_file, load_workflow_text, read_templates
 from tests.conftest import WORKFLOW
-from tests.test_cli import ORGS, Rectify, fingerprint, prepare
+from tests.runner import ORGS, Rectify, fingerprint, prepare
 
 # Hypothesis reports a failing example through libcst, whose import warns (DeprecationWarning
 # from mypy_extensions): under filterwarnings=error that hides the failure behind an
@@ -385,7 +385,7 @@ class Copies:
 
 
 @pytest.fixture(scope="module")
-def county(tmp_path_factory) -> Copies:
+def fuzz_county(tmp_path_factory) -> Copies:
     """The county of tests/test_cli.py with cases in several states, notices and a draw."""
     folder = tmp_path_factory.mktemp("fuzz-county")
     path = folder / "county.db"
@@ -408,13 +408,13 @@ def county(tmp_path_factory) -> Copies:
 
 
 @pytest.fixture(scope="module")
-def locked_county(county, tmp_path_factory) -> Copies:
+def locked_county(fuzz_county, tmp_path_factory) -> Copies:
     """The same county after its bootstrap: 李明 is its administrator under another login, so
     the login running the tests is no official's, and every writing command is refused (and
     the refusal logged)."""
     folder = tmp_path_factory.mktemp("fuzz-locked")
     path = folder / "county.db"
-    shutil.copyfile(county.template, path)
+    shutil.copyfile(fuzz_county.template, path)
     Rectify(Copies.url(path))("official", "update", "李明", "--admin", "--login", "fuzz-administrator")
     return Copies(path, folder)
 
@@ -628,14 +628,14 @@ def xlsx_file(draw, grids: st.SearchStrategy[list[list[str]]]) -> tuple[str, byt
     return draw(st.sampled_from([".xlsx", ".xlsx", ".xlsm", ".XLSX"])), raw
 
 
-def import_file(county: Copies, tmp_path: Path, command: list[str], file: tuple[str, bytes],
+def import_file(fuzz_county: Copies, tmp_path: Path, command: list[str], file: tuple[str, bytes],
                 after: list[str] | None = None) -> Result:
     """``rectify COMMAND FILE AFTER`` with the file's bytes: the property holds, and a
     success says what it imported."""
     suffix, raw = file
     path = tmp_path / f"导入{suffix}"
     path.write_bytes(raw)
-    result = run_cli(county, [*command, str(path), *(after or [])])
+    result = run_cli(fuzz_county, [*command, str(path), *(after or [])])
     assert result.exit_code != 0 or "imported" in result.output, result.output
     return result
 
@@ -646,15 +646,15 @@ WHO_NOW = st.tuples(st.sampled_from(["李明", "王强", "赵刚", "nobody"]),
 
 @fuzz(60)
 @given(file=st.one_of(csv_file(org_grid()), csv_file(org_grid()), xlsx_file(org_grid())))
-def test_org_import_of_random_tables(county, tmp_path, file):
-    import_file(county, tmp_path, ["org", "import"], file)
+def test_org_import_of_random_tables(fuzz_county, tmp_path, file):
+    import_file(fuzz_county, tmp_path, ["org", "import"], file)
 
 
 @fuzz(60)
 @given(file=st.one_of(csv_file(ledger_grid()), csv_file(ledger_grid()), xlsx_file(ledger_grid())),
        who_now=WHO_NOW, skip_bad=st.booleans())
-def test_ledger_import_of_random_tables(county, tmp_path, file, who_now, skip_bad):
-    import_file(county, tmp_path, [*who_now, "ledger", "import"], file, ["--skip-bad"] if skip_bad else [])
+def test_ledger_import_of_random_tables(fuzz_county, tmp_path, file, who_now, skip_bad):
+    import_file(fuzz_county, tmp_path, [*who_now, "ledger", "import"], file, ["--skip-bad"] if skip_bad else [])
 
 
 # ======================================================================================
@@ -770,7 +770,7 @@ def known_cli_bug(args: list[str], exc: BaseException) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("database", ["county", "locked_county"])
+@pytest.mark.parametrize("database", ["fuzz_county", "locked_county"])
 @fuzz(150)
 @given(args=argument_lists())
 def test_command_line_arguments(request, tmp_path, monkeypatch, database, args):
@@ -808,15 +808,15 @@ def test_bug_null_document_names_its_problem(text):
     assert info.value.problems, str(info.value)
 
 
-def assert_clean(county: Copies, steps: list[list[str]], codes: set[int]) -> None:
+def assert_clean(fuzz_county: Copies, steps: list[list[str]], codes: set[int]) -> None:
     """Run the steps on one copy: each exits cleanly, the last with one of ``codes`` and,
     if it failed, without writing."""
-    path = county.fresh()
+    path = fuzz_county.fresh()
     try:
         for setup in steps[:-1]:
-            assert CliRunner(env=CLEAN_ENV).invoke(main, ["--db", county.url(path), *setup]).exit_code == 0
+            assert CliRunner(env=CLEAN_ENV).invoke(main, ["--db", fuzz_county.url(path), *setup]).exit_code == 0
         before = rows_digest(path)
-        result = CliRunner(env=CLEAN_ENV).invoke(main, ["--db", county.url(path), *steps[-1]])
+        result = CliRunner(env=CLEAN_ENV).invoke(main, ["--db", fuzz_county.url(path), *steps[-1]])
         assert result.exception is None or isinstance(result.exception, SystemExit), crash_report(result)
         assert result.exit_code in codes, result.output
         assert result.exit_code == 0 or rows_digest(path) == before
@@ -831,30 +831,30 @@ BIG = str(2**63)
     ["notices", "show", BIG], ["notices", "docx", BIG], ["spot-check", "verify", BIG],
     ["case", "list", "--limit", BIG], ["notices", "list", "--limit", BIG],
 ], ids=lambda args: " ".join(args[:2]))
-def test_bug_integer_beyond_64_bits_is_bad_input(county, tmp_path, monkeypatch, args):
+def test_bug_integer_beyond_64_bits_is_bad_input(fuzz_county, tmp_path, monkeypatch, args):
     monkeypatch.chdir(tmp_path)
-    assert_clean(county, [args], {0, 2})
+    assert_clean(fuzz_county, [args], {0, 2})
 
 
 @pytest.mark.parametrize("args", [
     ["--now", "0001-01-01", "bulletin"], ["--now", "9999-12-31T23:59", "report"],
     ["--as", "王强", "--now", "0001-01-01", "case", "open", "T1-05"],
 ], ids=["bulletin at year 1", "report at year 9999", "case open at year 1"])
-def test_bug_clock_at_the_ends_of_the_calendar_is_bad_input(county, args):
-    assert_clean(county, [args], {0, 2})
+def test_bug_clock_at_the_ends_of_the_calendar_is_bad_input(fuzz_county, args):
+    assert_clean(fuzz_county, [args], {0, 2})
 
 
 @pytest.mark.parametrize("args", [["org", "list", "--township", "\udcff"], ["case", "show", "\udcff"]],
                          ids=["org list", "case show"])
-def test_bug_argument_not_utf8_is_bad_input(county, args):
-    assert_clean(county, [args], {2})
+def test_bug_argument_not_utf8_is_bad_input(fuzz_county, args):
+    assert_clean(fuzz_county, [args], {2})
 
 
 @pytest.mark.parametrize("stored", [False, True], ids=["--reporter", "stored measures"])
-def test_bug_control_character_in_xlsx_ledger_is_handled(county, tmp_path, stored):
+def test_bug_control_character_in_xlsx_ledger_is_handled(fuzz_county, tmp_path, stored):
     out = str(tmp_path / "ledger.xlsx")
     if stored:
         steps = [["--as", "王强", "case", "open", "T1-05", "--measures", "整改\x01"], ["ledger", "export", "-o", out]]
     else:
         steps = [["ledger", "export", "--reporter", "李明\x01", "-o", out]]
-    assert_clean(county, steps, {0, 2})
+    assert_clean(fuzz_county, steps, {0, 2})

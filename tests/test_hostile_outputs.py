@@ -32,8 +32,7 @@ from engine.reports.ledger_files import write_csv, write_html, write_xlsx
 from notifiers.base import Message
 from notifiers.files import DocxChannel, FileChannel, FileSettings, file_name
 from notifiers.officialdoc import split_notice, write_notice_docx
-from tests.test_cli import Rectify, fingerprint
-from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
+from tests.runner import Rectify, fingerprint
 
 HOSTILE = [
     '=HYPERLINK("http://x","点我")',
@@ -82,7 +81,7 @@ def org_file(path: Path) -> Path:
 
 
 @pytest.fixture
-def hostile(rectify, tmp_path):  # noqa: F811
+def hostile(rectify, tmp_path):
     """The test county plus two townships and one case per hostile value, every text field typed
     hostile; the first case confirmed, so that a notice names it."""
     rectify("org", "import", str(org_file(tmp_path / "hostile-orgs.csv")))

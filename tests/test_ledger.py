@@ -8,12 +8,11 @@ import pytest
 from openpyxl import load_workbook
 
 from engine.ops.ledger import COLUMNS, TITLE
-from tests.test_cli import Rectify, fingerprint
-from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
+from tests.runner import Rectify, fingerprint
 
 
 @pytest.fixture
-def with_cases(rectify):  # noqa: F811
+def with_cases(rectify):
     rectify("case", "open", "T1-02", "--problem", "1", "--problem", "3", "--flag", "canvassing",
             "--measures", "选优配强班子", who="王强", now="2014-03-05")
     rectify("case", "open", "T1-01", "--problem", "4", who="王强", now="2014-03-05")

@@ -12,8 +12,7 @@ from notifiers.base import Message
 from notifiers.config import load_config
 from notifiers.officialdoc import OfficialNotice, chinese_date, split_notice
 from tests.conftest import at
-from tests.test_cli import fingerprint
-from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
+from tests.runner import fingerprint
 
 BODY = "中共城关镇委员会：\n根据实施方案，经排查，城关镇第1村党支部被确定为整顿对象。\n主要问题：班子不团结。\n\n中共××县委组织部\n2014-03-05\n"
 
@@ -36,7 +35,7 @@ def _fonts(paragraph) -> set[tuple[str, float]]:
     return {(r._element.rPr.rFonts.get(qn("w:eastAsia")), r.font.size.pt) for r in paragraph.runs}
 
 
-def test_cli_exports_a_notice_laid_out_as_an_official_document(rectify, tmp_path):  # noqa: F811
+def test_cli_exports_a_notice_laid_out_as_an_official_document(rectify, tmp_path):
     rectify("case", "open", "T1-01", "--problem", "3", who="王强", now="2014-03-05")
     rectify("fire", "T1-01", "confirm", who="李明", now="2014-03-06")
     notice = rectify.json("notices", "list")[0]
@@ -65,7 +64,7 @@ def test_cli_exports_a_notice_laid_out_as_an_official_document(rectify, tmp_path
     assert doc.core_properties.identifier == "2014-1-0001:event:2:case_listed"  # the outbox row's key
 
 
-def test_unknown_notice_and_unwritable_file(rectify, tmp_path):  # noqa: F811
+def test_unknown_notice_and_unwritable_file(rectify, tmp_path):
     assert "notice not found" in rectify("notices", "docx", "999", code=2).output
     rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
     rectify("fire", "T1-01", "confirm", who="李明", now="2014-03-06")
@@ -73,7 +72,7 @@ def test_unknown_notice_and_unwritable_file(rectify, tmp_path):  # noqa: F811
     assert "cannot write" in bad.output
 
 
-def test_docx_channel_writes_one_document_per_notice(rectify, tmp_path):  # noqa: F811
+def test_docx_channel_writes_one_document_per_notice(rectify, tmp_path):
     rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
     rectify("fire", "T1-01", "confirm", who="李明", now="2014-03-06")
     config_file = tmp_path / "notifiers.yaml"

@@ -22,8 +22,7 @@ from engine.services import cases as cases_service
 from engine.store.models import Case, Official, Refusal
 from tests.conftest import at
 from tests.county import seed_county
-from tests.test_cli import ORGS, Rectify, fingerprint
-from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
+from tests.runner import ORGS, Rectify, fingerprint
 
 
 @pytest.fixture
@@ -35,7 +34,7 @@ def login(monkeypatch):
 
 
 @pytest.fixture
-def county(rectify, login):  # noqa: F811
+def county_with_logins(rectify, login):
     """Logins mapped by the administrator; bootstrap ends with the first administrator."""
     rectify("official", "add", "管理员", "--role", "county_department", "--jurisdiction", "X",
             "--login", "admin1", "--admin")
@@ -55,22 +54,22 @@ def refusals(run: Rectify) -> list[dict]:
         engine.ops.identity.os_login = current
 
 
-def test_the_login_is_the_official(county, login):
+def test_the_login_is_the_official(county_with_logins, login):
     login("wangq")
-    out = county("case", "open", "T1-01", "--problem", "1").stdout
+    out = county_with_logins("case", "open", "T1-01", "--problem", "1").stdout
     assert "2014-1-0001" in out
-    assert county.json("history", "T1-01")[0]["actor"] == "王强"
-    who = county("whoami").stdout
+    assert county_with_logins.json("history", "T1-01")[0]["actor"] == "王强"
+    who = county_with_logins("whoami").stdout
     assert "login: wangq" in who and "王强（township_committee" in who and "administrator: 否 no" in who
 
 
-def test_outside_the_jurisdiction_is_refused_and_recorded(county, login):
+def test_outside_the_jurisdiction_is_refused_and_recorded(county_with_logins, login):
     login("wangq")
-    before = fingerprint(county.db)
-    out = county("case", "open", "T2-01", code=1).output
+    before = fingerprint(county_with_logins.db)
+    out = county_with_logins("case", "open", "T2-01", code=1).output
     assert "outside 王强's jurisdiction" in out
-    assert fingerprint(county.db) == before
-    last = refusals(county)[0]
+    assert fingerprint(county_with_logins.db) == before
+    last = refusals(county_with_logins)[0]
     assert (last["login"], last["actor"], last["command"]) == ("wangq", "王强", "rectify case open T2-01")
     assert "jurisdiction" in last["reason"]
 
@@ -85,65 +84,65 @@ def test_outside_the_jurisdiction_is_refused_and_recorded(county, login):
     (["init"], "only an administrator may upgrade the database"),
     (["--now", "2014-03-05", "daemon", "--once"], "only an administrator may run the daemon on another clock"),
 ])
-def test_administrative_acts_need_an_administrator(county, login, args, message):
+def test_administrative_acts_need_an_administrator(county_with_logins, login, args, message):
     login("wangq")
-    before = fingerprint(county.db)
-    out = county(*args, code=1).output
+    before = fingerprint(county_with_logins.db)
+    out = county_with_logins(*args, code=1).output
     assert message in out and "login wangq" in out
-    assert fingerprint(county.db) == before
-    assert refusals(county)[0]["command"] == "rectify " + " ".join(args)
+    assert fingerprint(county_with_logins.db) == before
+    assert refusals(county_with_logins)[0]["command"] == "rectify " + " ".join(args)
 
 
-def test_imports_need_an_administrator(county, login, tmp_path):
+def test_imports_need_an_administrator(county_with_logins, login, tmp_path):
     orgs = tmp_path / "orgs.csv"
     orgs.write_text(ORGS, encoding="utf-8")
     login("wangq")
-    assert "only an administrator may import organizations" in county("org", "import", str(orgs), code=1).output
+    assert "only an administrator may import organizations" in county_with_logins("org", "import", str(orgs), code=1).output
     login("admin1")
-    county("org", "import", str(orgs))
+    county_with_logins("org", "import", str(orgs))
 
 
-def test_an_unmapped_login_cannot_act(county, login):
+def test_an_unmapped_login_cannot_act(county_with_logins, login):
     login("stranger")
-    out = county("case", "open", "T1-01", code=1).output
+    out = county_with_logins("case", "open", "T1-01", code=1).output
     assert "login 'stranger' is not mapped to an official" in out and "--login stranger" in out
-    assert refusals(county)[0]["login"] == "stranger"
-    out = county("case", "list", code=1).output  # nor read: the cases are not a stranger's business
+    assert refusals(county_with_logins)[0]["login"] == "stranger"
+    out = county_with_logins("case", "list", code=1).output  # nor read: the cases are not a stranger's business
     assert "login 'stranger' is not mapped to an official and may read nothing" in out
-    assert refusals(county)[0]["command"] == "rectify case list"
+    assert refusals(county_with_logins)[0]["command"] == "rectify case list"
 
 
-def test_a_refused_impersonation_is_recorded_under_the_login_own_official(county, login):
+def test_a_refused_impersonation_is_recorded_under_the_login_own_official(county_with_logins, login):
     login("wangq")
-    county("case", "open", "T1-01")
-    county("--as", "李明", "fire", "T1-01", "confirm", code=1)
-    last = refusals(county)[0]
+    county_with_logins("case", "open", "T1-01")
+    county_with_logins("--as", "李明", "fire", "T1-01", "confirm", code=1)
+    last = refusals(county_with_logins)[0]
     assert (last["login"], last["actor"], last["command"]) == ("wangq", "王强", "rectify --as 李明 fire T1-01 confirm")
 
 
-def test_only_an_administrator_reads_the_refusals_log(county, login):
+def test_only_an_administrator_reads_the_refusals_log(county_with_logins, login):
     login("wangq")
-    assert "only an administrator may read the refusals log" in county("audit", "refusals", code=1).output
+    assert "only an administrator may read the refusals log" in county_with_logins("audit", "refusals", code=1).output
 
 
-def test_an_administrator_may_act_for_others_and_at_another_time(county, login):
+def test_an_administrator_may_act_for_others_and_at_another_time(county_with_logins, login):
     login("admin1")
-    county("--as", "王强", "--now", "2014-03-05", "case", "open", "T1-01")
-    history = county.json("history", "T1-01")
+    county_with_logins("--as", "王强", "--now", "2014-03-05", "case", "open", "T1-01")
+    history = county_with_logins.json("history", "T1-01")
     assert history[0]["actor"] == "王强" and history[0]["at"].startswith("2014-03-05")
     login("wangq")
-    county("--as", "王强", "fact", "set", "T1-01", "plan_made", "是")  # naming yourself is no impersonation
+    county_with_logins("--as", "王强", "fact", "set", "T1-01", "plan_made", "是")  # naming yourself is no impersonation
 
 
-def test_revoked_and_inactive_officials(county, login):
+def test_revoked_and_inactive_officials(county_with_logins, login):
     login("admin1")
-    county("official", "update", "王强", "--inactive")
+    county_with_logins("official", "update", "王强", "--inactive")
     login("wangq")
-    assert "is not mapped to an official" in county("case", "open", "T1-01", code=1).output
+    assert "is not mapped to an official" in county_with_logins("case", "open", "T1-01", code=1).output
     login("admin1")
-    county("official", "update", "王强", "--active", "--admin")
+    county_with_logins("official", "update", "王强", "--active", "--admin")
     login("wangq")
-    county("--as", "赵刚", "case", "open", "T2-01")  # now an administrator
+    county_with_logins("--as", "赵刚", "case", "open", "T2-01")  # now an administrator
 
 
 def test_bootstrap_lets_a_new_county_set_itself_up(tmp_path, login):
@@ -168,9 +167,9 @@ def _orgs(tmp_path):
     return path
 
 
-def test_a_login_belongs_to_one_official(county, login):
+def test_a_login_belongs_to_one_official(county_with_logins, login):
     login("admin1")
-    out = county("official", "update", "赵刚", "--login", "wangq", code=2).output
+    out = county_with_logins("official", "update", "赵刚", "--login", "wangq", code=2).output
     assert "login 'wangq' already belongs to 王强" in out
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import ORGS
+from tests.runner import ORGS
 
 PLUGIN = '''
 from pydantic import Field

@@ -6,33 +6,11 @@ import re
 
 import pytest
 
-from tests.test_cli import ORGS, Rectify, fingerprint, prepare
-from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
+from tests.runner import ORGS, Rectify, fingerprint
 
 
-def survey(run: Rectify, ref: str, satisfied: int, respondents: int = 50) -> None:
-    run("survey", "record", ref, "--respondents", str(respondents), "--satisfied", str(satisfied),
-        who="王强", now="2014-12-03")
-
-
-@pytest.fixture
-def county(rectify):  # noqa: F811
-    """Two cases through the survey (70 % exactly: accepted; 60 %: re-rectify), one left in
-    rectification, one never confirmed — both overdue in December."""
-    for org in ("T1-01", "T1-02", "T1-03"):
-        rectify("case", "open", org, "--problem", "2", who="王强", now="2014-03-05")
-    rectify("case", "open", "T2-01", "--problem", "4", "--key-target", who="赵刚", now="2014-03-05")
-    prepare(rectify, "2014-1-0001")
-    prepare(rectify, "2014-1-0002")
-    survey(rectify, "2014-1-0001", 35)
-    survey(rectify, "2014-1-0002", 30)
-    rectify("fire", "2014-1-0003", "confirm", who="李明", now="2014-03-12")
-    rectify("fact", "set", "2014-1-0003", "contact_leader", "孙立", who="王强", now="2014-03-13")
-    return rectify
-
-
-def test_figures_tell_the_county_s_story(county):
-    d = county.json("report", now="2014-12-05")
+def test_figures_tell_the_county_s_story(surveyed_county):
+    d = surveyed_county.json("report", now="2014-12-05")
     states = {s["state"]: s["count"] for s in d["states"]}
     assert d["total"] == 4 and d["key_targets"] == 1
     assert states == {"screening": 1, "rectifying": 1, "self_check": 0, "superior_check": 0, "spot_check": 0,
@@ -93,38 +71,38 @@ def replayed(db_url: str, dates: list[str], tz: str = "Asia/Shanghai") -> dict[s
 
 
 @pytest.mark.parametrize("now", ["2014-03-12", "2014-11-20", "2014-12-05"])
-def test_progress_is_the_replayed_history(county, now):
+def test_progress_is_the_replayed_history(surveyed_county, now):
     # recorded late with a time before the case's opening: in time order it comes first, so the
     # replay has the case enter "rectifying" and then go back to "screening"
-    county("fire", "2014-1-0004", "confirm", who="李明", now="2014-03-04")
-    progress = county.json("report", now=now)["progress"]
+    surveyed_county("fire", "2014-1-0004", "confirm", who="李明", now="2014-03-04")
+    progress = surveyed_county.json("report", now=now)["progress"]
     assert progress["dates"][0] == "2014-03-04" and len(progress["dates"]) > 1
     got = {s["state"]: s["values"] for s in progress["series"]}
-    assert {state: values for state, values in got.items() if any(values)} == replayed(county.db, progress["dates"])
+    assert {state: values for state, values in got.items() if any(values)} == replayed(surveyed_county.db, progress["dates"])
     assert all(v >= 0 for values in got.values() for v in values)
 
 
-def test_upcoming_deadlines_and_the_clock(county):
-    d = county.json("report", now="2014-11-20")
+def test_upcoming_deadlines_and_the_clock(surveyed_county):
+    d = surveyed_county.json("report", now="2014-11-20")
     assert d["overdue"]["count"] == 1  # only the unconfirmed case (03-16)
     assert [(r["ref"], r["due"], r["days"]) for r in d["upcoming"]["rows"]] == [("2014-1-0003", "2014-11-30", 10)]
     # Nothing that happened after the report's moment is shown as done.
     assert d["surveys"]["rows"] == [] and d["progress"]["dates"][-1] == "2014-11-20"
 
 
-def test_terminal_tables(county):
-    out = county("report", now="2014-12-05").stdout
+def test_terminal_tables(surveyed_county):
+    out = surveyed_county("report", now="2014-12-05").stdout
     for heading in ("各阶段 / by state", "各乡镇（街道）/ by township", "后进比例 / quota", "逾期未完成 / overdue (2)",
                     "群众满意度测评 / surveys — 阈值 70%，达标 1，未达标 1", "抽查抽签 / spot checks", "整顿进度 / progress"):
         assert heading in out
     assert "孙立（联系领导）" in out
 
 
-def test_terminal_lists_the_first_townships_of_a_province(county, capsys):
+def test_terminal_lists_the_first_townships_of_a_province(surveyed_county, capsys):
     from commands.reports import _print_report
     from engine.reports.dashboard import LISTED
 
-    d = county.json("report", now="2014-12-05")
+    d = surveyed_county.json("report", now="2014-12-05")
     town, quota = d["townships"][0], d["quota"]["rows"]
     d["townships"] = [{**town, "name": f"第{i}镇"} for i in range(LISTED + 5)]
     d["quota"]["rows"] = [{**quota[0], "name": f"第{i}镇"} for i in range(LISTED + 5)] + [quota[-1]]
@@ -134,9 +112,9 @@ def test_terminal_lists_the_first_townships_of_a_province(county, capsys):
     assert out.count("5 more townships: see --json or --html") == 2 and "全县合计" in out
 
 
-def test_html_is_one_self_contained_page(county, tmp_path):
+def test_html_is_one_self_contained_page(surveyed_county, tmp_path):
     page = tmp_path / "看板.html"
-    out = county("report", "--html", str(page), now="2014-12-05").stdout
+    out = surveyed_county("report", "--html", str(page), now="2014-12-05").stdout
     assert "dashboard written" in out
     html = page.read_text(encoding="utf-8")
     assert "<script" not in html and "<link" not in html and "@import" not in html and "url(" not in html
@@ -162,7 +140,7 @@ def test_names_are_escaped_in_the_page(tmp_path):
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;村党支部" in html
 
 
-def test_an_empty_campaign_still_reports(rectify, tmp_path):  # noqa: F811
+def test_an_empty_campaign_still_reports(rectify, tmp_path):
     page = tmp_path / "empty.html"
     rectify("report", "--html", str(page), now="2014-03-02")
     html = page.read_text(encoding="utf-8")
@@ -170,27 +148,27 @@ def test_an_empty_campaign_still_reports(rectify, tmp_path):  # noqa: F811
     assert rectify.json("report", now="2014-03-02")["total"] == 0
 
 
-def test_bad_output_and_database_are_clean_errors(county, tmp_path):
-    before = fingerprint(county.db)
-    bad = county("report", "--html", str(tmp_path / "no" / "such" / "dir.html"), now="2014-12-05", code=2)
+def test_bad_output_and_database_are_clean_errors(surveyed_county, tmp_path):
+    before = fingerprint(surveyed_county.db)
+    bad = surveyed_county("report", "--html", str(tmp_path / "no" / "such" / "dir.html"), now="2014-12-05", code=2)
     assert "无法写入 / cannot write" in bad.output
-    assert fingerprint(county.db) == before
+    assert fingerprint(surveyed_county.db) == before
     missing = Rectify(f"sqlite:///{tmp_path / 'absent.db'}")
     assert "database file not found" in missing("report", code=2).output
     assert not (tmp_path / "absent.db").exists()
 
 
-def test_bulletin_renders_the_periodic_notice(county, tmp_path):
-    before = fingerprint(county.db)
-    out = county("bulletin", now="2014-12-05").stdout
+def test_bulletin_renders_the_periodic_notice(surveyed_county, tmp_path):
+    before = fingerprint(surveyed_county.db)
+    out = surveyed_county("bulletin", now="2014-12-05").stdout
     title = out.splitlines()[0]
     assert title == "关于整顿后进基层党组织工作进展情况的通报（2014年12月，第9期）"  # monthly since 03-21
     assert "全县共确定整顿对象4个" in out and "重新整顿1个" in out
     assert "城关镇第3村党支部（2014-1-0003），“整顿转化”阶段应于2014-11-30前完成" in out
     assert out.rstrip().endswith("中共××县委组织部\n2014-12-05")
-    assert fingerprint(county.db) == before  # shown, not sent
+    assert fingerprint(surveyed_county.db) == before  # shown, not sent
     doc = tmp_path / "通报.docx"
-    county("bulletin", "--docx", str(doc), now="2014-12-05")
+    surveyed_county("bulletin", "--docx", str(doc), now="2014-12-05")
     from docx import Document
 
     assert Document(str(doc)).paragraphs[0].text == title

@@ -40,8 +40,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.conftest import ROOT
-from tests.test_channels import free_port
-from tests.test_cli import ORGS, Rectify, _rectify_exe
+from tests.runner import ORGS, Rectify, rectify_command
+from tests.servers import free_port
 
 SMTP_USER, SMTP_USER_CN = "zzb-mailer", "zzb-cn"
 SMTP_PASSWORD = "S3cr3t-smtp-Kq7x-9f2c"
@@ -238,7 +238,7 @@ class Cli:
         self.ran: list[Ran] = []
 
     def __call__(self, *args: str, now: str = NOW, code: int = 0) -> Ran:
-        done = subprocess.run([*_rectify_exe(), "--now", now, *args], env=self.env, capture_output=True,
+        done = subprocess.run([*rectify_command(), "--now", now, *args], env=self.env, capture_output=True,
                               text=True, cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
         ran = Ran(args, done.returncode, done.stdout, done.stderr)
         self.ran.append(ran)
@@ -250,7 +250,7 @@ class Cli:
         """``rectify daemon`` as a service on a fixed clock, until the outbox settles; then SIGTERM."""
         out, err = db.parent / "daemon.out", db.parent / "daemon.err"
         with out.open("w") as stdout, err.open("w") as stderr:
-            proc = subprocess.Popen([*_rectify_exe(), "--now", NOW, "daemon", "--interval", "0.2"], env=self.env,
+            proc = subprocess.Popen([*rectify_command(), "--now", NOW, "daemon", "--interval", "0.2"], env=self.env,
                                     stdout=stdout, stderr=stderr, cwd=ROOT, stdin=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 20

@@ -12,8 +12,7 @@ from sqlalchemy import update
 from engine.ops.spotcheck import select_sample
 from engine.store.db import Store
 from engine.store.models import SpotCheckDraw
-from tests.test_cli import Rectify, fingerprint
-from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
+from tests.runner import Rectify, fingerprint
 
 refs = st.lists(st.tuples(st.from_regex(r"2014-1-\d{4}", fullmatch=True), st.booleans()),
                 min_size=1, max_size=60, unique_by=lambda p: p[0])
@@ -54,7 +53,7 @@ def advance(run: Rectify, org: str, who: str, *open_args: str) -> None:
         run("fire", org, trigger, who=who, now="2014-11-20")
 
 
-def test_draw_moves_the_others_on_and_verifies(rectify):  # noqa: F811
+def test_draw_moves_the_others_on_and_verifies(rectify):
     for i in range(1, 8):
         advance(rectify, f"T1-{i:02d}", "王强")
     advance(rectify, "T2-01", "赵刚", "--flag", "petitions")  # a key target

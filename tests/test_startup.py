@@ -21,7 +21,7 @@ from engine.ops import deploy
 from engine.spec.loader import load_workflow_file
 from engine.store.models import WorkflowVersion
 from tests.conftest import ROOT, WORKFLOW
-from tests.test_cli import Rectify
+from tests.runner import Rectify
 
 # Libraries only some commands need: documents, spreadsheets, the browser, the YAML reader
 # and the holiday data (checking or deploying a workflow), migrations (init).
@@ -61,9 +61,9 @@ def test_importing_the_cli_loads_no_engine_library(tmp_path):
 
 
 @pytest.fixture
-def county(tmp_path, monkeypatch) -> Rectify:
+def opened_county(tmp_path, monkeypatch) -> Rectify:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "in-process-cache"))
-    from tests.test_cli import ORGS
+    from tests.runner import ORGS
 
     run = Rectify(f"sqlite:///{tmp_path / 'county.db'}")
     run("init")
@@ -78,9 +78,9 @@ def county(tmp_path, monkeypatch) -> Rectify:
     return run
 
 
-def test_short_commands_load_only_what_they_need(county, tmp_path):
+def test_short_commands_load_only_what_they_need(opened_county, tmp_path):
     cache = tmp_path / "cache"
-    db = ["--db", county.db]
+    db = ["--db", opened_county.db]
     cold = loaded_by(tmp_path, *db, "case", "show", "T1-01", cache=cache)
     assert cold >= CHECKING  # the first process checks the deployed workflow and keeps it
     entries = list((cache / "rectify").glob("workflow-*.pickle"))
@@ -95,7 +95,7 @@ def test_short_commands_load_only_what_they_need(county, tmp_path):
     assert fired & CHECKING == set()
     assert packages(fired) & NEVER_FOR_SHORT_COMMANDS == set()
     assert "jinja2" in packages(fired)  # the notice it queues is rendered
-    assert county.json("case", "show", "T1-02")["state"] == "rectifying"
+    assert opened_county.json("case", "show", "T1-02")["state"] == "rectifying"
     assert list((cache / "rectify").glob("workflow-*.pickle")) == entries
 
 

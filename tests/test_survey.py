@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_cli import Rectify, fingerprint, prepare
-from tests.test_cli import rectify as rectify  # noqa: F401  (the fixture)
+from tests.runner import Rectify, fingerprint, prepare
 
 
 @pytest.fixture
-def at_survey(rectify):  # noqa: F811
+def at_survey(rectify):
     rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
     prepare(rectify, "2014-1-0001")
     return rectify
@@ -49,7 +48,7 @@ def test_survey_before_december_is_refused(at_survey: Rectify):
     assert "2014-12-01" in out
 
 
-def test_survey_in_the_wrong_state(rectify: Rectify):  # noqa: F811
+def test_survey_in_the_wrong_state(rectify: Rectify):
     rectify("case", "open", "T1-02", who="王强", now="2014-03-05")
     out = rectify("survey", "record", "T1-02", "--respondents", "30", "--satisfied", "29",
                   who="王强", now="2014-12-03", code=1).output

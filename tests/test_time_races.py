@@ -46,18 +46,12 @@ from engine.store.models import (
 )
 from tests.conftest import at
 from tests.county import seed_county
-from tests.test_channels import Hook
-from tests.test_channels import http_server as http_server  # noqa: F401  (the fixture)
+from tests.polling import wait_until
+from tests.servers import Hook
 from tests.test_engine import LI, WANG, fire_, open_, snapshot, state_of
 
 SETTLED = {TimerStatus.FIRED.value, TimerStatus.CANCELLED.value, TimerStatus.SKIPPED.value,
            TimerStatus.FAILED.value}
-
-
-@pytest.fixture
-def county(store):
-    seed_county(store)
-    return store
 
 
 class Hooked(Store):
@@ -543,14 +537,6 @@ def many_cases(store, n: int) -> None:
         campaign, actor = resolve_campaign(s, None), actor_for(s, WANG)
         for row in rows:
             open_case(s, campaign, row.code, actor, at("2014-03-05"))
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.01)
 
 
 def committed_notices(path) -> int:

@@ -32,16 +32,11 @@ from engine.store.migrate import upgrade
 from engine.store.models import Notice, Official, Organization, Timer, TimerStatus
 from tests.conftest import at
 from tests.county import seed_county
+from tests.polling import wait_until
 from tests.test_engine import LI, WANG, ZHAO, fire_, open_
-from tests.test_time_races import Hooked, many_cases, wait_until
+from tests.test_time_races import Hooked, many_cases
 
 NOW = "2014-03-14T09:00"  # the screening reminder "3 days before the end of 03-16" is due
-
-
-@pytest.fixture
-def county(store):
-    seed_county(store)
-    return store
 
 
 @pytest.fixture
@@ -309,7 +304,7 @@ def test_failed_timers_are_listed_newest_first_with_their_error(county):
 
 def test_an_administrator_lists_and_retries_failed_timers_from_the_command_line(brittle, monkeypatch):
     import engine.ops.identity
-    from tests.test_cli import Rectify
+    from tests.runner import Rectify
 
     store = brittle
     broken = open_(store, "T1-01")

@@ -8,6 +8,7 @@ command between its read and its write while another commits. The environment va
     RECTIFY_FAILPOINTS="fire.after_event=kill"              # SIGKILL this process there
     RECTIFY_FAILPOINTS="fire.before_write=pause:/tmp/gate"  # wait for /tmp/gate/fire.before_write.go
     RECTIFY_FAILPOINTS="delivery.after_send=kill@3"         # only the 3rd time the point is reached
+    RECTIFY_FAILPOINTS="sqlite.begin_write=mark:/tmp/gate"  # touch /tmp/gate/sqlite.begin_write.reached, go on
 
 ``raise`` raises ``FailpointError``; ``dberror`` raises SQLAlchemy's ``OperationalError``, as a
 driver does when the database is locked past the busy timeout or the connection is lost
@@ -32,6 +33,7 @@ POINTS = {
     "delivery.before_send": "a delivery is claimed, not yet sent",
     "delivery.after_send": "a delivery is sent, not yet settled",
     "tick.after_claim": "the daemon claimed a due timer, not yet fired",
+    "sqlite.begin_write": "a write transaction is about to ask SQLite for the write lock (BEGIN IMMEDIATE)",
 }
 PAUSE_LIMIT = 120.0  # seconds a paused point waits for its gate before giving up
 
@@ -90,6 +92,9 @@ def point(name: str) -> None:
         raise OperationalError(f"-- failpoint {name}", None, FailpointError(f"database unavailable (failpoint {name})"))
     elif action.startswith("pause:"):
         _pause(Path(action[6:]), name)
+    elif action.startswith("mark:"):
+        # Lets a test wait for a process to reach a point it cannot be held at: a lock request.
+        (Path(action[5:]) / f"{name}.reached").touch()
 
 
 def _pause(gate: Path, name: str) -> None:

@@ -113,7 +113,11 @@ def _sqlite_engine(parsed, busy_timeout: int) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
         # A reader (Store.reading) takes a WAL snapshot and holds no lock writers wait for.
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            failpoints.point("sqlite.begin_write")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
