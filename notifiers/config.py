@@ -21,9 +21,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-import notifiers.console  # noqa: F401  (registers the built-in channel types)
-import notifiers.email  # noqa: F401
-import notifiers.files  # noqa: F401
+import notifiers.console
+import notifiers.email
+import notifiers.files
 import notifiers.webhook  # noqa: F401
 from engine.base.errors import BadInput, InvalidDefinition, UnknownPlugin
 from engine.base.yamlsafe import read_yaml

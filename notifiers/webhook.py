@@ -48,7 +48,7 @@ def post_json(url: str, payload: dict[str, Any], headers: dict[str, str], timeou
     request = urllib.request.Request(url, data=data, method="POST",
                                      headers={"Content-Type": "application/json; charset=utf-8", **headers})
     try:
-        with urllib.request.urlopen(request, timeout=budget.timeout(timeout)) as response:  # noqa: S310 (configured URL)
+        with urllib.request.urlopen(request, timeout=budget.timeout(timeout)) as response:
             return response.status, _read(response, budget)
     except urllib.error.HTTPError as exc:
         raise DeliveryError(f"HTTP {exc.code} {exc.reason}: {_error_body(exc, budget)!r}") from exc

@@ -45,8 +45,10 @@ def test_a_command_that_meets_a_lock_past_its_retries_exits_3_and_writes_nothing
         holder.rollback()
         holder.close()
     assert done.returncode == 3, done.stderr
-    assert done.stdout == "" and "Traceback" not in done.stderr
-    assert "busy or unavailable and nothing was written" in done.stderr and "database is locked" in done.stderr
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert "busy or unavailable and nothing was written" in done.stderr
+    assert "database is locked" in done.stderr
     assert fingerprint(f"sqlite:///{db}") == before
 
 
@@ -82,7 +84,8 @@ def test_a_write_that_met_a_lock_is_run_again_whole(tmp_path):
         logger.removeHandler(release)
         holder.close()
         store.dispose()
-    assert release.retries == 1 and calls == [0]  # refused once at BEGIN, then run once, whole
+    assert release.retries == 1
+    assert calls == [0]
 
 
 def test_a_write_gives_up_after_its_attempts(tmp_path):

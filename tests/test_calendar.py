@@ -50,7 +50,8 @@ def test_working_days_back_and_forth_from_a_working_day(start, n):
 @given(covered_days)
 def test_next_workday_is_the_first_working_day_not_before(day):
     moved, skipped = CAL.next_workday(day)
-    assert CAL.is_workday(moved) and moved >= day
+    assert CAL.is_workday(moved)
+    assert moved >= day
     assert all(not CAL.is_workday(day + timedelta(days=i)) for i in range((moved - day).days))
     assert len(skipped) == (moved - day).days
 
@@ -72,7 +73,8 @@ def test_relative_working_day_deadline_skips_national_day():
                           at("2014-09-29T09:00"), {}, TZ, CAL)
     deadline, reminder = planned
     assert deadline.due_at == at("2014-10-12")
-    assert "跳过休息日 7 天" in deadline.payload["explain"][1] and "国庆节" in deadline.payload["explain"][1]
+    assert "跳过休息日 7 天" in deadline.payload["explain"][1]
+    assert "国庆节" in deadline.payload["explain"][1]
     assert reminder.due_at == at("2014-10-10")  # two working days before the end of 10-11: 10-10 and 10-11
 
 
@@ -89,10 +91,14 @@ def test_overrides_cover_a_new_year_and_uncovered_years_are_flagged():
     problems: list = []
     cal = parse_overrides({"years": (2031,), "holidays": {"2031-01-01": "元旦"}, "workdays": {"2031-01-04": "调休"}},
                           lambda path, msg: problems.append((path, msg)))
-    assert problems == [] and cal.covers(2031) and not cal.covers(2032)
-    assert not cal.is_workday(date(2031, 1, 1)) and cal.is_workday(date(2031, 1, 4))
+    assert problems == []
+    assert cal.covers(2031)
+    assert not cal.covers(2032)
+    assert not cal.is_workday(date(2031, 1, 1))
+    assert cal.is_workday(date(2031, 1, 4))
     planned = plan_timers(state({"after": "3 working days"}), 1, at("2032-03-01"), {}, TZ, cal)[0]
-    assert planned.payload["guessed"] is True and "2032" in planned.payload["explain"][-1]
+    assert planned.payload["guessed"] is True
+    assert "2032" in planned.payload["explain"][-1]
 
 
 def test_bad_override_file_is_reported_with_its_place(workflow_copy):
@@ -108,6 +114,7 @@ def test_working_days_in_an_uncovered_year_warn_at_check_time(workflow_copy):
     text = workflow_copy.read_text(encoding="utf-8").replace("year: 2014", "year: 2031")
     workflow_copy.write_text(text, encoding="utf-8")
     loaded = load_workflow_file(workflow_copy)  # a warning, not an error
-    assert len(loaded.warnings) == 1 and "2031、2032" in loaded.warnings[0].message
+    assert len(loaded.warnings) == 1
+    assert "2031、2032" in loaded.warnings[0].message
     (workflow_copy.parent / "calendar.yaml").write_text("years: [2031, 2032]\n", encoding="utf-8")
     assert load_workflow_file(workflow_copy).warnings == []

@@ -29,10 +29,12 @@ def test_email_in_chinese_reaches_a_real_smtp_server(smtp_server):
     assert channel.address({"name": "赵刚", "email": None}) is None
     channel.send(MESSAGE, "wang@example.org")
     (rcpts, raw, authenticated), = inbox.messages
-    assert rcpts == ["wang@example.org"] and authenticated
+    assert rcpts == ["wang@example.org"]
+    assert authenticated
     mail = email.message_from_bytes(raw, policy=default_policy)
     assert mail["Subject"] == MESSAGE.title  # the encoded-word subject decodes back to Chinese
-    assert "王强" in str(mail["To"]) and mail["X-Rectify-Key"] == MESSAGE.key
+    assert "王强" in str(mail["To"])
+    assert mail["X-Rectify-Key"] == MESSAGE.key
     assert mail.get_content().startswith("城关镇党委：")
     channel.send(MESSAGE, "wang@example.org")
     again = email.message_from_bytes(inbox.messages[1][1], policy=default_policy)
@@ -82,7 +84,8 @@ def test_signed_json_webhook(http_server):
     channel.send(MESSAGE, "hook")
     path, headers, body = Hook.requests[0]
     payload = json.loads(body)
-    assert payload["title"] == MESSAGE.title and payload["recipients"] == ["王强"]
+    assert payload["title"] == MESSAGE.title
+    assert payload["recipients"] == ["王强"]
     assert headers["Idempotency-Key"] == MESSAGE.key
     assert headers["X-Rectify-Signature"] == "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
     with pytest.raises(DeliveryError, match="HTTP 503"):
@@ -97,7 +100,9 @@ def test_dingtalk_signs_and_a_nonzero_errcode_is_a_failure(http_server):
     robot.send(MESSAGE, "ding")
     path, _, body = Hook.requests[0]
     query = parse_qs(urlsplit(path).query)
-    assert query["access_token"] == ["t"] and "timestamp" in query and "sign" in query
+    assert query["access_token"] == ["t"]
+    assert "timestamp" in query
+    assert "sign" in query
     assert json.loads(body)["text"]["content"].startswith(MESSAGE.title)
     refusing = DingTalkChannel("ding", WebhookSettings(url=f"{http_server}/refuse"), env={})
     with pytest.raises(DeliveryError, match="errcode 310000 sign not match"):
@@ -108,7 +113,8 @@ def test_wecom_truncates_to_its_limit_and_checks_errcode(http_server):
     long = Message("k", "标题", "很长的通知正文。" * 400, "t", None)
     WeComChannel("wecom", WebhookSettings(url=f"{http_server}/robot"), env={}).send(long, "wecom")
     content = json.loads(Hook.requests[0][2])["text"]["content"]
-    assert len(content.encode("utf-8")) <= 2048 and content.endswith("（全文见通知 k）")
+    assert len(content.encode("utf-8")) <= 2048
+    assert content.endswith("（全文见通知 k）")
     with pytest.raises(DeliveryError, match="errcode 310000"):
         WeComChannel("wecom", WebhookSettings(url=f"{http_server}/refuse"), env={}).send(long, "wecom")
 
@@ -133,7 +139,9 @@ delivery: {{max_attempts: 2, backoff_seconds: 60}}
     run("case", "open", "T1-01", who="王强", now="2014-03-05")
     base = ["--config", str(config)]
     out = run(*base, "daemon", "--once", now="2014-03-14T09:00").stdout  # the 3-days-before reminder
-    assert "reminder" in out and "'delivered': 2" in out and "'retry': 1" in out
+    assert "reminder" in out
+    assert "'delivered': 2" in out
+    assert "'retry': 1" in out
     (rcpts, raw, _), = inbox.messages
     assert rcpts == ["wang@example.org"]  # reminders go to the township committee only
     assert email.message_from_bytes(raw, policy=default_policy)["Subject"].startswith("催办提醒")
@@ -141,9 +149,12 @@ delivery: {{max_attempts: 2, backoff_seconds: 60}}
     run(*base, "daemon", "--once", now="2014-03-14T09:02")  # second failure of the webhook: dead
     listed = run.json("notices", "list")
     statuses = {n["template"]: n["status"] for n in listed}
-    assert statuses["deadline_reminder"] == "dead" and statuses["delivery_failed"] == "pending"
+    assert statuses["deadline_reminder"] == "dead"
+    assert statuses["delivery_failed"] == "pending"
     shown = run.json("notices", "show", str(next(n["id"] for n in listed if n["template"] == "deadline_reminder")))
     by_channel = {d["channel"]: d for d in shown["deliveries"]}
-    assert by_channel["mail"]["status"] == "delivered" and by_channel["robot"]["status"] == "dead"
-    assert "HTTP 503" in by_channel["robot"]["last_error"] and by_channel["robot"]["attempts"] == 2
+    assert by_channel["mail"]["status"] == "delivered"
+    assert by_channel["robot"]["status"] == "dead"
+    assert "HTTP 503" in by_channel["robot"]["last_error"]
+    assert by_channel["robot"]["attempts"] == 2
     assert "1 deliveries queued again" in run("notices", "retry", str(shown["id"]), now="2014-03-14T10:00").stdout

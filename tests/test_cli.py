@@ -19,13 +19,17 @@ def test_screening_to_accepted_with_the_cli_only(rectify):
     rectify("fact", "set", "T1-01", "survey_respondents", "50", who="王强", now="2014-12-03")  # by org code too
     rectify("fact", "set", "2014-1-0001", "survey_satisfied", "35", who="王强", now="2014-12-03")
     out = rectify("fire", "2014-1-0001", "conclude_survey", who="王强", now="2014-12-03").stdout
-    assert "群众满意度测评 → 验收通过" in out and "accepted_notice" in out
+    assert "群众满意度测评 → 验收通过" in out
+    assert "accepted_notice" in out
     show = rectify.json("case", "show", "2014-1-0001", now="2014-12-04")
-    assert show["state"] == "accepted" and show["triggers"] == [] and show["timers"] == []
+    assert show["state"] == "accepted"
+    assert show["triggers"] == []
+    assert show["timers"] == []
     steps = [e["to"] for e in rectify.json("history", "2014-1-0001") if e["kind"] == "transition"]
     assert steps == ["rectifying", "self_check", "superior_check", "spot_check", "survey", "accepted"]
     text = rectify("history", "2014-1-0001").stdout
-    assert "conclude_survey" in text and "抽查合格" in text
+    assert "conclude_survey" in text
+    assert "抽查合格" in text
 
 
 def test_re_rectify_and_back_to_rectifying_with_the_cli_only(rectify):
@@ -36,7 +40,8 @@ def test_re_rectify_and_back_to_rectifying_with_the_cli_only(rectify):
     rectify("fact", "set", "T1-02", "survey_respondents", "40", who="王强", now="2014-12-03")
     rectify("fact", "set", "T1-02", "survey_satisfied", "27", who="王强", now="2014-12-03")
     out = rectify("fire", "T1-02", "conclude_survey", who="王强", now="2014-12-03T10:00").stdout
-    assert "重新整顿" in out and "re_rectify_notice" in out
+    assert "重新整顿" in out
+    assert "re_rectify_notice" in out
     out = rectify("daemon", "--once", now="2014-12-03T10:01").stdout
     assert "restart_rectification re_rectify → rectifying" in out
     show = rectify.json("case", "show", "T1-02", now="2014-12-04")
@@ -45,9 +50,11 @@ def test_re_rectify_and_back_to_rectifying_with_the_cli_only(rectify):
     assert [t["trigger"] for t in show["triggers"]] == ["submit_self_check"]
     assert show["triggers"][0]["available"]  # facts from round 1 still hold
     history = rectify.json("history", "T1-02")
-    assert history[-1]["actor"] == "system" and history[-1]["round"] == 2
+    assert history[-1]["actor"] == "system"
+    assert history[-1]["round"] == 2
     table = rectify("case", "show", "T1-02", now="2014-12-04").stdout
-    assert "第 2 轮" in table and "满意度 67.5%" in table
+    assert "第 2 轮" in table
+    assert "满意度 67.5%" in table
 
 
 def test_case_show_explains_what_blocks(rectify):
@@ -55,12 +62,15 @@ def test_case_show_explains_what_blocks(rectify):
     rectify("fire", "T1-03", "confirm", who="李明", now="2014-03-12")
     show = rectify.json("case", "show", "T1-03", now="2014-03-13")
     blocked = show["triggers"][0]
-    assert blocked["trigger"] == "submit_self_check" and not blocked["available"]
+    assert blocked["trigger"] == "submit_self_check"
+    assert not blocked["available"]
     assert {b["guard"] for b in blocked["blocked_by"]} == {
         "plan_ready", "secretary_in_place", "secretary_trained_on_time", "contact_leader_assigned",
         "cadre_stationed"}
     kinds = [t["kind"] for t in show["timers"]]
-    assert kinds.count("reminder") == 2 and "deadline" in kinds and "recurring" in kinds
+    assert kinds.count("reminder") == 2
+    assert "deadline" in kinds
+    assert "recurring" in kinds
     assert show["due"] == "2014-11-30 24:00"
 
 
@@ -144,9 +154,11 @@ def test_init_twice_is_up_to_date(tmp_path):
 
 def test_workflow_show_and_deploy_of_a_broken_file(rectify, tmp_path):
     out = rectify("workflow", "show").stdout
-    assert "排查建账" in out and "conclude_survey" in out
+    assert "排查建账" in out
+    assert "conclude_survey" in out
     out = rectify("workflow", "show", "--deployed").stdout
-    assert "deployed version v1" in out and "验收通过" in out
+    assert "deployed version v1" in out
+    assert "验收通过" in out
     assert rectify.json("workflow", "show")["states"]["survey"]["label"] == "群众满意度测评"
     broken = tmp_path / "wf.yaml"
     broken.write_text("name: x\nname: y\n", encoding="utf-8")
@@ -173,12 +185,15 @@ def test_real_process_exit_codes_and_no_traceback(tmp_path):
     assert run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1").returncode == 0
     assert run("--as", "王强", "case", "open", "T1-01").returncode == 0
     refused = run("--as", "王强", "fire", "T1-01", "confirm")
-    assert refused.returncode == 1 and "county_department" in refused.stderr
+    assert refused.returncode == 1
+    assert "county_department" in refused.stderr
     assert "Traceback" not in refused.stderr + refused.stdout
     bad = run("--as", "王强", "fire", "T1-01", "nope")
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
     usage = run("case", "open")
-    assert usage.returncode == 2 and "Missing argument" in usage.stderr
+    assert usage.returncode == 2
+    assert "Missing argument" in usage.stderr
 
 
 def test_demo_runs_the_campaign(tmp_path):
@@ -186,8 +201,11 @@ def test_demo_runs_the_campaign(tmp_path):
 
     lines: list[str] = []
     summary = run_demo(tmp_path / "demo", 7, lines.append)
-    assert "验收通过" in summary and "重新整顿" in summary and "第2轮" in summary
-    assert "overdue_escalation" in summary and "deadline_reminder" in summary
+    assert "验收通过" in summary
+    assert "重新整顿" in summary
+    assert "第2轮" in summary
+    assert "overdue_escalation" in summary
+    assert "deadline_reminder" in summary
     run = Rectify(f"sqlite:///{Path(tmp_path / 'demo' / 'rectify.db')}")
     cases = run.json("case", "list")
     assert 12 <= len(cases) <= 20
@@ -208,8 +226,10 @@ def test_quota_per_township_and_county(rectify):
     assert (report["target"], report["tolerance"]) == (0.05, 0.02)
     rows = {r["code"] or "county": r for r in report["rows"]}
     assert (rows["T1"]["organizations"], rows["T1"]["screening"], rows["T1"]["confirmed"]) == (20, 1, 2)
-    assert rows["T1"]["ratio"] == 0.1 and rows["T1"]["outcome"] == "warn"
-    assert rows["T2"]["ratio"] == 0.05 and rows["T2"]["outcome"] == "pass"
+    assert rows["T1"]["ratio"] == 0.1
+    assert rows["T1"]["outcome"] == "warn"
+    assert rows["T2"]["ratio"] == 0.05
+    assert rows["T2"]["outcome"] == "pass"
     assert (rows["county"]["organizations"], rows["county"]["confirmed"], rows["county"]["ratio"]) == (40, 3, 0.075)
     assert "城关镇" in rectify("quota").stdout
 

@@ -100,7 +100,8 @@ def test_two_processes_fire_on_one_case_exactly_one_commits(seeded, db_url, tmp_
         winner, loser = (second, out2), (first, out1)
         assert "the case changed while you were acting" in loser[1][1]
     assert winner[0].returncode == 0, winner[1]
-    assert loser[0].returncode == 1 and "Traceback" not in loser[1][1]
+    assert loser[0].returncode == 1
+    assert "Traceback" not in loser[1][1]
     with store.transaction() as s:
         case = get_case(s, refs[0])
         assert (case.state, case.event_seq) == ("pong", 2)
@@ -166,9 +167,12 @@ def test_eight_processes_and_a_daemon_two_hundred_transitions_each(seeded, db_ur
             burner.wait()
     daemon.send_signal(signal.SIGTERM)
     _, daemon_log = daemon.communicate(timeout=60)
-    assert daemon.returncode == 0 and "Traceback" not in daemon_log and "locked" not in daemon_log, daemon_log
+    assert daemon.returncode == 0, daemon_log
+    assert "Traceback" not in daemon_log, daemon_log
+    assert "locked" not in daemon_log, daemon_log
     ok = sum(r["ok"] for r in results)
-    assert sum(r["lock"] for r in results) == 0 and [r["other"] for r in results] == [[]] * 8
+    assert sum(r["lock"] for r in results) == 0
+    assert [r["other"] for r in results] == [[]] * 8
     assert ok + sum(r["conflict"] + r["refused"] for r in results) == 1600
     assert ok > 0
     with store.transaction() as s:
@@ -211,7 +215,8 @@ def test_a_transition_that_fails_after_its_outbox_row_leaves_nothing(seeded, db_
     finally:
         failpoints.arm("fire.after_outbox", None)
     assert fingerprint(db_url) == before
-    assert count(store, Notice) == 0 and count(store, Event, Event.kind == "transition") == 0
+    assert count(store, Notice) == 0
+    assert count(store, Event, Event.kind == "transition") == 0
 
 
 def test_an_unknown_failpoint_is_refused():
@@ -236,7 +241,8 @@ def test_four_daemons_fire_each_of_500_due_timers_once(store, db_url, tmp_path):
     with store.transaction() as s:
         keys = list(s.scalars(select(Notice.idempotency_key).where(Notice.template == "tick_notice")))
         fired = s.scalar(select(func.count()).select_from(Timer).where(Timer.status == TimerStatus.FIRED.value))
-    assert len(keys) == len(set(keys)) == 500 and fired == 500
+    assert len(keys) == len(set(keys)) == 500
+    assert fired == 500
     assert count(store, Event, Event.kind == "timer") == 500
     assert count(store, Timer, Timer.status == TimerStatus.PENDING.value) == 500  # tomorrow's, once each
     assert len(list((tmp_path / "out").glob("*.txt"))) == 500
@@ -275,7 +281,8 @@ def test_sigkill_during_delivery_thirty_times_loses_nothing(db_url, store, http_
     with store.transaction() as s:
         expected = set(s.scalars(select(Delivery.idempotency_key)))
         statuses = set(s.scalars(select(Delivery.status)))
-    assert len(expected) == 40 and statuses == {"delivered"}
+    assert len(expected) == 40
+    assert statuses == {"delivered"}
     received = [headers["Idempotency-Key"] for _, headers, _ in Hook.requests]
     assert set(received) == expected  # every notice arrived
     assert len(received) - len(expected) <= kills  # at most one resend per kill, same key

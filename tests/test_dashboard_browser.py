@@ -58,7 +58,8 @@ def test_dashboard_loads_offline_without_console_errors(surveyed_county, tmp_pat
     surveyed_county("report", "--html", str(page), now="2014-12-05")
     shot = tmp_path / "shot.png"
     seen = open_page(page, shot)
-    assert seen["console"] == [] and seen["errors"] == []
+    assert seen["console"] == []
+    assert seen["errors"] == []
     assert seen["requests"] == [page.as_uri()]  # nothing fetched but the page itself
     assert seen["title"].startswith("整顿后进基层党组织专项整治工作看板")
     assert [c["name"] for c in seen["charts"]] == ["by-state", "quota", "by-township", "surveys", "progress"]
@@ -75,6 +76,8 @@ def test_demo_dashboard_screenshot(tmp_path):
     page = tmp_path / "demo" / "看板-12月3日.html"
     shot = tmp_path / "dashboard.png"
     seen = open_page(page, shot)
-    assert seen["console"] == [] and seen["errors"] == [] and len(seen["charts"]) == 5
+    assert seen["console"] == []
+    assert seen["errors"] == []
+    assert len(seen["charts"]) == 5
     if os.environ.get("RECTIFY_UPDATE_DOCS"):  # RECTIFY_UPDATE_DOCS=1 pytest -k screenshot refreshes docs/
         shutil.copy(shot, Path(__file__).resolve().parent.parent / "docs" / "dashboard.png")

@@ -35,7 +35,8 @@ class Recorder(Channel):
 
     def __init__(self, name: str, failures: int = 0, personal: bool = False):
         super().__init__(name, Channel.Settings())
-        self.failures, self.sent = failures, []
+        self.failures = failures
+        self.sent: list[tuple[str, str, str]] = []
         self.personal = personal  # type: ignore[misc]
 
     def address(self, recipient):
@@ -70,7 +71,8 @@ def test_escalation_goes_to_the_named_contact_leader(county):
     facts_(county, ref, {"contact_leader": "联系领导周"})
     tick(county, at("2014-12-02T09:00"))  # rectification overdue since the end of 11-30
     escalations = notices_by(county, "overdue_escalation")
-    assert escalations and escalations[0][2] == ["县委组织部李", "城关镇王", "联系领导周"]
+    assert escalations
+    assert escalations[0][2] == ["县委组织部李", "城关镇王", "联系领导周"]
 
 
 def test_file_channel_writes_one_file_per_notice_and_retries_rewrite_it(county, tmp_path):
@@ -83,7 +85,8 @@ def test_file_channel_writes_one_file_per_notice_and_retries_rewrite_it(county, 
     files = list((tmp_path / "out").glob("*.txt"))
     assert len(files) == 1
     text = files[0].read_text(encoding="utf-8")
-    assert text.startswith("关于将城关镇第1村党支部列为后进基层党组织整顿对象的通知") and "致：县委组织部李、城关镇王" in text
+    assert text.startswith("关于将城关镇第1村党支部列为后进基层党组织整顿对象的通知")
+    assert "致：县委组织部李、城关镇王" in text
     assert deliver(county, config, at("2014-03-10T10:05")).outcomes == {}  # nothing twice
     assert notices_by(county) == [("case_listed", "delivered", ["县委组织部李", "城关镇王"])]
 
@@ -99,12 +102,14 @@ def test_failures_back_off_then_dead_letter_with_an_alert_then_retry(county):
     assert deliver(county, config, t0 + timedelta(seconds=61)).outcomes == {"retry": 1}
     assert deliver(county, config, t0 + timedelta(seconds=61 + 119)).outcomes == {}  # 2nd wait is 120 s
     report = deliver(county, config, t0 + timedelta(seconds=61 + 121))
-    assert report.outcomes["dead"] == 1 and "503" in report.errors[0]
+    assert report.outcomes["dead"] == 1
+    assert "503" in report.errors[0]
     with county.transaction() as s:
         notice = s.scalars(select(Notice).where(Notice.template == "case_listed")).one()
         assert (notice.status, notice.attempts, notice.last_error) == ("dead", 3, "server said 503")
         alert = s.scalars(select(Notice).where(Notice.template == "delivery_failed")).one()
-        assert alert.title.startswith("通知投递失败") and [p["name"] for p in alert.recipients] == [LI]
+        assert alert.title.startswith("通知投递失败")
+        assert [p["name"] for p in alert.recipients] == [LI]
         notice_id = notice.id
     flaky.failures = 0  # the administrator fixes the robot, then retries
     with county.transaction() as s:
@@ -135,7 +140,8 @@ def test_running_delivery_twice_sends_each_delivery_once(county):
     config = NotifierConfig({"robot": robot})
     deliver(county, config, at("2014-03-10T10:00"))
     deliver(county, config, at("2014-03-10T10:00"))
-    assert len(robot.sent) == 3 and len({k for k, _, _ in robot.sent}) == 3
+    assert len(robot.sent) == 3
+    assert len({k for k, _, _ in robot.sent}) == 3
     with county.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Delivery)) == 3
 
@@ -149,12 +155,14 @@ def test_config_file_errors_are_placed(tmp_path):
     messages = [f"{p.line}:{p.column} {p.message}" for p in info.value.problems]
     assert any(m.startswith("2:") and "unknown channel type 'pigeon'" in m for m in messages)
     assert any(m.startswith("3:") and "folder" in m for m in messages)
-    assert any("max_attempts" in m for m in messages) and any("unknown key 'extra'" in m for m in messages)
+    assert any("max_attempts" in m for m in messages)
+    assert any("unknown key 'extra'" in m for m in messages)
     good = tmp_path / "g.yaml"
     good.write_text("channels:\n  printed: {type: file, folder: out}\ndelivery: {backoff_seconds: 30}\n",
                     encoding="utf-8")
     config = load_config(str(good))
-    assert list(config.channels) == ["printed"] and config.policy.backoff(3) == 120
+    assert list(config.channels) == ["printed"]
+    assert config.policy.backoff(3) == 120
 
 
 def test_the_monthly_county_bulletin_is_written_once_with_the_figures(county):
@@ -225,10 +233,12 @@ def test_a_timer_that_cannot_fire_is_set_aside_and_the_others_fire(county):
         first.payload = {**first.payload, "notice": "no_such_template"}
         broken = first.id
     report = tick(county, at("2014-03-14T09:00"))
-    assert report.fired["reminder"] == 1 and any("no_such_template" in m for m in report.messages)
+    assert report.fired["reminder"] == 1
+    assert any("no_such_template" in m for m in report.messages)
     with county.transaction() as s:
         timer = s.get(Timer, broken)
-        assert timer.status == "failed" and "no_such_template" in timer.payload["error"]
+        assert timer.status == "failed"
+        assert "no_such_template" in timer.payload["error"]
 
 
 class Crashing(Recorder):
@@ -304,7 +314,8 @@ def test_a_stopped_delivery_pass_gives_back_what_it_leased_and_did_not_send(coun
     stop.set()  # a pass that starts stopped claims nothing and expands nothing
     fire_(county, open_(county, org="T1-05"), "confirm")
     assert deliver(county, NotifierConfig({"robot": again}), at("2014-03-10T10:00"), stop=stop).outcomes == {}
-    assert leased(county) == 0 and notices_by(county)[-1][1] == "pending"
+    assert leased(county) == 0
+    assert notices_by(county)[-1][1] == "pending"
 
 
 def test_a_claim_leases_no_more_than_its_lease_covers_at_the_send_deadline():
@@ -321,7 +332,7 @@ class SlowHook(BaseHTTPRequestHandler):
     received: list[str] = []
     SLOW = 0.5
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if self.path == "/trickle":
             self._trickle()
@@ -371,8 +382,10 @@ def test_a_webhook_that_trickles_its_reply_ends_at_the_deadline_with_a_retry(cou
     assert 2 <= took < 2 + 2.5, f"the attempt should end at its 2 s deadline (+ one read), took {took:.1f}s"
     with county.transaction() as s:
         delivery = s.scalars(select(Delivery)).one()
-        assert "deadline of 2s" in delivery.last_error and delivery.attempts == 1
-        assert delivery.next_attempt_at == at("2014-03-10T10:01") and delivery.leased_until is None
+        assert "deadline of 2s" in delivery.last_error
+        assert delivery.attempts == 1
+        assert delivery.next_attempt_at == at("2014-03-10T10:01")
+        assert delivery.leased_until is None
 
 
 def test_an_smtp_server_that_stalls_is_given_up_at_the_deadline_not_the_read_timeout():
@@ -424,7 +437,8 @@ def test_sigterm_while_delivering_to_a_slow_webhook_stops_soon_and_gives_the_res
                               stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while len(SlowHook.received) < 2:
-        assert time.monotonic() < deadline and daemon.poll() is None, "the daemon never started delivering"
+        assert daemon.poll() is None, "the daemon ended before it delivered"
+        assert time.monotonic() < deadline, "the daemon never started delivering"
         time.sleep(0.01)
     daemon.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
@@ -432,11 +446,13 @@ def test_sigterm_while_delivering_to_a_slow_webhook_stops_soon_and_gives_the_res
     took = time.monotonic() - signalled
     assert daemon.returncode == 0, log
     assert took < 3 + SlowHook.SLOW, f"a stopping daemon should finish one send and exit, took {took:.1f}s"
-    assert "daemon stopped: signal SIGTERM" in log and "leased deliveries released" in log
+    assert "daemon stopped: signal SIGTERM" in log
+    assert "leased deliveries released" in log
     sent = len(SlowHook.received)
     assert 2 <= sent < 16
     assert leased(store) == 0
     fast = NotifierConfig({"hook": WebhookChannel("hook", WebhookSettings(url=f"{slow_server}/fast"))})
     assert deliver(store, fast, now).outcomes == {"delivered": 16 - sent}  # right away: no lease to wait out
-    assert Counter(SlowHook.received) == {key: 1 for key in set(SlowHook.received)} and len(SlowHook.received) == 16
+    assert Counter(SlowHook.received) == {key: 1 for key in set(SlowHook.received)}
+    assert len(SlowHook.received) == 16
     store.dispose()

@@ -98,7 +98,8 @@ def test_a_case_goes_from_screening_to_accepted(county):
     to_survey(county, ref)
     facts_(county, ref, {"survey_respondents": "40", "survey_satisfied": "30"}, WANG, "2014-12-03")
     dest, _, notices = fire_(county, ref, "conclude_survey", WANG, "2014-12-03")
-    assert dest == "accepted" and notices == ["accepted_notice"]
+    assert dest == "accepted"
+    assert notices == ["accepted_notice"]
     with county.transaction() as s:
         case = get_case(s, ref)
         events = s.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)).all()
@@ -117,7 +118,8 @@ def test_low_satisfaction_re_rectifies_and_the_daemon_restarts_a_fresh_round(cou
     to_survey(county, ref)
     facts_(county, ref, {"survey_respondents": "40", "survey_satisfied": "27"}, WANG, "2014-12-03")
     dest, _, notices = fire_(county, ref, "conclude_survey", WANG, "2014-12-03T10:00")
-    assert dest == "re_rectify" and notices == ["re_rectify_notice"]
+    assert dest == "re_rectify"
+    assert notices == ["re_rectify_notice"]
     report = tick(county, at("2014-12-03T10:05"))
     assert report.fired["auto"] == 1
     assert state_of(county, ref) == ("rectifying", 2)
@@ -376,7 +378,8 @@ def test_concurrent_change_is_a_conflict_and_writes_nothing(county, db_url):
     from engine.base.errors import Conflict
 
     ref = open_(county)
-    with pytest.raises(Conflict, match="the case changed while you were acting"), county.transaction() as second:
+    # The conflict may surface at the flush or at the commit: the whole transaction is inside.
+    with pytest.raises(Conflict, match="the case changed while you were acting"), county.transaction() as second:  # noqa: PT012
         stale = get_case(second, ref)  # read before the other official commits
         fire_(county, ref, "confirm")  # the other official, in their own transaction
         before = snapshot(county)
@@ -436,8 +439,8 @@ def test_progress_reports_must_keep_up_with_requests(county):
     fire_(county, ref, "confirm", when="2014-03-15")
     facts_(county, ref, READY)
     tick(county, at("2014-07-16"))  # requests on 05-15 and 07-15
+    facts_(county, ref, {"progress_reports": "1"})
     with pytest.raises(TransitionRefused, match="应报送整顿建设情况 2 次，仅报送 1 次"):
-        facts_(county, ref, {"progress_reports": "1"})
         fire_(county, ref, "submit_self_check", WANG, "2014-07-20")
     facts_(county, ref, {"progress_reports": "2"})
     assert fire_(county, ref, "submit_self_check", WANG, "2014-07-20")[0] == "self_check"

@@ -110,7 +110,7 @@ TOKENS = [
     "{{ x }}", "{% if %}", ":x", ".x:y", "rules.base:Rule", "no.such.module:Rule", "x" * 300,
 ]
 _VALUE = re.compile(r"(?<=: )[^\s,{}\[\]#][^,{}\[\]\n#]*|(?<=[\[,] )[^\s,{}\[\]#][^,{}\[\]\n#]*")
-_TEXT = st.characters(blacklist_categories=("Cs",))
+_TEXT = st.characters(blacklist_categories=["Cs"])
 scalars = st.one_of(st.sampled_from(TOKENS), st.integers().map(str), st.floats().map(repr),
                     st.text(_TEXT, max_size=12), st.dates().map(str))
 leaves = st.one_of(scalars, st.integers(), st.floats(), st.booleans(), st.none(),
@@ -226,7 +226,7 @@ def load(text: str, calendar: str | None = None) -> list[Problem]:
         assert_placed(exc.problems, {NAME: text, CALENDAR_NAME: calendar or ""})
         return exc.problems
     except BadInput as exc:
-        assert str(exc).strip()
+        assert str(exc).strip()  # noqa: PT017 (an oracle over any outcome, not a test of one exception)
         return [Problem(NAME, 1, 1, str(exc))]
     except Exception as exc:
         if bug := known_loader_bug(text, exc):
@@ -239,8 +239,12 @@ def assert_placed(problems: list[Problem], texts: dict[str, str]) -> None:
     """Every problem says FILE:LINE:COL: message, and the place is inside that file."""
     assert problems, "InvalidDefinition without a problem"
     for p in problems:
-        assert isinstance(p.line, int) and isinstance(p.column, int) and p.line >= 1 and p.column >= 1, p
-        assert isinstance(p.message, str) and p.message.strip(), p
+        assert isinstance(p.line, int), p
+        assert isinstance(p.column, int), p
+        assert p.line >= 1, p
+        assert p.column >= 1, p
+        assert isinstance(p.message, str), p
+        assert p.message.strip(), p
         assert str(p) == f"{p.file}:{p.line}:{p.column}: {p.message}"
         if p.file in texts:  # the YAML or calendar text itself; templates are checked in their own test
             assert p.line <= texts[p.file].count("\n") + 2, (p, "line beyond the end of the file")
@@ -321,7 +325,7 @@ def test_workflow_folder_files_as_bytes(workflow_copy, data):
         for p in exc.problems:
             assert Path(p.file).parent in (folder, folder / "templates"), p
     except BadInput as exc:  # unreadable as a whole: one message, no place needed
-        assert str(workflow_copy) in str(exc)
+        assert str(workflow_copy) in str(exc)  # noqa: PT017 (one of the two right outcomes)
 
 
 # ======================================================================================
@@ -451,7 +455,7 @@ def run_cli(copies: Copies, args: list[str],
 # 2. The spreadsheet imports
 # ======================================================================================
 
-_CELL_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_CELL_TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)
 HUGE = "长" * 250
 
 # column → (values an official would type, odd or wrong values)
@@ -600,7 +604,7 @@ def _xlsx_value(draw, text: str) -> object:
     kind = draw(st.integers(0, 9))
     if kind == 0:
         return draw(st.one_of(st.integers(-10**20, 10**20), st.floats(allow_nan=False, allow_infinity=False),
-                              st.booleans(), st.datetimes(datetime(1900, 3, 1), datetime(9999, 1, 1)),
+                              st.booleans(), st.datetimes(datetime(1900, 3, 1), datetime(9999, 1, 1)),  # noqa: DTZ001 (spreadsheet cells: naive)
                               st.dates(date(1900, 3, 1)), st.sampled_from(["=1/0", "=A1", "=SUM(A1:A3)"])))
     return ILLEGAL_CHARACTERS_RE.sub("", text) or None
 
@@ -670,7 +674,7 @@ WEIRD = ["", " ", "-", "--", "-1", "0", "1", "99999999999999999999", "-999999999
          "²", "１２", "٣", "是", "否", "2014-03-28", "2014-02-30", "x" * 5000, "\udcff", "名称\n换行", "'; DROP TABLE cases; --",
          "%s", "{0}", "[red]markup[/red]", "\u202e", "😀"]
 arg_text = st.one_of(st.sampled_from(WEIRD),
-                     st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=15))
+                     st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=15))
 
 
 def pick(*pool: str) -> st.SearchStrategy[str]:

@@ -19,7 +19,8 @@ def test_mermaid_has_every_state_and_transition():
     text = mermaid(WF)
     assert text.startswith("stateDiagram-v2")
     for name, state in WF.states.items():
-        assert f'state "{state.label}' in text and f" as {name}" in text
+        assert f'state "{state.label}' in text
+        assert f" as {name}" in text
     assert "survey --> re_rectify: 满意度低于70%，重新整顿<br/>条件：survey_window_open、survey_valid、not satisfaction_passes" in text
     assert "re_rectify --> rectifying: 自动（0天后）" in text
     assert 'state "整顿转化<br/>期限：11月30日" as rectifying' in text
@@ -30,7 +31,8 @@ def test_dot_is_valid_for_graphviz(tmp_path):
     text = dot(WF)
     assert text.count("->") == sum(len(t.sources) for t in WF.transitions) + 1  # + the automatic restart
     result = CliRunner().invoke(main, ["workflow", "graph", "--format", "dot", "-o", str(tmp_path / "w.dot")])
-    assert result.exit_code == 0 and (tmp_path / "w.dot").read_text(encoding="utf-8") == text
+    assert result.exit_code == 0
+    assert (tmp_path / "w.dot").read_text(encoding="utf-8") == text
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz not installed")
@@ -47,4 +49,6 @@ def test_png_needs_an_output_file():
 
 def test_an_output_file_that_cannot_be_written_is_bad_input(tmp_path):
     result = CliRunner().invoke(main, ["workflow", "graph", "-o", str(tmp_path / "no" / "such" / "w.mmd")])
-    assert result.exit_code == 2 and "cannot write" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2
+    assert "cannot write" in result.output
+    assert "Traceback" not in result.output

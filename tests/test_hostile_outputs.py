@@ -128,7 +128,8 @@ def test_xlsx_holds_text_in_string_cells_only(hostile, tmp_path):
         sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))
     assert sheet.findall(".//m:f", NS) == []  # no formula anywhere
     filled = [c for c in sheet.iterfind(".//m:c", NS) if len(c)]
-    assert filled and {c.get("t") for c in filled} == {"inlineStr"}  # no "e" (error), "n" or "str" (formula result)
+    assert filled
+    assert {c.get("t") for c in filled} == {"inlineStr"}
     grid = load_workbook(path).active
     assert [grid["A2"].value, grid["D2"].value] == [f"填表单位：{UNIT}", f"填报人及联系方式：{REPORTER}"]
     body = [[c.value if c.value is not None else "" for c in row] for row in grid.iter_rows(min_row=4)]
@@ -181,7 +182,9 @@ def test_export_then_import_leaves_the_database_as_it_was(hostile, tmp_path, suf
     first = export(hostile, tmp_path / f"first{suffix}")
     before = fingerprint(hostile.db)
     out = hostile("ledger", "import", str(first), who="李明", now="2014-03-17").stdout
-    assert f"unchanged {len(HOSTILE)}" in out and "opened 0" in out and "updated 0" in out
+    assert f"unchanged {len(HOSTILE)}" in out
+    assert "opened 0" in out
+    assert "updated 0" in out
     assert fingerprint(hostile.db) == before  # every name, phone, measure and leader exactly as typed
     second = export(hostile, tmp_path / f"second{suffix}")
     if suffix == ".csv":
@@ -241,7 +244,8 @@ DANGEROUS_TAGS = {"script", "img", "iframe", "object", "embed", "a", "link", "fo
 
 def assert_inert(html: str) -> Page:
     page = Page(html)
-    assert "<script" not in html and "<img" not in html
+    assert "<script" not in html
+    assert "<img" not in html
     assert not page.tags & DANGEROUS_TAGS, page.tags & DANGEROUS_TAGS
     assert not {a for a in page.attributes if a.startswith("on")}  # no event handler came in with the data
     return page
@@ -253,7 +257,8 @@ def test_html_ledger_escapes_every_value(hostile, tmp_path):
     body = page.cells
     width = len(COLUMNS)
     assert [body[i:i + width] for i in range(0, len(body), width)] == expected_rows()
-    assert f"填表单位：{UNIT}" in "".join(page.text) and f"填报人及联系方式：{REPORTER}" in "".join(page.text)
+    assert f"填表单位：{UNIT}" in "".join(page.text)
+    assert f"填报人及联系方式：{REPORTER}" in "".join(page.text)
 
 
 def test_dashboard_escapes_every_value(hostile, tmp_path):
@@ -263,14 +268,17 @@ def test_dashboard_escapes_every_value(hostile, tmp_path):
     text = "".join(assert_inert(html).text)
     for i in range(1, len(HOSTILE)):  # the overdue cases: all but the confirmed one
         t = typed(i)
-        assert stored(t["name"]) in text and f"{stored(t['contact_leader'])}（联系领导）" in text
+        assert stored(t["name"]) in text
+        assert f"{stored(t['contact_leader'])}（联系领导）" in text
     assert all(town in text for town in TOWNS.values())
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&#34;&lt;/td&gt;&lt;img" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&#34;&lt;/td&gt;&lt;img" in html
 
 
 def test_dashboard_template_marks_nothing_safe():
     template = (Path(__file__).parent.parent / "engine" / "reports" / "templates" / "dashboard.html.j2").read_text(encoding="utf-8")
-    assert "|safe" not in template.replace(" ", "") and "autoescape" not in template
+    assert "|safe" not in template.replace(" ", "")
+    assert "autoescape" not in template
 
 
 # --- .docx: text in plain runs -------------------------------------------------------------------
@@ -327,8 +335,13 @@ HOSTILE_KEYS = ["../../etc/passwd", "..", ".", "", "/abs/path", "a\\b\\..\\c", "
 @pytest.mark.parametrize("key", HOSTILE_KEYS)
 def test_a_file_name_from_a_key_stays_in_its_folder(key, tmp_path):
     name = file_name(key, ".txt")
-    assert "/" not in name and "\\" not in name and ".." not in name and not name.startswith(".")
-    assert name.isprintable() and name.isascii() and len(name.encode()) <= 255
+    assert "/" not in name
+    assert "\\" not in name
+    assert ".." not in name
+    assert not name.startswith(".")
+    assert name.isprintable()
+    assert name.isascii()
+    assert len(name.encode()) <= 255
     assert (tmp_path / name).resolve().parent == tmp_path.resolve()
 
 
@@ -346,11 +359,15 @@ def test_channels_write_hostile_notices_inside_their_folder(channel_type, tmp_pa
     for key in HOSTILE_KEYS:
         channel.send(Message(key, f"标题{HOSTILE[0]}\x1b[2J", "正文\r覆盖\x07\n" + "\n".join(HOSTILE), "t", None), "")
     written = sorted(p.name for p in folder.iterdir())
-    assert len(written) == len(HOSTILE_KEYS) and not [n for n in written if n.startswith(".")]
+    assert len(written) == len(HOSTILE_KEYS)
+    assert not [n for n in written if n.startswith(".")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing outside the folder
     if channel_type is FileChannel:
         text = (folder / written[0]).read_text(encoding="utf-8")
-        assert "\x1b" not in text and "\r" not in text and "\x07" not in text and "正文\n覆盖" in text
+        assert "\x1b" not in text
+        assert "\r" not in text
+        assert "\x07" not in text
+        assert "正文\n覆盖" in text
 
 
 # --- atomic writes --------------------------------------------------------------------------------
@@ -365,13 +382,16 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
 
     with pytest.raises(RuntimeError, match="disk full"):
         atomic_write(target, half_then_fail)
-    assert target.read_text(encoding="utf-8") == "old" and os.listdir(tmp_path) == ["ledger.csv"]
-    with pytest.raises(KeyboardInterrupt), atomic_path(target) as temporary:  # Ctrl-C halfway
+    assert target.read_text(encoding="utf-8") == "old"
+    assert os.listdir(tmp_path) == ["ledger.csv"]
+    with pytest.raises(KeyboardInterrupt), atomic_path(target) as temporary:  # noqa: PT012 (Ctrl-C halfway)
         temporary.write_text("half", encoding="utf-8")
         raise KeyboardInterrupt
-    assert target.read_text(encoding="utf-8") == "old" and os.listdir(tmp_path) == ["ledger.csv"]
+    assert target.read_text(encoding="utf-8") == "old"
+    assert os.listdir(tmp_path) == ["ledger.csv"]
     assert atomic_write(target, lambda t: t.write_text("new", encoding="utf-8")) == 3
-    assert target.read_text(encoding="utf-8") == "new" and os.listdir(tmp_path) == ["ledger.csv"]
+    assert target.read_text(encoding="utf-8") == "new"
+    assert os.listdir(tmp_path) == ["ledger.csv"]
 
 
 def _failing_rows():
@@ -385,7 +405,8 @@ def test_an_export_that_fails_midway_leaves_the_old_file(writer, tmp_path):
     target.write_bytes(b"the previous export")
     with pytest.raises(RuntimeError, match="went away"):
         writer(Ledger("单位", "填报人", "2014-03-16", _failing_rows()), target)
-    assert target.read_bytes() == b"the previous export" and os.listdir(tmp_path) == ["汇总表.out"]
+    assert target.read_bytes() == b"the previous export"
+    assert os.listdir(tmp_path) == ["汇总表.out"]
 
 
 def test_written_files_get_the_usual_permissions(tmp_path):
@@ -408,7 +429,8 @@ def test_a_link_is_replaced_not_followed_and_a_pipe_is_written_in_place(tmp_path
     folder.mkdir()
     (folder / "n.txt").symlink_to(outside)
     atomic_write(folder / "n.txt", lambda t: t.write_text("notice", encoding="utf-8"))
-    assert outside.read_text(encoding="utf-8") == "precious" and not (folder / "n.txt").is_symlink()
+    assert outside.read_text(encoding="utf-8") == "precious"
+    assert not (folder / "n.txt").is_symlink()
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, so the write does not block

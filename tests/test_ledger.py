@@ -28,7 +28,8 @@ def export(run: Rectify, tmp_path, fmt: str, name: str = "ledger"):
 
 def test_xlsx_is_the_attachment_laid_out_for_printing(with_cases, tmp_path):
     sheet = load_workbook(export(with_cases, tmp_path, "xlsx")).active
-    assert sheet["A1"].value == TITLE and "A1:H1" in [str(r) for r in sheet.merged_cells.ranges]
+    assert sheet["A1"].value == TITLE
+    assert "A1:H1" in [str(r) for r in sheet.merged_cells.ranges]
     assert [sheet["A2"].value, sheet["D2"].value, sheet["G2"].value] == [
         "填表单位：中共××县委组织部", "填报人及联系方式：李明 13900000001", "填表日期：2014-03-16"]
     assert [c.value for c in sheet[3]] == COLUMNS
@@ -37,12 +38,18 @@ def test_xlsx_is_the_attachment_laid_out_for_printing(with_cases, tmp_path):
                      "组织制度形同虚设、不开展活动", None, "周建国"]  # an empty cell reads back as None
     assert second[5] == "班子配备不齐、书记缺职、工作停滞；班子不团结、内耗严重；换届选举拉票贿选问题突出"
     assert second[6] == "选优配强班子"
-    assert sheet.page_setup.orientation == "landscape" and str(sheet.page_setup.paperSize) == sheet.PAPERSIZE_A4
-    assert sheet.freeze_panes == "A4" and sheet.print_title_rows == "$3:$3"
-    assert sheet["B4"].alignment.wrap_text and sheet["B4"].border.left.style == "thin"
-    assert sheet["B4"].font.name == "宋体" and sheet.column_dimensions["F"].width == 40
-    assert sheet["G4"].value is None and sheet["G4"].border.left.style == "thin"  # empty cells keep the grid
-    assert sheet["D4"].number_format == "@" and sheet["C3"].fill.fgColor.rgb == "00F2F2F2"
+    assert sheet.page_setup.orientation == "landscape"
+    assert str(sheet.page_setup.paperSize) == sheet.PAPERSIZE_A4
+    assert sheet.freeze_panes == "A4"
+    assert sheet.print_title_rows == "$3:$3"
+    assert sheet["B4"].alignment.wrap_text
+    assert sheet["B4"].border.left.style == "thin"
+    assert sheet["B4"].font.name == "宋体"
+    assert sheet.column_dimensions["F"].width == 40
+    assert sheet["G4"].value is None
+    assert sheet["G4"].border.left.style == "thin"
+    assert sheet["D4"].number_format == "@"
+    assert sheet["C3"].fill.fgColor.rgb == "00F2F2F2"
 
 
 def test_export_reads_the_cases_in_a_fixed_number_of_queries(with_cases, tmp_path):
@@ -69,23 +76,30 @@ def test_export_reads_the_cases_in_a_fixed_number_of_queries(with_cases, tmp_pat
     for fmt, (before, out) in few.items():
         after, out_after = statements(fmt)
         assert after == before, fmt
-        assert "exported 2 行" in out and "exported 6 行" in out_after
+        assert "exported 2 行" in out
+        assert "exported 6 行" in out_after
 
 
 def test_csv_opens_in_excel_and_html_is_a_table(with_cases, tmp_path):
     raw = export(with_cases, tmp_path, "csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # the BOM
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
-    assert rows[0] == [TITLE] and rows[2] == COLUMNS and len(rows) == 5
+    assert rows[0] == [TITLE]
+    assert rows[2] == COLUMNS
+    assert len(rows) == 5
     page = export(with_cases, tmp_path, "html").read_text(encoding="utf-8")
-    assert f"<h1>{TITLE}</h1>" in page and page.count("<tr>") == 3 and "size: A4 landscape" in page
+    assert f"<h1>{TITLE}</h1>" in page
+    assert page.count("<tr>") == 3
+    assert "size: A4 landscape" in page
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "csv"])
 def test_export_import_export_is_identical(with_cases, tmp_path, fmt):
     first = export(with_cases, tmp_path, fmt, "first")
     out = with_cases("ledger", "import", str(first), who="李明", now="2014-03-16").stdout
-    assert "opened 0" in out and "updated 0" in out and "unchanged 2" in out
+    assert "opened 0" in out
+    assert "updated 0" in out
+    assert "unchanged 2" in out
     second = export(with_cases, tmp_path, fmt, "second")
     if fmt == "csv":
         assert first.read_bytes() == second.read_bytes()
@@ -101,7 +115,8 @@ def test_import_registers_and_updates_cases(with_cases, tmp_path):
     rows.append(["3", "城关镇第3村党支部", "新书记", "", "中共城关镇委员会", "书记不胜任现职、工作不在状态", "调整书记", "周建国"])
     path.write_bytes("\n".join(",".join(r) for r in rows).encode("gb18030"))  # as WPS saves it
     out = with_cases("ledger", "import", str(path), who="李明", now="2014-03-17").stdout
-    assert "opened 1" in out and "updated 1" in out
+    assert "opened 1" in out
+    assert "updated 1" in out
     cases = {c["org_code"]: c for c in with_cases.json("case", "list")}
     assert set(cases) == {"T1-01", "T1-02", "T1-03"}
     facts = {f["name"]: f["value"] for f in with_cases.json("case", "show", "T1-03")["facts"]}
@@ -125,7 +140,8 @@ def test_bad_ledgers_are_refused_whole(with_cases, tmp_path, edit, message):
         csv.writer(out).writerows(rows)
     before = fingerprint(with_cases.db)
     result = with_cases("ledger", "import", str(path), who="李明", now="2014-03-17", code=2)
-    assert message in result.output and "nothing imported" in result.output
+    assert message in result.output
+    assert "nothing imported" in result.output
     assert fingerprint(with_cases.db) == before
 
 
@@ -137,7 +153,8 @@ def test_skip_bad_imports_the_good_rows_and_lists_the_rest(with_cases, tmp_path)
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         csv.writer(out).writerows(rows)
     result = with_cases("ledger", "import", str(path), "--skip-bad", who="李明", now="2014-03-17")
-    assert "opened 1" in result.stdout and "不存在的党支部" in result.output
+    assert "opened 1" in result.stdout
+    assert "不存在的党支部" in result.output
     assert {c["org_code"] for c in with_cases.json("case", "list")} == {"T1-01", "T1-02", "T1-04"}
 
 
@@ -175,7 +192,8 @@ def _merged_header_workbook(path, sub_names=("姓名", "联系电话")):
 def test_a_merged_two_row_header_is_read(with_cases, tmp_path):
     path = _merged_header_workbook(tmp_path / "merged.xlsx")
     out = with_cases("ledger", "import", str(path), who="李明", now="2014-03-16").stdout
-    assert "opened 1" in out and "城关镇党委" in out
+    assert "opened 1" in out
+    assert "城关镇党委" in out
     shown = with_cases.json("case", "show", "T1-03")
     assert shown["secretary"] == "孙书记"
     assert {f["name"]: f["value"] for f in shown["facts"]}["contact_leader"] == "周建国"
@@ -185,5 +203,6 @@ def test_a_merged_header_that_does_not_resolve_is_named(with_cases, tmp_path):
     path = _merged_header_workbook(tmp_path / "merged.xlsx", ("名字", "手机"))
     before = fingerprint(with_cases.db)
     out = with_cases("ledger", "import", str(path), who="李明", now="2014-03-16", code=2).output
-    assert "header row 3 lacks: 党组织书记姓名、党组织书记联系电话" in out and "合并的表头请拆分为单列" in out
+    assert "header row 3 lacks: 党组织书记姓名、党组织书记联系电话" in out
+    assert "合并的表头请拆分为单列" in out
     assert fingerprint(with_cases.db) == before

@@ -26,7 +26,8 @@ def test_parts_of_a_rendered_notice():
     assert (bare.recipient, bare.paragraphs, bare.issuer, bare.date) == ("", ["只有正文，没有主送机关和落款。"], "", "")
     # A sentence before the date is body text, not a signature.
     assert split_notice("t", "请按时完成。\n2014-03-05").issuer == ""
-    assert chinese_date("2014-12-01") == "2014年12月1日" and chinese_date("十二月") == "十二月"
+    assert chinese_date("2014-12-01") == "2014年12月1日"
+    assert chinese_date("十二月") == "十二月"
 
 
 def _fonts(paragraph) -> set[tuple[str, float]]:
@@ -42,7 +43,8 @@ def test_cli_exports_a_notice_laid_out_as_an_official_document(rectify, tmp_path
     before = fingerprint(rectify.db)
     path = tmp_path / "通知.docx"
     out = rectify("notices", "docx", str(notice["id"]), "-o", str(path)).stdout
-    assert "已导出 / exported" in out and fingerprint(rectify.db) == before
+    assert "已导出 / exported" in out
+    assert fingerprint(rectify.db) == before
     doc = Document(str(path))
     section = doc.sections[0]
     mm = [round(v.mm, 1) for v in (section.page_width, section.page_height, section.top_margin,
@@ -50,16 +52,20 @@ def test_cli_exports_a_notice_laid_out_as_an_official_document(rectify, tmp_path
     assert mm == [210, 297, 37, 35, 28, 26]  # A4 and the standard's margins (stored in twips)
     paragraphs = [p for p in doc.paragraphs if p.text]
     title, recipient, *body, issuer, date = paragraphs
-    assert title.text == notice["title"] and title.alignment == WD_ALIGN_PARAGRAPH.CENTER
+    assert title.text == notice["title"]
+    assert title.alignment == WD_ALIGN_PARAGRAPH.CENTER
     assert _fonts(title) == {("方正小标宋简体", 22.0)}
-    assert recipient.text == "中共城关镇委员会：" and recipient.paragraph_format.first_line_indent is None
-    assert body and all(p.paragraph_format.first_line_indent == Pt(32) for p in body)
+    assert recipient.text == "中共城关镇委员会："
+    assert recipient.paragraph_format.first_line_indent is None
+    assert body
+    assert all(p.paragraph_format.first_line_indent == Pt(32) for p in body)
     assert all(_fonts(p) == {("仿宋_GB2312", 16.0)} for p in body)
     assert body[0].paragraph_format.line_spacing == Pt(28)
     assert (issuer.text, date.text) == ("中共××县委组织部", "2014年3月6日")
     assert issuer.alignment == date.alignment == WD_ALIGN_PARAGRAPH.RIGHT
     footer = section.footer.paragraphs[0]._element.xml
-    assert "PAGE" in footer and "— " in section.footer.paragraphs[0].text
+    assert "PAGE" in footer
+    assert "— " in section.footer.paragraphs[0].text
     assert doc.core_properties.title == notice["title"]
     assert doc.core_properties.identifier == "2014-1-0001:event:2:case_listed"  # the outbox row's key
 
@@ -87,7 +93,8 @@ def test_docx_channel_writes_one_document_per_notice(rectify, tmp_path):
     finally:
         store.dispose()
     files = list((tmp_path / "docs").glob("*.docx"))
-    assert len(files) == 1 and not list((tmp_path / "docs").glob(".*"))  # no temporary file left
+    assert len(files) == 1
+    assert not list((tmp_path / "docs").glob(".*"))
     assert Document(str(files[0])).paragraphs[0].text.startswith("关于将城关镇第1村党支部列为")
 
 

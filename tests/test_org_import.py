@@ -162,7 +162,8 @@ def test_csv_long_chinese_headers_and_header_row_not_first(store, tmp_path):
     path = tmp_path / "orgs.csv"
     path.write_bytes(("\r\n" + csv_text(COUNTY, header)).encode("gb18030"))  # blank first line
     table = read_table(path)
-    assert table.header_row == 2 and table.rows[0][0] == 3  # numbers as the spreadsheet shows them
+    assert table.header_row == 2
+    assert table.rows[0][0] == 3
     assert do_import(store, path) == (len(COUNTY), 0)
     assert_county(store)
 
@@ -330,7 +331,8 @@ def test_duplicate_code_names_both_rows(seeded, tmp_path):
     path = write_csv(tmp_path / "bad.csv", _with(["T1-02", "重复村", "村", "T1", "", ""]))
     err = expect_rejected(seeded, path, f"row {ROW}", "'编码'", "duplicate code", "T1-02")
     first = 2 + [r[0] for r in COUNTY].index("T1-02")
-    assert f"row {first}" in err.problems[0] and f"第 {first} 行" in err.problems[0]
+    assert f"row {first}" in err.problems[0]
+    assert f"第 {first} 行" in err.problems[0]
 
 
 def test_unknown_kind(seeded, tmp_path):

@@ -60,7 +60,9 @@ def test_the_login_is_the_official(county_with_logins, login):
     assert "2014-1-0001" in out
     assert county_with_logins.json("history", "T1-01")[0]["actor"] == "王强"
     who = county_with_logins("whoami").stdout
-    assert "login: wangq" in who and "王强（township_committee" in who and "administrator: 否 no" in who
+    assert "login: wangq" in who
+    assert "王强（township_committee" in who
+    assert "administrator: 否 no" in who
 
 
 def test_outside_the_jurisdiction_is_refused_and_recorded(county_with_logins, login):
@@ -88,7 +90,8 @@ def test_administrative_acts_need_an_administrator(county_with_logins, login, ar
     login("wangq")
     before = fingerprint(county_with_logins.db)
     out = county_with_logins(*args, code=1).output
-    assert message in out and "login wangq" in out
+    assert message in out
+    assert "login wangq" in out
     assert fingerprint(county_with_logins.db) == before
     assert refusals(county_with_logins)[0]["command"] == "rectify " + " ".join(args)
 
@@ -105,7 +108,8 @@ def test_imports_need_an_administrator(county_with_logins, login, tmp_path):
 def test_an_unmapped_login_cannot_act(county_with_logins, login):
     login("stranger")
     out = county_with_logins("case", "open", "T1-01", code=1).output
-    assert "login 'stranger' is not mapped to an official" in out and "--login stranger" in out
+    assert "login 'stranger' is not mapped to an official" in out
+    assert "--login stranger" in out
     assert refusals(county_with_logins)[0]["login"] == "stranger"
     out = county_with_logins("case", "list", code=1).output  # nor read: the cases are not a stranger's business
     assert "login 'stranger' is not mapped to an official and may read nothing" in out
@@ -129,7 +133,8 @@ def test_an_administrator_may_act_for_others_and_at_another_time(county_with_log
     login("admin1")
     county_with_logins("--as", "王强", "--now", "2014-03-05", "case", "open", "T1-01")
     history = county_with_logins.json("history", "T1-01")
-    assert history[0]["actor"] == "王强" and history[0]["at"].startswith("2014-03-05")
+    assert history[0]["actor"] == "王强"
+    assert history[0]["at"].startswith("2014-03-05")
     login("wangq")
     county_with_logins("--as", "王强", "fact", "set", "T1-01", "plan_made", "是")  # naming yourself is no impersonation
 

@@ -97,7 +97,8 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 def test_third_party_rule_package_plugs_in(plugin_env, tmp_path):
     env, workflow = plugin_env
     listed = run(env, "rules", "list")
-    assert listed.returncode == 0 and "meetings_held" in listed.stdout
+    assert listed.returncode == 0
+    assert "meetings_held" in listed.stdout
     shown = run(env, "rules", "show", "meetings_held")
     assert "最少召开次数" in shown.stdout
     assert run(env, "workflow", "check", str(workflow)).returncode == 0
@@ -116,13 +117,15 @@ def test_third_party_rule_package_plugs_in(plugin_env, tmp_path):
                         ("secretary_trained", "2014-03-31")]:
         assert run(env, *act, "fact", "set", "T1-01", name, value).returncode == 0
     refused = run(env, *act, "fire", "T1-01", "submit_self_check")
-    assert refused.returncode == 1 and "仅召开 2 次，少于 4 次" in refused.stderr
+    assert refused.returncode == 1
+    assert "仅召开 2 次，少于 4 次" in refused.stderr
     assert run(env, *act, "fact", "set", "T1-01", "meetings_held", "4").returncode == 0
     assert run(env, *act, "fire", "T1-01", "submit_self_check").returncode == 0
     assert run(env, *act, "fact", "set", "T1-01", "self_check_report", "报告").returncode == 0
     broken = run(env, "--as", "王强", "--now", "2014-11-21", "fire", "T1-01", "request_superior_check")
     assert broken.returncode == 1
-    assert "county_rules:Broken" in broken.stderr and "ZeroDivisionError" in broken.stderr
+    assert "county_rules:Broken" in broken.stderr
+    assert "ZeroDivisionError" in broken.stderr
 
 
 def test_bad_parameter_of_a_plugin_rule_is_placed(plugin_env):
@@ -131,5 +134,6 @@ def test_bad_parameter_of_a_plugin_rule_is_placed(plugin_env):
     workflow.write_text(text, encoding="utf-8")
     checked = run(env, "workflow", "check", str(workflow))
     assert checked.returncode == 2
-    assert f"{workflow}:" in checked.stderr and "min_meetings" in checked.stderr
+    assert f"{workflow}:" in checked.stderr
+    assert "min_meetings" in checked.stderr
     assert "greater than or equal to 1" in checked.stderr

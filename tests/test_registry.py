@@ -47,7 +47,8 @@ def test_a_name_is_registered_once():
         registry.register("gear")(Spring)
     with pytest.raises(TypeError, match="is not a subclass of tests.test_registry.Widget"):
         registry.add("text", NOT_A_WIDGET)  # type: ignore[arg-type]
-    assert registry.names() == ["gear"] and registry.get("gear") is Gear
+    assert registry.names() == ["gear"]
+    assert registry.get("gear") is Gear
 
 
 def test_an_unknown_name_lists_the_known_ones():
@@ -57,7 +58,9 @@ def test_an_unknown_name_lists_the_known_ones():
     with pytest.raises(UnknownPlugin, match=r"^未知的部件“cog” / unknown widget 'cog'; known widgets: gear, spring$") as info:
         registry.get("cog")
     error = info.value
-    assert isinstance(error, NotFound) and isinstance(error, RectifyError) and error.exit_code == 2
+    assert isinstance(error, NotFound)
+    assert isinstance(error, RectifyError)
+    assert error.exit_code == 2
     assert (error.kind, error.key, error.known) == ("widget 部件", "cog", ["gear", "spring"])
     with pytest.raises(UnknownPlugin, match="unknown widget '5'"):
         registry.get(5)  # type: ignore[arg-type]  # a YAML value can be anything
@@ -103,10 +106,13 @@ def test_entry_points_are_loaded_lazily_and_once(installed, monkeypatch):
     monkeypatch.setattr(engine.base.registry, "entry_points", lambda **kw: scans.append(kw) or real(**kw))
     registry = widgets(entry_points=GROUP)
     registry.add("gear", Gear)
-    assert registry.get("gear") is Gear and scans == []  # a built-in name: no scan
+    assert registry.get("gear") is Gear
+    assert scans == []
     cog = registry.get("cog")
-    assert cog.__name__ == "Cog" and cog.__module__ == PLUGIN
-    assert registry.names() == ["cog", "gear"] and registry.get("gear") is Gear  # a plug-in cannot replace a built-in
+    assert cog.__name__ == "Cog"
+    assert cog.__module__ == PLUGIN
+    assert registry.names() == ["cog", "gear"]
+    assert registry.get("gear") is Gear
     with pytest.raises(UnknownPlugin, match="known widgets: cog, gear"):
         registry.get("spring")
     assert scans == [{"group": GROUP}]
@@ -151,8 +157,11 @@ def test_every_project_error_is_under_the_one_tree():
     from notifiers.base import DeliveryError
     from notifiers.render import NoticeTemplateError
 
-    assert issubclass(DeliveryError, NotifierError) and issubclass(NotifierError, RectifyError)
+    assert issubclass(DeliveryError, NotifierError)
+    assert issubclass(NotifierError, RectifyError)
     assert DeliveryError("x").exit_code == 1
     template = NoticeTemplateError("reminder.j2", 3, "unknown variable 'x'")
-    assert isinstance(template, BadInput) and template.exit_code == 2 and str(template) == "reminder.j2:3: unknown variable 'x'"
+    assert isinstance(template, BadInput)
+    assert template.exit_code == 2
+    assert str(template) == "reminder.j2:3: unknown variable 'x'"
     assert not issubclass(FailpointError, RectifyError)  # a simulated crash is no project error

@@ -12,17 +12,23 @@ from tests.runner import ORGS, Rectify, fingerprint
 def test_figures_tell_the_county_s_story(surveyed_county):
     d = surveyed_county.json("report", now="2014-12-05")
     states = {s["state"]: s["count"] for s in d["states"]}
-    assert d["total"] == 4 and d["key_targets"] == 1
+    assert d["total"] == 4
+    assert d["key_targets"] == 1
     assert states == {"screening": 1, "rectifying": 1, "self_check": 0, "superior_check": 0, "spot_check": 0,
                       "survey": 0, "re_rectify": 1, "accepted": 1}
     towns = {t["code"]: t for t in d["townships"]}
-    assert towns["T1"]["total"] == 3 and towns["T2"]["total"] == 1 and towns["T2"]["counts"]["screening"] == 1
+    assert towns["T1"]["total"] == 3
+    assert towns["T2"]["total"] == 1
+    assert towns["T2"]["counts"]["screening"] == 1
     quota = {r["code"] or "county": r for r in d["quota"]["rows"]}
-    assert quota["T1"]["confirmed"] == 3 and quota["T1"]["ratio"] == 0.15 and quota["T1"]["outcome"] == "warn"
+    assert quota["T1"]["confirmed"] == 3
+    assert quota["T1"]["ratio"] == 0.15
+    assert quota["T1"]["outcome"] == "warn"
     assert quota["county"]["organizations"] == 40
 
     overdue = {r["ref"]: r for r in d["overdue"]["rows"]}
-    assert d["overdue"]["count"] == 2 and set(overdue) == {"2014-1-0003", "2014-1-0004"}
+    assert d["overdue"]["count"] == 2
+    assert set(overdue) == {"2014-1-0003", "2014-1-0004"}
     late = overdue["2014-1-0003"]
     assert (late["due"], late["days"], late["state_label"]) == ("2014-11-30", 5, "整顿转化")
     assert late["responsible"] == ["王强（乡镇（街道）党委）", "孙立（联系领导）"]
@@ -30,18 +36,22 @@ def test_figures_tell_the_county_s_story(surveyed_county):
     assert d["overdue"]["rows"][0]["ref"] == "2014-1-0004"  # longest overdue first (03-16)
 
     surveys = {r["ref"]: r for r in d["surveys"]["rows"]}
-    assert d["surveys"]["threshold"] == 0.7 and (d["surveys"]["passed"], d["surveys"]["failed"]) == (1, 1)
+    assert d["surveys"]["threshold"] == 0.7
+    assert (d["surveys"]["passed"], d["surveys"]["failed"]) == (1, 1)
     assert (surveys["2014-1-0001"]["ratio"], surveys["2014-1-0001"]["passed"]) == (0.7, True)  # 70 % passes
     assert (surveys["2014-1-0002"]["ratio"], surveys["2014-1-0002"]["passed"]) == (0.6, False)
-    assert d["spot_checks"] and all(s["seed"] == "2014" for s in d["spot_checks"])
+    assert d["spot_checks"]
+    assert all(s["seed"] == "2014" for s in d["spot_checks"])
 
     progress = d["progress"]
-    assert progress["dates"][0] == "2014-03-05" and progress["dates"][-1] == "2014-12-05"
+    assert progress["dates"][0] == "2014-03-05"
+    assert progress["dates"][-1] == "2014-12-05"
     assert progress["dates"] == sorted(progress["dates"])
     last = {s["state"]: s["values"][-1] for s in progress["series"]}
     assert last == states  # the replayed history ends where the cases stand
     first = {s["state"]: s["values"][0] for s in progress["series"]}
-    assert first["screening"] == 4 and sum(first.values()) == 4
+    assert first["screening"] == 4
+    assert sum(first.values()) == 4
 
 
 def replayed(db_url: str, dates: list[str], tz: str = "Asia/Shanghai") -> dict[str, list[int]]:
@@ -60,7 +70,7 @@ def replayed(db_url: str, dates: list[str], tz: str = "Asia/Shanghai") -> dict[s
         changes = session.execute(select(Event.case_id, Event.at, Event.to_state)
                                   .where(Event.to_state.is_not(None)).order_by(Event.at, Event.id)).all()
     store.dispose()
-    where: dict[int, str] = {}
+    where: dict[int, str | None] = {}  # to_state is never None here (the query's filter)
     standing: list[Counter] = []
     for day in dates:
         for case_id, at_, state in changes:
@@ -76,7 +86,8 @@ def test_progress_is_the_replayed_history(surveyed_county, now):
     # replay has the case enter "rectifying" and then go back to "screening"
     surveyed_county("fire", "2014-1-0004", "confirm", who="李明", now="2014-03-04")
     progress = surveyed_county.json("report", now=now)["progress"]
-    assert progress["dates"][0] == "2014-03-04" and len(progress["dates"]) > 1
+    assert progress["dates"][0] == "2014-03-04"
+    assert len(progress["dates"]) > 1
     got = {s["state"]: s["values"] for s in progress["series"]}
     assert {state: values for state, values in got.items() if any(values)} == replayed(surveyed_county.db, progress["dates"])
     assert all(v >= 0 for values in got.values() for v in values)
@@ -87,7 +98,8 @@ def test_upcoming_deadlines_and_the_clock(surveyed_county):
     assert d["overdue"]["count"] == 1  # only the unconfirmed case (03-16)
     assert [(r["ref"], r["due"], r["days"]) for r in d["upcoming"]["rows"]] == [("2014-1-0003", "2014-11-30", 10)]
     # Nothing that happened after the report's moment is shown as done.
-    assert d["surveys"]["rows"] == [] and d["progress"]["dates"][-1] == "2014-11-20"
+    assert d["surveys"]["rows"] == []
+    assert d["progress"]["dates"][-1] == "2014-11-20"
 
 
 def test_terminal_tables(surveyed_county):
@@ -108,8 +120,10 @@ def test_terminal_lists_the_first_townships_of_a_province(surveyed_county, capsy
     d["quota"]["rows"] = [{**quota[0], "name": f"第{i}镇"} for i in range(LISTED + 5)] + [quota[-1]]
     _print_report(d)
     out = capsys.readouterr().out
-    assert f"第{LISTED - 1}镇" in out and f"第{LISTED}镇" not in out
-    assert out.count("5 more townships: see --json or --html") == 2 and "全县合计" in out
+    assert f"第{LISTED - 1}镇" in out
+    assert f"第{LISTED}镇" not in out
+    assert out.count("5 more townships: see --json or --html") == 2
+    assert "全县合计" in out
 
 
 def test_html_is_one_self_contained_page(surveyed_county, tmp_path):
@@ -117,12 +131,18 @@ def test_html_is_one_self_contained_page(surveyed_county, tmp_path):
     out = surveyed_county("report", "--html", str(page), now="2014-12-05").stdout
     assert "dashboard written" in out
     html = page.read_text(encoding="utf-8")
-    assert "<script" not in html and "<link" not in html and "@import" not in html and "url(" not in html
+    assert "<script" not in html
+    assert "<link" not in html
+    assert "@import" not in html
+    assert "url(" not in html
     assert set(re.findall(r"https?://[^\"' )]+", html)) == {"http://www.w3.org/2000/svg"}  # the SVG namespace only
     charts = re.findall(r'data-chart="([a-z-]+)"', html)
     assert charts == ["by-state", "quota", "by-township", "surveys", "progress"]
-    assert html.count("<polygon") >= 3 and "阈值 70%" in html and "目标 5%" in html
-    assert "整顿后进基层党组织专项整治工作看板" in html and "孙立（联系领导）" in html
+    assert html.count("<polygon") >= 3
+    assert "阈值 70%" in html
+    assert "目标 5%" in html
+    assert "整顿后进基层党组织专项整治工作看板" in html
+    assert "孙立（联系领导）" in html
 
 
 def test_names_are_escaped_in_the_page(tmp_path):
@@ -137,14 +157,17 @@ def test_names_are_escaped_in_the_page(tmp_path):
     page = tmp_path / "r.html"
     run("report", "--html", str(page), now="2014-03-20")
     html = page.read_text(encoding="utf-8")
-    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;村党支部" in html
+    assert "<img" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;村党支部" in html
 
 
 def test_an_empty_campaign_still_reports(rectify, tmp_path):
     page = tmp_path / "empty.html"
     rectify("report", "--html", str(page), now="2014-03-02")
     html = page.read_text(encoding="utf-8")
-    assert "尚无整顿对象" in html and "目前没有逾期未完成的整顿对象" in html and "尚未开展群众满意度测评" in html
+    assert "尚无整顿对象" in html
+    assert "目前没有逾期未完成的整顿对象" in html
+    assert "尚未开展群众满意度测评" in html
     assert rectify.json("report", now="2014-03-02")["total"] == 0
 
 
@@ -163,7 +186,8 @@ def test_bulletin_renders_the_periodic_notice(surveyed_county, tmp_path):
     out = surveyed_county("bulletin", now="2014-12-05").stdout
     title = out.splitlines()[0]
     assert title == "关于整顿后进基层党组织工作进展情况的通报（2014年12月，第9期）"  # monthly since 03-21
-    assert "全县共确定整顿对象4个" in out and "重新整顿1个" in out
+    assert "全县共确定整顿对象4个" in out
+    assert "重新整顿1个" in out
     assert "城关镇第3村党支部（2014-1-0003），“整顿转化”阶段应于2014-11-30前完成" in out
     assert out.rstrip().endswith("中共××县委组织部\n2014-12-05")
     assert fingerprint(surveyed_county.db) == before  # shown, not sent

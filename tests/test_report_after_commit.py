@@ -56,5 +56,6 @@ def test_killed_before_its_commit_a_command_printed_nothing(ready_county, tmp_pa
     assert killed.stdout == "", f"{what} printed before its commit: {killed.stdout!r}"
     assert fingerprint(f"sqlite:///{db}") == before
     done = _run(db, args, "")
-    assert done.returncode == 0 and done.stdout.strip(), (done.stdout, done.stderr)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert done.stdout.strip(), (done.stdout, done.stderr)
     assert fingerprint(f"sqlite:///{db}") != before

@@ -62,7 +62,8 @@ def test_rule_allows_and_refuses(instance):
     refused = rule.evaluate(refuse)
     assert allowed.outcome is Outcome.PASS, allowed
     assert refused.outcome is outcome, refused
-    assert refused.reason_zh and refused.reason_en
+    assert refused.reason_zh
+    assert refused.reason_en
 
 
 def test_the_threshold_is_inclusive_and_exact():

@@ -61,7 +61,7 @@ SECRETS = {"SMTP_PASSWORD": SMTP_PASSWORD, "SMTP_PASSWORD_OLD": SMTP_PASSWORD_OL
            "WECOM_KEY": WECOM_KEY, "WECOM_KEY_OLD": WECOM_KEY_OLD}
 ACCOUNTS = {SMTP_USER.encode(): SMTP_PASSWORD.encode(), SMTP_USER_CN.encode(): SMTP_PASSWORD_CN.encode()}
 NOW = "2014-03-14T09:05"  # the service daemon's fixed clock (Asia/Shanghai)
-NOW_UTC = datetime(2014, 3, 14, 1, 5)
+NOW_UTC = datetime(2014, 3, 14, 1, 5)  # noqa: DTZ001 (naive UTC, as SQLite returns the deliveries' times)
 
 
 def encodings(secret: str) -> set[str]:
@@ -124,7 +124,7 @@ class Inbox:
     def __init__(self, seen: Seen):
         self.seen = seen
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope):
         self.seen.mails.append(envelope.content)
         return "250 OK"
 
@@ -156,7 +156,7 @@ def _robot_reply(path: str, query: dict[str, list[str]], headers, body: bytes) -
 
 def http_server(seen: Seen) -> ThreadingHTTPServer:
     class Robots(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             url = urlsplit(self.path)
             status, reply, verdict = _robot_reply(url.path, parse_qs(url.query), self.headers, body)
@@ -402,10 +402,12 @@ def test_failures_are_stored_retried_and_dead_lettered(scenario):
     for channel in FAILING:  # retried after 'notices retry': pending again, after one more failure
         assert (reminder[channel]["status"], reminder[channel]["attempts"]) == ("pending", 1), reminder[channel]
     errors = {c: reminder[c]["last_error"] for c in FAILING}
-    assert "SMTPAuthenticationError" in errors["mail_old"] and "535" in errors["mail_old"]
+    assert "SMTPAuthenticationError" in errors["mail_old"]
+    assert "535" in errors["mail_old"]
     assert f"SMTP 127.0.0.1:{scenario.closed_port}" in errors["mail_down"]
     assert "errcode 310000 sign not match" in errors["ding_old"]
-    assert "HTTP 503" in errors["hook_down"] and "maintenance" in errors["hook_down"]
+    assert "HTTP 503" in errors["hook_down"]
+    assert "maintenance" in errors["hook_down"]
     assert f"cannot reach 127.0.0.1:{scenario.closed_port}" in errors["hook_gone"]
     assert "errcode 93000" in errors["wecom_old"]
     # smtplib sends AUTH in ASCII only, so today this password never reaches the server; if
@@ -415,7 +417,8 @@ def test_failures_are_stored_retried_and_dead_lettered(scenario):
     else:
         assert errors["mail_cn"]
     alerts = [n for n in scenario.listed if n["template"] == "delivery_failed"]
-    assert len(alerts) == len(FAILING) and all(n["status"] == "dead" for n in alerts)
+    assert len(alerts) == len(FAILING)
+    assert all(n["status"] == "dead" for n in alerts)
     assert {n["status"] for n in scenario.listed if n["template"] == "deadline_reminder"} == {"pending"}
     alert = _deliveries(scenario, "delivery_failed")
     assert {c for c, d in alert.items() if d["status"] == "dead"} == FAILING
@@ -427,12 +430,15 @@ def test_failures_are_stored_retried_and_dead_lettered(scenario):
 def test_the_daemon_logged_at_info_and_every_command_succeeded(scenario):
     service = next(r for r in scenario.ran if r.args[:2] == ("daemon", "--interval"))
     assert service.code == 0
-    assert " INFO daemon started on " in service.stderr and "daemon stopped: signal SIGTERM" in service.stderr
-    assert " WARNING delivery failed: " in service.stderr and "HTTP 503" in service.stderr
+    assert " INFO daemon started on " in service.stderr
+    assert "daemon stopped: signal SIGTERM" in service.stderr
+    assert " WARNING delivery failed: " in service.stderr
+    assert "HTTP 503" in service.stderr
     once = next(r for r in scenario.ran if r.args == ("daemon", "--once"))
     assert "delivery: {" in once.stdout
     deliver = [r for r in scenario.ran if r.args == ("notices", "deliver")]
-    assert len(deliver) == 1 and "errcode 310000" in deliver[0].stderr
+    assert len(deliver) == 1
+    assert "errcode 310000" in deliver[0].stderr
     assert "7 deliveries queued again" in next(r for r in scenario.ran if r.args[:2] == ("notices", "retry")).stdout
 
 
@@ -446,7 +452,9 @@ def test_no_secret_in_any_table_or_in_the_database_file(scenario):
     tables = dump_database(scenario.db)
     dumped = "\n".join(tables.values())
     assert {"table notices", "table deliveries", "table events", "table timers"} <= set(tables)
-    assert "HTTP 503" in dumped and "errcode 310000" in dumped and "最后错误" in dumped  # the errors are there
+    assert "HTTP 503" in dumped
+    assert "errcode 310000" in dumped
+    assert "最后错误" in dumped
     assert_no_leak(tables)
     assert_no_leak(raw_database_files(scenario.db))
 
@@ -515,6 +523,7 @@ def test_the_database_password_is_not_echoed():
     url = f"postgresql://rectify:{password}@127.0.0.1:{free_port()}/rectify"  # nothing listens there
     result = CliRunner().invoke(main, ["--db", url, "notices", "list"], catch_exceptions=False)
     # It tried to connect: the server is unavailable (exit 3, try again), not bad input.
-    assert result.exit_code == 3 and "127.0.0.1" in result.output, result.output
+    assert result.exit_code == 3, result.output
+    assert "127.0.0.1" in result.output, result.output
     if password in result.output:
         raise SecretLeaked(result.output)

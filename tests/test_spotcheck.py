@@ -24,7 +24,8 @@ def test_the_draw_is_a_pure_function_of_its_record(pairs, seed, rate, include):
     population = [{"ref": r, "key_target": k} for r, k in sorted(pairs)]
     first = select_sample(population, seed, rate, include)
     assert first == select_sample(list(reversed(population)), seed, rate, include)  # order does not matter
-    assert first == sorted(set(first)) and set(first) <= {p["ref"] for p in population}
+    assert first == sorted(set(first))
+    assert set(first) <= {p["ref"] for p in population}
     keys = {p["ref"] for p in population if p["key_target"]}
     expected = max(math.ceil(rate * len(population) - 1e-9), len(keys) if include else 0)
     assert len(first) == min(expected, len(population))
@@ -35,7 +36,8 @@ def test_the_draw_is_a_pure_function_of_its_record(pairs, seed, rate, include):
 def test_different_seeds_give_different_samples():
     population = [{"ref": f"2014-1-{i:04d}", "key_target": False} for i in range(100)]
     samples = {tuple(select_sample(population, f"seed-{n}", 0.3, True)) for n in range(10)}
-    assert len(samples) == 10 and all(len(s) == 30 for s in samples)
+    assert len(samples) == 10
+    assert all(len(s) == 30 for s in samples)
 
 
 def advance(run: Rectify, org: str, who: str, *open_args: str) -> None:
@@ -59,7 +61,8 @@ def test_draw_moves_the_others_on_and_verifies(rectify):
     advance(rectify, "T2-01", "赵刚", "--flag", "petitions")  # a key target
     result = json.loads(rectify("spot-check", "draw", "--seed", "县委组织部2014-12-01", "--json",
                                 who="李明", now="2014-11-25").stdout)
-    assert result["population"] == 8 and len(result["selected"]) == 3  # ceil(0.3 × 8)
+    assert result["population"] == 8
+    assert len(result["selected"]) == 3
     assert "2014-1-0008" in result["selected"]  # the key target is always checked
     assert sorted(result["selected"] + result["moved_on"]) == [f"2014-1-{i:04d}" for i in range(1, 9)]
     states = {c["ref"]: c["state"] for c in rectify.json("case", "list")}

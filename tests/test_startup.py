@@ -138,11 +138,13 @@ def entry(tmp_path: Path) -> Path:
 def test_a_checked_workflow_is_kept_privately_and_reused(version, checks, monkeypatch, tmp_path):
     first = deploy.compiled_version(version)
     path = entry(tmp_path)
-    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
     fresh_process(monkeypatch)
     again = deploy.compiled_version(version)
     assert checks == ["backward_orgs@v1"]
-    assert again.definition == first.definition and again.loaded.digest == version.digest
+    assert again.definition == first.definition
+    assert again.loaded.digest == version.digest
     assert {n: type(r) for n, r in again.loaded.rules.items()} == {n: type(r) for n, r in first.loaded.rules.items()}
 
 

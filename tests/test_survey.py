@@ -24,7 +24,8 @@ def test_threshold(at_survey: Rectify, respondents, satisfied, dest):
                     "--score", "班子建设=85", who="王强", now="2014-12-03").stdout
     assert dest in out
     facts = {f["name"]: f["value"] for f in at_survey.json("case", "show", "T1-01")["facts"]}
-    assert facts["survey_respondents"] == int(respondents) and facts["survey_scores"] == "班子建设=85"
+    assert facts["survey_respondents"] == int(respondents)
+    assert facts["survey_scores"] == "班子建设=85"
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

@@ -94,16 +94,19 @@ def test_a_lock_held_past_the_busy_timeout_leaves_the_timer_due_and_the_next_tic
         report = tick(daemon, at(NOW))
     holder.execute("ROLLBACK")
     holder.close()
-    assert report.unavailable is not None and "database is locked" in report.unavailable
+    assert report.unavailable is not None
+    assert "database is locked" in report.unavailable
     assert report.total == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(warnings) == 1 and "database is locked" in warnings[0]
+    assert len(warnings) == 1
+    assert "database is locked" in warnings[0]
     # Nothing marked: the lock was the database's trouble, not the timer's. No notice, no alert.
     assert {status for _, _, status, _ in timer_rows(store)} == {"pending"}
     assert notice_keys(store) == Counter()
     daemon.after_commit = None
     again = tick(daemon, at(NOW))
-    assert again.unavailable is None and again.fired == {"reminder": 1}
+    assert again.unavailable is None
+    assert again.fired == {"reminder": 1}
     assert tick(daemon, at(NOW)).total == 0
     fired = [tid for tid, kind, status, _ in timer_rows(store) if kind == "reminder" and status == "fired"]
     assert len(fired) == 1
@@ -121,13 +124,16 @@ def test_a_database_error_while_firing_never_fails_the_timer(county, path):
         report = tick(county, at(NOW))
     finally:
         failpoints.arm("tick.after_claim", None)
-    assert report.unavailable is not None and "database unavailable (failpoint tick.after_claim)" in report.unavailable
-    assert report.total == 0 and any("database unavailable" in m for m in report.messages)
+    assert report.unavailable is not None
+    assert "database unavailable (failpoint tick.after_claim)" in report.unavailable
+    assert report.total == 0
+    assert any("database unavailable" in m for m in report.messages)
     assert {status for _, _, status, _ in timer_rows(county)} == {"pending"}
     assert notice_keys(county) == Counter()
     assert tick(county, at(NOW)).fired == {"reminder": 2}
     keys = notice_keys(county)
-    assert sum(1 for k in keys if k.startswith("timer:")) == 2 and set(keys.values()) == {1}
+    assert sum(1 for k in keys if k.startswith("timer:")) == 2
+    assert set(keys.values()) == {1}
     assert not any(key.startswith("alert:") for key in keys)
 
 
@@ -158,9 +164,11 @@ def test_the_daemon_backs_off_after_a_database_error_then_fires_every_timer_once
     assert log.count("database unavailable: the tick stops") == 1, log
     assert "database unavailable 1 time(s) in a row: next attempt in 0.4s" in log
     statuses = Counter(status for _, _, status, _ in timer_rows(store))
-    assert statuses["failed"] == 0 and statuses["fired"] >= 6
+    assert statuses["failed"] == 0
+    assert statuses["fired"] >= 6
     keys = notice_keys(store)
-    assert set(keys.values()) == {1} and not any(k.startswith("alert:") for k in keys)
+    assert set(keys.values()) == {1}
+    assert not any(k.startswith("alert:") for k in keys)
     store.dispose()
 
 
@@ -198,7 +206,8 @@ def test_a_timer_whose_notice_cannot_render_is_set_aside_with_an_alert_and_retri
     secretary(store, "T1-01", None)
     secretary(store, "T1-03", None)
     report = tick(store, at(NOW))
-    assert report.fired == {"reminder": 1} and report.unavailable is None  # the good case's reminder fired
+    assert report.fired == {"reminder": 1}
+    assert report.unavailable is None
     failed = list_timers_(store, failed=True)
     assert [(r["case"], r["kind"], r["status"], r["notice"]) for r in failed] == [
         (moved_on, "reminder", "failed", "deadline_reminder"), (broken, "reminder", "failed", "deadline_reminder")]
@@ -211,7 +220,8 @@ def test_a_timer_whose_notice_cannot_render_is_set_aside_with_an_alert_and_retri
     assert len(reminders) == 1
     assert alert.title == f"定时提醒未能生成：{broken} 催办提醒（deadline_reminder）"
     assert [p["name"] for p in alert.recipients] == [WANG]  # the administrator, not the whole county department
-    assert f"rectify timers retry {broken_id}" in alert.body and "NoticeTemplateError" in alert.body
+    assert f"rectify timers retry {broken_id}" in alert.body
+    assert "NoticeTemplateError" in alert.body
     assert alert.status == "pending"  # in the outbox, delivered like any notice
 
     # The administrators fix the cause (the secretaries are recorded); one case has moved on meanwhile.
@@ -220,14 +230,17 @@ def test_a_timer_whose_notice_cannot_render_is_set_aside_with_an_alert_and_retri
     with store.transaction() as s:
         outcomes = retry_timers(s, [broken_id, moved_id], at("2014-03-14T11:00"))
     assert [(o.timer_id, o.outcome) for o in outcomes] == [(broken_id, "queued"), (moved_id, "skipped")]
-    assert "is due again" in outcomes[0].message and "has left state 'screening'" in outcomes[1].message
+    assert "is due again" in outcomes[0].message
+    assert "has left state 'screening'" in outcomes[1].message
     assert list_timers_(store, failed=True) == []
     row = next(r for r in list_timers_(store, due_at=at("2014-03-14T11:00")) if r["id"] == broken_id)
     assert (row["status"], row["error"], row["due_at"]) == ("pending", None, at("2014-03-14"))  # due as planned
     assert tick(store, at("2014-03-14T11:00")).fired == {"reminder": 1}
     keys = notice_keys(store)
-    assert keys[f"timer:{broken_id}"] == 1 and f"timer:{moved_id}" not in keys
-    assert keys[f"alert:timer:{broken_id}"] == 1 and keys[f"alert:timer:{moved_id}"] == 1
+    assert keys[f"timer:{broken_id}"] == 1
+    assert f"timer:{moved_id}" not in keys
+    assert keys[f"alert:timer:{broken_id}"] == 1
+    assert keys[f"alert:timer:{moved_id}"] == 1
     assert dict(Counter(status for tid, _, status, _ in timer_rows(store) if tid in (broken_id, moved_id))) == {
         "fired": 1, "skipped": 1}
 
@@ -242,7 +255,8 @@ def test_a_timer_that_fails_again_after_a_retry_alerts_again(brittle):
         assert [o.outcome for o in retry_timers(s, [failed["id"]], at(NOW))] == ["queued"]
     tick(store, at(NOW))  # not fixed: it fails again
     keys = notice_keys(store)
-    assert keys[f"alert:timer:{failed['id']}"] == 1 and keys[f"alert:timer:{failed['id']}:2"] == 1
+    assert keys[f"alert:timer:{failed['id']}"] == 1
+    assert keys[f"alert:timer:{failed['id']}:2"] == 1
 
 
 def test_retry_refuses_unknown_timers_and_leaves_others_alone(county):
@@ -253,7 +267,8 @@ def test_retry_refuses_unknown_timers_and_leaves_others_alone(county):
         retry_timers(s, [pending, 999], at(NOW))
     with county.transaction() as s:
         (outcome,) = retry_timers(s, [pending, pending], at(NOW))
-    assert outcome.outcome == "unchanged" and "not failed" in outcome.message
+    assert outcome.outcome == "unchanged"
+    assert "not failed" in outcome.message
     assert timer_rows(county) == before
 
 
@@ -271,7 +286,8 @@ def test_listing_pending_timers_by_due_time_reads_the_earliest_first(county):
     rows = list_timers_(county, due_at=at("2014-03-18"))
     assert [(r["id"], r["due_at"]) for r in rows] == expected
     assert {r["kind"] for r in rows} == {"reminder", "deadline", "escalation"}  # the 03-24 escalation is later
-    assert {r["case"] for r in rows} == set(refs) and all(r["error"] is None for r in rows)
+    assert {r["case"] for r in rows} == set(refs)
+    assert all(r["error"] is None for r in rows)
     assert [r["id"] for r in list_timers_(county, due_at=at("2014-03-18"), limit=3)] == [i for i, _ in expected[:3]]
     assert len(list_timers_(county)) == len(timer_rows(county))  # every pending one
     assert list_timers_(county, failed=True) == []
@@ -320,7 +336,8 @@ def test_an_administrator_lists_and_retries_failed_timers_from_the_command_line(
     monkeypatch.setattr(engine.ops.identity, "os_login", lambda: "wang")
     [row] = run.json("timers", "list", "--failed")
     assert (row["case"], row["status"], row["notice"]) == (broken, "failed", "deadline_reminder")
-    assert "NoticeTemplateError" in row["error"] and row["due_at"].startswith("2014-03-1")
+    assert "NoticeTemplateError" in row["error"]
+    assert row["due_at"].startswith("2014-03-1")
     assert "failed timers (1)" in run("timers", "list", "--failed").stdout
     secretary(store, "T1-01", "张三")
     out = run("--now", "2014-03-14T11:00", "timers", "retry", str(row["id"])).stdout

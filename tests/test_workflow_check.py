@@ -203,7 +203,8 @@ def test_cli_reports_every_broken_fixture_with_exit_2():
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
-    assert lines and all(PLACE.match(line) for line in lines), result.stderr
+    assert lines, result.stderr
+    assert all(PLACE.match(line) for line in lines), result.stderr
     places = {(Path(m["file"]).name, int(m["line"]), int(m["col"]))
               for m in map(PLACE.match, lines)}
     for name in names:
@@ -344,7 +345,8 @@ def test_yaml_explicit_str_tag_is_refused_and_a_quoted_number_stays_text():
     assert [(p.line, p.column) for p in tagged.problems] == [(1, 4)]
     assert "quote the value to make it text" in tagged.problems[0].message
     quoted = read_yaml('a: "10"\n', "f.yaml")
-    assert quoted.problems == [] and quoted.data == {"a": "10"}
+    assert quoted.problems == []
+    assert quoted.data == {"a": "10"}
 
 
 def test_yaml_syntax_error_is_placed():

@@ -241,7 +241,7 @@ class Store:
             except DatabaseUnavailable as exc:
                 if attempt == attempts or not is_retryable(exc.__cause__ or exc):
                     raise
-                pause = RETRY_PAUSE * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)  # noqa: S311 — jitter only
+                pause = RETRY_PAUSE * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
                 log.info("database busy (%s); attempt %d of %d again in %.2fs", exc.__cause__, attempt + 1,
                          attempts, pause)
                 time.sleep(pause)
