@@ -5,7 +5,11 @@ only shows that the runner works, so a change cannot break it unnoticed."""
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.run import main
+
+pytestmark = pytest.mark.slow  # runs the benchmarks on small figures
 
 
 def test_a_smoke_run_records_every_figure(tmp_path):

@@ -30,6 +30,7 @@ def hold_write_lock(path: Path) -> sqlite3.Connection:
     return holder
 
 
+@pytest.mark.slow
 def test_a_command_that_meets_a_lock_past_its_retries_exits_3_and_writes_nothing(ready_county, tmp_path):
     db = tmp_path / "county.db"
     db.write_bytes((ready_county / "county.db").read_bytes())

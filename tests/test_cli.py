@@ -168,6 +168,7 @@ def test_workflow_show_and_deploy_of_a_broken_file(rectify, tmp_path):
 
 
 
+@pytest.mark.slow
 def test_real_process_exit_codes_and_no_traceback(tmp_path):
     """The installed console script, as a real process: exit codes and stderr."""
     env = {**os.environ, "RECTIFY_DB": str(tmp_path / "p.db"), "RECTIFY_NOW": "2014-03-05"}
@@ -196,6 +197,7 @@ def test_real_process_exit_codes_and_no_traceback(tmp_path):
     assert "Missing argument" in usage.stderr
 
 
+@pytest.mark.slow
 def test_demo_runs_the_campaign(tmp_path):
     from engine.services.demo import run_demo
 

@@ -116,6 +116,8 @@ from engine.store.db import Store
 from engine.base.errors import Conflict, DatabaseUnavailable, TransitionRefused
 from engine.services import Caller
 from engine.services.cases import fire
+
+pytestmark = pytest.mark.slow  # real processes killed, racing and stressed
 url, refs, n, seed = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), int(sys.argv[4])
 rng, store = random.Random(seed), Store(url)
 caller = Caller("stress", as_name="李明", now_text="2014-03-06T09:00")  # bootstrap: --as is allowed

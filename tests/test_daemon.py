@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from engine.ops.cases import open_case
@@ -20,6 +21,8 @@ from engine.store.models import Notice, OrgKind, Timer
 from tests.conftest import at
 from tests.county import seed_county
 from tests.polling import wait_for_file, wait_until
+
+pytestmark = pytest.mark.slow  # real daemons with 400 cases, signalled
 
 CASES = 400
 

@@ -257,6 +257,7 @@ def test_the_shipped_workflow_loads_as_the_baseline():
     assert load(SHIPPED, CALENDAR) == []
 
 
+@pytest.mark.slow
 @fuzz(70)
 @given(st.one_of(line_mutations(), tree_mutations()))
 def test_mutated_workflow_loads_or_is_refused_with_placed_problems(text):
@@ -648,12 +649,14 @@ WHO_NOW = st.tuples(st.sampled_from(["李明", "王强", "赵刚", "nobody"]),
                     st.sampled_from(["2014-03-20", "2014-12-03T10:00"])).map(lambda t: ["--as", t[0], "--now", t[1]])
 
 
+@pytest.mark.slow
 @fuzz(60)
 @given(file=st.one_of(csv_file(org_grid()), csv_file(org_grid()), xlsx_file(org_grid())))
 def test_org_import_of_random_tables(fuzz_county, tmp_path, file):
     import_file(fuzz_county, tmp_path, ["org", "import"], file)
 
 
+@pytest.mark.slow
 @fuzz(60)
 @given(file=st.one_of(csv_file(ledger_grid()), csv_file(ledger_grid()), xlsx_file(ledger_grid())),
        who_now=WHO_NOW, skip_bad=st.booleans())
@@ -774,6 +777,7 @@ def known_cli_bug(args: list[str], exc: BaseException) -> str | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database", ["fuzz_county", "locked_county"])
 @fuzz(150)
 @given(args=argument_lists())

@@ -94,6 +94,7 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.slow
 def test_third_party_rule_package_plugs_in(plugin_env, tmp_path):
     env, workflow = plugin_env
     listed = run(env, "rules", "list")

@@ -43,6 +43,8 @@ from tests.conftest import ROOT
 from tests.runner import ORGS, Rectify, rectify_command
 from tests.servers import free_port
 
+pytestmark = pytest.mark.slow  # real SMTP, webhook and daemon processes, secrets looked for everywhere
+
 SMTP_USER, SMTP_USER_CN = "zzb-mailer", "zzb-cn"
 SMTP_PASSWORD = "S3cr3t-smtp-Kq7x-9f2c"
 SMTP_PASSWORD_OLD = "S3cr3t-smtp-old-Vw3m-51a0"  # rotated out: the server refuses it

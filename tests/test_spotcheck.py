@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
@@ -55,6 +56,7 @@ def advance(run: Rectify, org: str, who: str, *open_args: str) -> None:
         run("fire", org, trigger, who=who, now="2014-11-20")
 
 
+@pytest.mark.slow
 def test_draw_moves_the_others_on_and_verifies(rectify):
     for i in range(1, 8):
         advance(rectify, f"T1-{i:02d}", "王强")

@@ -78,6 +78,7 @@ def opened_county(tmp_path, monkeypatch) -> Rectify:
     return run
 
 
+@pytest.mark.slow
 def test_short_commands_load_only_what_they_need(opened_county, tmp_path):
     cache = tmp_path / "cache"
     db = ["--db", opened_county.db]

@@ -144,6 +144,7 @@ def test_the_wait_doubles_while_the_database_stays_unavailable_up_to_a_cap():
     assert retry_wait(900, 3) == 900  # an interval longer than the cap is never shortened
 
 
+@pytest.mark.slow
 def test_the_daemon_backs_off_after_a_database_error_then_fires_every_timer_once(tmp_path):
     """A real daemon process whose first firing transaction meets a database error."""
     url = f"sqlite:///{tmp_path / 'd.db'}"
