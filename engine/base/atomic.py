@@ -9,6 +9,13 @@ target's own folder, is flushed to disk, and is then renamed onto the target wit
 the new one, never half of one; a write that fails or is interrupted leaves the old file as
 it was and no temporary file behind.
 
+The temporary file is written through the descriptor that created it (``/proc/self/fd/N``
+on Linux), never reopened by its name: in a folder others may write to, someone who swaps
+the name for a link to the database between the creation and the write gets nothing written
+through it, and a name found swapped at the end is refused rather than renamed onto the
+target. A folder every user may write to without the sticky bit (``chmod o+w``, unlike
+``/tmp``) is refused outright: anyone could replace what rectify wrote there.
+
 Two cases are deliberate:
 
 - A target that is a symbolic link is replaced by the new file; the link is not followed.
@@ -45,18 +52,22 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     # the mode a plain open() would give: mkstemp's 0600 would hide an export from the office's group
     mode = stat.S_IMODE(existing.st_mode) if existing is not None and stat.S_ISREG(existing.st_mode) \
         else 0o666 & ~_umask()
+    _refuse_open_folder(target.parent)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:40]}.", suffix=".tmp")
-    os.close(fd)  # the writers open the file by its name (openpyxl, python-docx, csv)
     temporary = Path(name)
     try:
-        yield temporary
-        _flush(temporary)
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:  # an interruption (Ctrl-C) too must not leave the temporary file
-        with suppress(FileNotFoundError):
-            temporary.unlink()
-        raise
+        try:
+            yield _through(fd, temporary)  # the writers (openpyxl, python-docx, csv) open a path
+            os.fsync(fd)  # on disk before the rename: else a power cut can leave an empty file
+            os.fchmod(fd, mode)
+            _still_ours(fd, temporary)
+            os.replace(temporary, target)
+        except BaseException:  # an interruption (Ctrl-C) too must not leave the temporary file
+            with suppress(FileNotFoundError):
+                temporary.unlink()
+            raise
+    finally:
+        os.close(fd)
     _flush_folder(target.parent)
 
 
@@ -90,14 +101,28 @@ def _umask() -> int:
     return mask
 
 
-def _flush(path: Path) -> None:
-    """The file's content on disk before the rename: otherwise a power cut just after it can
-    leave the new name on an empty file (and a notice reported delivered but lost)."""
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _refuse_open_folder(folder: Path) -> None:
+    """Refuse a folder anyone may write to and rename in (o+w without the sticky bit)."""
+    with suppress(FileNotFoundError):  # a missing folder fails at the file's creation, as before
+        mode = os.stat(folder).st_mode
+        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+            raise PermissionError(f"文件夹 {folder} 任何用户都可写入，拒绝在其中写文件 / "
+                                  f"refusing to write in {folder}: every user may write to it "
+                                  f"(chmod o-w {folder}, or o+t as /tmp has)")
+
+
+def _through(fd: int, name: Path) -> Path:
+    """A path that opens the file behind ``fd`` whatever its name has become meanwhile."""
+    by_descriptor = Path(f"/proc/self/fd/{fd}")
+    return by_descriptor if by_descriptor.exists() else name
+
+
+def _still_ours(fd: int, name: Path) -> None:
+    """The name still leads to the file we wrote (not to a link or a file put in its place)."""
+    written, named = os.fstat(fd), os.lstat(name)
+    if (written.st_dev, written.st_ino) != (named.st_dev, named.st_ino):
+        raise PermissionError(f"临时文件 {name} 在写入期间被替换 / the temporary file {name} was "
+                              "replaced while it was being written: nothing was put in place")
 
 
 def _flush_folder(folder: Path) -> None:
