@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,7 +86,9 @@ class RectifyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except RectifyError as exc:
-            error = click.ClickException(str(exc))
+            from engine.base.text import visible
+
+            error = click.ClickException(visible(str(exc)))
             error.exit_code = exc.exit_code
             raise error from exc
 
@@ -177,10 +180,18 @@ CAMPAIGN = click.option("--campaign", "campaign_ref", help="name[:year] when sev
 AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
+def say(message: Any = "", err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` for text that may hold what officials typed: control characters (but tab
+    and line break) are shown as escapes, never sent to the terminal as commands."""
+    from engine.base.text import visible
+
+    click.echo(visible(str(message)), err=err, nl=nl)
+
+
 def shown(done: Done[T]) -> T:
     """A committed result's value, after its warnings went to stderr."""
     for warning in done.warnings:
-        click.echo(warning, err=True)
+        say(warning, err=True)
     return done.value
 
 
@@ -202,14 +213,20 @@ def write_output(path: Path, write, atomic: bool = True) -> None:
 def emit_text(text: str, output: str | None, written: str) -> None:
     """``text`` to standard output, or to the file ``output`` (atomically) and then ``written``."""
     if output is None:
-        click.echo(text, nl=False)
+        say(text, nl=False)
         return
     write_output(Path(output), lambda target: target.write_text(text, encoding="utf-8"))
-    click.echo(written)
+    say(written)
+
+
+# Characters json.dumps(ensure_ascii=False) leaves raw that a terminal may obey or hide behind:
+# written as JSON escapes, the same data.
+_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    click.echo(_JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def console():
@@ -223,11 +240,13 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]):
     from rich.table import Table
     from rich.text import Text
 
+    from engine.base.text import visible
+
     t = Table(title=title, show_lines=False, title_justify="left")
     for column in columns:
         t.add_column(column, overflow="fold")
     for row in rows:
-        t.add_row(*(Text("" if v is None else str(v)) for v in row))
+        t.add_row(*(Text("" if v is None else visible(str(v))) for v in row))
     return t
 
 
@@ -235,7 +254,9 @@ def esc(value: Any) -> str:
     """Text officials typed, made safe to place inside a rich markup string."""
     from rich.markup import escape
 
-    return escape(str(value))
+    from engine.base.text import visible
+
+    return escape(visible(str(value)))
 
 
 def fact_text(value: Any) -> str:

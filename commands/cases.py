@@ -16,6 +16,7 @@ from cli import (
     esc,
     fact_text,
     pass_settings,
+    say,
     shown,
     table,
 )
@@ -44,7 +45,7 @@ def case_open(settings: Settings, org_code: str, problems: tuple[int, ...], flag
     opened = shown(services.open_case(settings.store, settings.caller, org_code, campaign_ref, problems=problems,
                                       flags=flags, key_target=key_target, weak_and_lax=weak_and_lax,
                                       measures=measures))
-    click.echo(f"已登记整顿对象 / opened case {opened.ref}: {opened.organization}（{opened.state}）")
+    say(f"已登记整顿对象 / opened case {opened.ref}: {opened.organization}（{opened.state}）")
 
 
 @case.command("list")
@@ -141,7 +142,7 @@ def fact() -> None:
 def fact_set(settings: Settings, ref: str, name: str, value: str) -> None:
     """Set fact NAME of case REF to VALUE (是/否, a number, a date or text)."""
     changed = shown(services.set_fact(settings.store, settings.caller, ref, name, value))
-    click.echo(f"{changed.ref} {name}: {'—' if changed.old is None else changed.old} → {changed.new}")
+    say(f"{changed.ref} {name}: {'—' if changed.old is None else changed.old} → {changed.new}")
 
 
 @fact.command("clear")
@@ -151,16 +152,16 @@ def fact_set(settings: Settings, ref: str, name: str, value: str) -> None:
 def fact_clear(settings: Settings, ref: str, name: str) -> None:
     """Clear fact NAME of case REF (e.g. a cadre withdrawn), if the workflow's rules allow it."""
     changed = shown(services.set_fact(settings.store, settings.caller, ref, name, None))
-    click.echo(f"{changed.ref} {name}: {'—' if changed.old is None else fact_text(changed.old)} → —")
+    say(f"{changed.ref} {name}: {'—' if changed.old is None else fact_text(changed.old)} → —")
 
 
 def _print_fired(fired: services.Fired) -> None:
-    click.echo(f"{fired.ref} {fired.trigger}: {fired.source_label} → {fired.dest_label}"
+    say(f"{fired.ref} {fired.trigger}: {fired.source_label} → {fired.dest_label}"
                + (f"（第 {fired.round} 轮）" if fired.round > 1 else ""))
     for zh, en in fired.warnings:
-        click.echo(f"提醒 warning: {zh} / {en}", err=True)
+        say(f"提醒 warning: {zh} / {en}", err=True)
     for notice in fired.notices:
-        click.echo(f"已生成通知 / notice queued: {notice}")
+        say(f"已生成通知 / notice queued: {notice}")
 
 
 @click.command()
@@ -189,6 +190,6 @@ def survey_record(settings: Settings, ref: str, respondents: int, satisfied: int
                   note: str | None) -> None:
     """Record the survey of case REF and conclude it: accepted at or above the threshold, else re-rectify."""
     fired = shown(services.record_survey(settings.store, settings.caller, ref, respondents, satisfied, scores, note))
-    click.echo(f"{fired.ref} 测评 {satisfied}/{respondents}：{fired.basis} → {fired.dest_label}")
+    say(f"{fired.ref} 测评 {satisfied}/{respondents}：{fired.basis} → {fired.dest_label}")
     for notice in fired.notices:
-        click.echo(f"已生成通知 / notice queued: {notice}")
+        say(f"已生成通知 / notice queued: {notice}")

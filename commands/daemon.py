@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli import AS_JSON, ROW_ID, Settings, console, emit_json, pass_settings, shown, table
+from cli import AS_JSON, ROW_ID, Settings, console, emit_json, pass_settings, say, shown, table
 from engine.base.errors import DatabaseUnavailable
 from engine.services import daemon as services
 
@@ -32,7 +32,7 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
             raise click.UsageError("--until needs --now (the simulated start time)")
         for day, report in run_until(store, settings.now(zone), parse_when(until_text, zone), config=config):
             for line in report.messages:
-                click.echo(f"{day:%Y-%m-%d} {line}")
+                say(f"{day:%Y-%m-%d} {line}")
         return
     if once:
         from engine.daemon.delivery import deliver
@@ -40,14 +40,14 @@ def daemon(settings: Settings, once: bool, until_text: str | None, interval: flo
 
         now = settings.now(zone)
         report = tick(store, now)
-        click.echo(f"tick: fired {report.total} ({dict(report.fired)}), skipped {report.skipped}")
+        say(f"tick: fired {report.total} ({dict(report.fired)}), skipped {report.skipped}")
         for line in report.messages:
-            click.echo(line)
+            say(line)
         if report.unavailable:  # the database is in trouble: delivery waits for the next run too
             raise DatabaseUnavailable(f"数据库暂时不可用，到期的定时任务留待下次 / the database is unavailable; due "
                                       f"timers stay pending for the next run: {report.unavailable}")
         sent = deliver(store, config, now)
-        click.echo(f"delivery: {dict(sent.outcomes) or 'nothing due'}")
+        say(f"delivery: {dict(sent.outcomes) or 'nothing due'}")
         return
     run_forever(store, interval, (lambda: settings.now(zone)) if settings.now_text else None, config)
 
@@ -81,4 +81,4 @@ def timers_list(settings: Settings, failed: bool, due: bool, limit: int, as_json
 def timers_retry(settings: Settings, timer_ids: tuple[int, ...]) -> None:
     """Put failed timers TIMER_IDS back in the queue, after fixing the cause of their failure."""
     for outcome in shown(services.retry_timers(settings.store, settings.caller, list(timer_ids))):
-        click.echo(outcome.message)
+        say(outcome.message)

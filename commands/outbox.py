@@ -14,10 +14,12 @@ from cli import (
     emit_json,
     esc,
     pass_settings,
+    say,
     shown,
     table,
     write_output,
 )
+from engine.base.text import visible
 from engine.services import outbox
 
 
@@ -56,7 +58,7 @@ def notices_show(settings: Settings, notice_id: int, as_json: bool) -> None:
     out = console()
     out.print(f"[bold]#{data['id']} {esc(data['title'])}[/bold]  ({data['status']}, {esc(data['template'])} "
               f"{data['template_hash'][:12]}, {data['created']})")
-    out.print(data["body"], markup=False)
+    out.print(visible(data["body"]), markup=False)
     out.print(table("投递 / deliveries", ["渠道", "地址", "收件人", "状态", "尝试", "下次", "错误"], [
         [d["channel"], d["address"], d["recipient"], d["status"], d["attempts"],
          d["next_attempt"] if d["status"] == "pending" else d["delivered"], d["last_error"]]
@@ -75,7 +77,7 @@ def notices_docx(settings: Settings, notice_id: int, output: str | None) -> None
     text = shown(outbox.notice_text(settings.store, settings.caller, notice_id))
     path = Path(output or f"通知-{notice_id}.docx")
     write_output(path, lambda target: write_notice_docx(text.title, text.body, target, text.key), atomic=False)
-    click.echo(f"已导出 / exported: {path}（{text.title}）")
+    say(f"已导出 / exported: {path}（{text.title}）")
 
 
 @notices.command("retry")
@@ -84,7 +86,7 @@ def notices_docx(settings: Settings, notice_id: int, output: str | None) -> None
 def notices_retry(settings: Settings, notice_id: int) -> None:
     """Put a notice's undelivered deliveries back in the queue (after fixing the cause)."""
     count = shown(outbox.retry_notice(settings.store, settings.caller, notice_id))
-    click.echo(f"通知 #{notice_id}：{count} 个投递重新排队 / {count} deliveries queued again")
+    say(f"通知 #{notice_id}：{count} 个投递重新排队 / {count} deliveries queued again")
 
 
 @notices.command("deliver")
@@ -96,9 +98,9 @@ def notices_deliver(settings: Settings) -> None:
     config = settings.notifier_config()
     now = shown(outbox.may_deliver(settings.store, settings.caller))
     report = deliver(settings.store, config, now)
-    click.echo(f"投递 / delivery: {dict(report.outcomes) or 'nothing due'}")
+    say(f"投递 / delivery: {dict(report.outcomes) or 'nothing due'}")
     for error in report.errors:
-        click.echo(f"  {error}", err=True)
+        say(f"  {error}", err=True)
 
 
 @notices.command("preview")
@@ -108,6 +110,6 @@ def notices_deliver(settings: Settings) -> None:
 def notices_preview(settings: Settings, template: str, ref: str) -> None:
     """Render TEMPLATE for case REF without sending anything."""
     rendered = shown(outbox.preview(settings.store, settings.caller, template, ref))
-    click.echo(rendered.title)
-    click.echo("")
-    click.echo(rendered.body)
+    say(rendered.title)
+    say("")
+    say(rendered.body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli import AS_JSON, Settings, console, emit_json, pass_settings, shown, table
+from cli import AS_JSON, Settings, console, emit_json, pass_settings, say, shown, table
 from engine.services import admin
 
 
@@ -24,7 +24,7 @@ def org_import(settings: Settings, file: str) -> None:
     admin.may_import(settings.store, settings.caller, "导入基层党组织", "import organizations")  # before reading it
     rows = parse_org_table(read_table(file))
     added, updated = shown(admin.import_orgs(settings.store, settings.caller, rows, file))
-    click.echo(f"已导入 / imported {file}: 新增 added {added}, 更新 updated {updated}")
+    say(f"已导入 / imported {file}: 新增 added {added}, 更新 updated {updated}")
 
 
 @org.command("list")
@@ -66,7 +66,7 @@ def official_add(settings: Settings, name: str, role: str, jurisdiction: str, ph
     person = shown(admin.add(settings.store, settings.caller, name, role, jurisdiction, phone=phone, email=email,
                              login=login, admin=is_admin))
     extra = "".join([f"，登录名 login {login}" if login else "", "，管理员 administrator" if is_admin else ""])
-    click.echo(f"已登记 / added {person.name}（{person.role_label}，{person.jurisdiction}{extra}）")
+    say(f"已登记 / added {person.name}（{person.role_label}，{person.jurisdiction}{extra}）")
 
 
 @official.command("update")
@@ -81,7 +81,7 @@ def official_update(settings: Settings, name: str, login: str | None, no_login: 
     """Change an official's login mapping, administrator role or activity."""
     person = shown(admin.update(settings.store, settings.caller, name, login=login, no_login=no_login,
                                 admin=is_admin, active=active))
-    click.echo(f"已更新 / updated {person.name}: login {person.login or '—'}, "
+    say(f"已更新 / updated {person.name}: login {person.login or '—'}, "
                f"{'管理员 administrator' if person.admin else '非管理员 not an administrator'}, "
                f"{'在职 active' if person.active else '停用 inactive'}")
 

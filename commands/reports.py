@@ -15,6 +15,7 @@ from cli import (
     emit_json,
     esc,
     pass_settings,
+    say,
     shown,
     table,
     write_output,
@@ -47,7 +48,7 @@ def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | 
 
     written = shown(reports.export_ledger(settings.store, settings.caller, save, unit=unit, reporter=reporter,
                                           campaign_ref=campaign_ref))
-    click.echo(f"已导出 / exported {written} 行 rows: {path}")
+    say(f"已导出 / exported {written} 行 rows: {path}")
 
 
 @ledger.command("import")
@@ -65,10 +66,10 @@ def ledger_import(settings: Settings, file: str, skip_bad: bool, campaign_ref: s
     fields, rows, problems = parse_ledger(read_table(file))
     result = shown(reports.import_ledger_rows(settings.store, settings.caller, file, rows, problems,
                                               skip_bad=skip_bad, campaign_ref=campaign_ref))
-    click.echo(f"已导入 / imported {file}（{fields.get('填表单位', '')}）：新登记 opened {len(result.opened)}，"
+    say(f"已导入 / imported {file}（{fields.get('填表单位', '')}）：新登记 opened {len(result.opened)}，"
                f"更新 updated {len(result.updated)}，未变 unchanged {len(result.unchanged)}")
     for line in result.skipped:
-        click.echo(f"  跳过 skipped: {line}", err=True)
+        say(f"  跳过 skipped: {line}", err=True)
 
 
 @click.command()
@@ -106,7 +107,7 @@ def report(settings: Settings, html_path: str | None, as_json: bool, campaign_re
         from engine.reports.report_html import write_dashboard
 
         write_output(Path(html_path), lambda target: write_dashboard(d, target), atomic=False)
-        click.echo(f"已生成工作看板 / dashboard written: {html_path}（{d['total']} 个整顿对象，截至 {d['now']}）")
+        say(f"已生成工作看板 / dashboard written: {html_path}（{d['total']} 个整顿对象，截至 {d['now']}）")
         return
     if as_json:
         emit_json(d)
@@ -180,12 +181,12 @@ def bulletin(settings: Settings, docx_path: str | None, campaign_ref: str | None
     """The periodic bulletin (定期通报) as it reads now, from the workflow's template; nothing is sent
     (the daemon issues the scheduled ones)."""
     rendered = shown(reports.bulletin(settings.store, settings.caller, campaign_ref))
-    click.echo(rendered.title)
-    click.echo("")
-    click.echo(rendered.body, nl=False)
+    say(rendered.title)
+    say("")
+    say(rendered.body, nl=False)
     if docx_path:
         from notifiers.officialdoc import write_notice_docx
 
         write_output(Path(docx_path), lambda target: write_notice_docx(rendered.title, rendered.body, target),
                      atomic=False)
-        click.echo(f"已生成公文 / document written: {docx_path}", err=True)
+        say(f"已生成公文 / document written: {docx_path}", err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli import Settings, pass_settings, shown
+from cli import Settings, pass_settings, say, shown
 
 
 @click.command()
@@ -25,10 +25,10 @@ def init(settings: Settings) -> None:
         shown(may_upgrade(store, settings.caller))
     before, after = upgrade(store)
     if before == after:
-        click.echo(f"数据库已是最新 / database is up to date ({after}): {store.shown}")
+        say(f"数据库已是最新 / database is up to date ({after}): {store.shown}")
     else:
         done = "创建" if before is None else "升级"
-        click.echo(f"数据库已{done} / database {'created' if before is None else 'upgraded'} "
+        say(f"数据库已{done} / database {'created' if before is None else 'upgraded'} "
                    f"({before or '-'} → {after}): {store.shown}")
 
 
@@ -39,7 +39,7 @@ def whoami(settings: Settings) -> None:
     from engine.services.admin import whoami as identify
 
     me = shown(identify(settings.store, settings.caller))
-    click.echo(f"登录名 login: {me.login}\n官员 official: {me.official or '—'}\n"
+    say(f"登录名 login: {me.login}\n官员 official: {me.official or '—'}\n"
                f"管理员 administrator: {'是 yes' if me.admin else '否 no'}"
                + ("（尚未登记管理员，所有登录名均视为管理员 / bootstrap: no administrator registered yet, "
                   "everyone is trusted as one）" if me.bootstrap else ""))
@@ -53,5 +53,5 @@ def demo(folder: str, seed: int) -> None:
     """Generate a county, run its campaign end to end, and print what happened."""
     from engine.services.demo import run_demo
 
-    summary = run_demo(Path(folder), seed, progress=lambda msg: click.echo(msg))
-    click.echo(summary)
+    summary = run_demo(Path(folder), seed, progress=lambda msg: say(msg))
+    say(summary)

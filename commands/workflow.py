@@ -7,7 +7,18 @@ from pathlib import Path
 
 import click
 
-from cli import AS_JSON, Settings, console, emit_json, pass_settings, shown, table, write_output
+from cli import (
+    AS_JSON,
+    Settings,
+    console,
+    emit_json,
+    esc,
+    pass_settings,
+    say,
+    shown,
+    table,
+    write_output,
+)
 
 
 @click.group()
@@ -35,12 +46,12 @@ def workflow_check(files: tuple[str, ...]) -> None:
         except InvalidDefinition as exc:
             failed = True
             for problem in exc.problems:
-                click.echo(str(problem), err=True)
+                say(str(problem), err=True)
             continue
         wf = loaded.definition
         for warning in loaded.warnings:
-            click.echo(str(warning), err=True)
-        click.echo(f"{file}: OK — {wf.title}（{len(wf.states)} 个状态 states, {len(wf.transitions)} 个转换 "
+            say(str(warning), err=True)
+        say(f"{file}: OK — {wf.title}（{len(wf.states)} 个状态 states, {len(wf.transitions)} 个转换 "
                    f"transitions, {len(wf.rules)} 条规则 rules, {len(loaded.templates)} 个模板 templates）")
     if failed:
         sys.exit(2)
@@ -56,12 +67,12 @@ def workflow_deploy(settings: Settings, file: str | None) -> None:
 
     loaded = load_workflow_file(file or _default_workflow())
     for warning in loaded.warnings:
-        click.echo(str(warning), err=True)
+        say(str(warning), err=True)
     done = shown(deploy_workflow(settings.store, settings.caller, loaded))
     if done.created:
-        click.echo(f"已部署 / deployed {done.name} v{done.version} ({done.digest[:12]}) — {done.title} {done.year}")
+        say(f"已部署 / deployed {done.name} v{done.version} ({done.digest[:12]}) — {done.title} {done.year}")
     else:
-        click.echo(f"内容未变，沿用 / unchanged, still {done.name} v{done.version} ({done.digest[:12]})")
+        say(f"内容未变，沿用 / unchanged, still {done.name} v{done.version} ({done.digest[:12]})")
 
 
 @workflow.command("show")
@@ -79,14 +90,14 @@ def workflow_show(settings: Settings, file: str | None, deployed: bool, campaign
         from engine.services.admin import deployed_workflow
 
         wf, which = shown(deployed_workflow(settings.store, settings.caller, campaign_ref))
-        click.echo(which)
+        say(which)
     else:
         wf = load_workflow_file(file or _default_workflow()).definition
     if as_json:
         emit_json(wf.model_dump(mode="json"))
         return
     out = console()
-    out.print(f"[bold]{wf.title}[/bold]  {wf.name} · {wf.year} · {wf.timezone}", markup=True)
+    out.print(f"[bold]{esc(wf.title)}[/bold]  {esc(wf.name)} · {wf.year} · {esc(wf.timezone)}", markup=True)
     out.print(table("工作日期 / campaign dates", ["名称", "日期", "说明"],
                     [[n, d.isoformat(), wf.dates[n].label] for n, d in wf.resolved_dates().items()]))
     out.print(table("状态 / states", ["状态", "名称", "期限 deadline", "定时"], [
@@ -115,11 +126,11 @@ def workflow_graph(file: str | None, fmt: str, output: str | None) -> None:
         data = render_image(data.decode("utf-8"), fmt)
     if output:
         write_output(Path(output), lambda path: path.write_bytes(data))
-        click.echo(f"已写入 / written: {output}")
+        say(f"已写入 / written: {output}")
     elif fmt == "png":
         raise click.UsageError("--format png needs --output FILE")
     else:
-        click.echo(data.decode("utf-8"), nl=False)
+        say(data.decode("utf-8"), nl=False)
 
 
 def _deadline_text(deadline) -> str:

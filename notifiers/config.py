@@ -16,6 +16,7 @@ notices are printed to the console. Secrets are named by environment variable on
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,12 +57,25 @@ class NotifierConfig:
     source: str = "(default: console)"
 
 
+def _refuse_strangers_file(file: Path) -> None:
+    """The config found in the current folder decides where every notice goes: it is read only
+    if it is the user's own and nobody else may change it. Otherwise a stranger's file in a
+    shared folder would send the county's notices to a server of his choosing."""
+    status = file.stat()
+    if status.st_uid != os.geteuid() or status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise BadInput(f"当前目录下的通知配置 {file.resolve()} 不属于当前用户或他人可写，未读取 / the notifier "
+                       f"config {file.resolve()} in the current folder is not yours or others may write to it, "
+                       f"so it was not read: make it yours and 'chmod go-w' it, or name a config explicitly "
+                       f"with --config FILE or {ENV_VAR}")
+
+
 def load_config(path: str | None = None) -> NotifierConfig:
     path = path or os.environ.get(ENV_VAR)
     if path is None:
         if not Path(DEFAULT_FILE).is_file():
             console = channel_types.get("console")
             return NotifierConfig({"console": console("console", console.Settings())})
+        _refuse_strangers_file(Path(DEFAULT_FILE))
         path = DEFAULT_FILE
     file = Path(path)
     try:

@@ -6,6 +6,9 @@ Databases
     ``rectify``              the county of the CLI tests (tests/runner.py), driven through the CLI,
                              on both databases
     ``surveyed_county``      ``rectify`` with four cases: accepted, re-rectified, rectifying, screening
+    ``county_with_logins``   ``rectify`` past its bootstrap: 管理员 (login admin1) administers,
+                             李明, 王强 and 赵刚 have the logins liming, wangq and zhaog
+    ``login``                ``login("wangq")`` runs the in-process CLI as that OS login
     ``ready_county``         a folder with a SQLite county whose cases wait for their next step,
                              and the files the writing commands read (ledger, changed workflow)
 Servers
@@ -34,6 +37,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 
+import engine.ops.identity
 from engine.store.db import Store
 from engine.store.migrate import upgrade
 from tests.county import ROOT, TZ, WORKFLOW, at, seed_county
@@ -181,6 +185,25 @@ def surveyed_county(request, tmp_path, built_counties) -> Rectify:
     """Two cases through the survey (70 % exactly: accepted; 60 %: re-rectify), one left in
     rectification, one never confirmed — both overdue in December."""
     return built_counties.copy("surveyed", build_surveyed_county, request.param, tmp_path)
+
+
+@pytest.fixture
+def login(monkeypatch):
+    """Run the in-process CLI as another operating-system login."""
+    def become(name: str) -> None:
+        monkeypatch.setattr(engine.ops.identity, "os_login", lambda: name)
+    return become
+
+
+@pytest.fixture
+def county_with_logins(rectify, login) -> Rectify:
+    """Logins mapped by the administrator; bootstrap ends with the first administrator."""
+    rectify("official", "add", "管理员", "--role", "county_department", "--jurisdiction", "X",
+            "--login", "admin1", "--admin")
+    login("admin1")
+    for name, user in (("李明", "liming"), ("王强", "wangq"), ("赵刚", "zhaog")):
+        rectify("official", "update", name, "--login", user)
+    return rectify
 
 
 @pytest.fixture(scope="session")

@@ -231,12 +231,16 @@ def test_excel_unicode_text_is_utf16_with_tabs(store, tmp_path):
     assert_county(store)
 
 
-def test_quoted_cells_with_commas_and_line_breaks(store, tmp_path):
+def test_quoted_cells_with_commas_are_read_and_line_breaks_refused(store, tmp_path):
     rows = [list(r) for r in COUNTY]
-    rows[3][1] = "城关镇第一村党支部,\n（原一村）"
+    rows[3][1] = "城关镇第一村党支部,（原一村）"
     path = write_csv(tmp_path / "orgs.csv", rows, encoding="utf-8-sig")
     assert do_import(store, path) == (len(COUNTY), 0)
-    assert snapshot(store)["T1-01"][1] == "城关镇第一村党支部,\n（原一村）"
+    assert snapshot(store)["T1-01"][1] == "城关镇第一村党支部,（原一村）"
+    rows[3][1] = "城关镇第一村党支部\n（原一村）"  # a name is one line: it goes into notice titles
+    path = write_csv(tmp_path / "orgs.csv", rows, encoding="utf-8-sig")
+    with pytest.raises(ImportFileError, match="'名称': 含有换行"):
+        do_import(store, path)
 
 
 def test_parents_later_in_the_file(store, tmp_path):

@@ -25,25 +25,6 @@ from tests.county import seed_county
 from tests.runner import ORGS, Rectify, fingerprint
 
 
-@pytest.fixture
-def login(monkeypatch):
-    """Run the in-process CLI as another operating-system login."""
-    def become(name: str) -> None:
-        monkeypatch.setattr(engine.ops.identity, "os_login", lambda: name)
-    return become
-
-
-@pytest.fixture
-def county_with_logins(rectify, login):
-    """Logins mapped by the administrator; bootstrap ends with the first administrator."""
-    rectify("official", "add", "管理员", "--role", "county_department", "--jurisdiction", "X",
-            "--login", "admin1", "--admin")
-    login("admin1")
-    for name, user in (("李明", "liming"), ("王强", "wangq"), ("赵刚", "zhaog")):
-        rectify("official", "update", name, "--login", user)
-    return rectify
-
-
 def refusals(run: Rectify) -> list[dict]:
     """The refusals log, read by the administrator (it names every login: nobody else may)."""
     current = engine.ops.identity.os_login

@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING
 
 from engine.base.clock import utcnow
 from engine.base.errors import BadInput, PermissionDenied
+from engine.base.text import one_line
 from engine.ops.officials import Actor, actor_for
 from engine.store.models import Official, Refusal
 from engine.store.people_queries import (
     active_official_by_login,
-    has_active_admin,
+    ever_had_admin,
     official_by_login,
 )
+from engine.store.widths import width
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -58,7 +60,7 @@ class Identity:
 def whoami(session: Session, login: str | None = None) -> Identity:
     login = login or os_login()
     official = active_official_by_login(session, login)
-    return Identity(login, official, bootstrap=not has_active_admin(session))
+    return Identity(login, official, bootstrap=not ever_had_admin(session))
 
 
 def require_admin(identity: Identity, what_zh: str, what_en: str) -> None:
@@ -90,9 +92,9 @@ def acting_actor(session: Session, identity: Identity, as_name: str | None, cloc
 
 def set_login(session: Session, official: Official, login: str | None) -> None:
     if login is not None:
-        login = login.strip()
-        if not login or any(c.isspace() for c in login):
-            raise BadInput(f"无效的登录名 / invalid login '{login}'")
+        login = one_line(login, "登录名", "the login", width(Official.login))
+        if any(c.isspace() for c in login):
+            raise BadInput(f"无效的登录名 / invalid login '{login}': no spaces")
         holder = official_by_login(session, login)
         if holder is not None and holder.id != official.id:
             raise BadInput(f"登录名“{login}”已对应{holder.name} / login '{login}' already belongs to {holder.name}")

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.base.errors import BadInput, InvalidValue, NotFound
+from engine.base.text import one_line
 from engine.ops.orgs import PHONE, get_org
 from engine.store.models import Official, Organization
 from engine.store.people_queries import official_by_name, official_name_taken, officials_by_role
+from engine.store.widths import width
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -34,9 +36,11 @@ SYSTEM = Actor(SYSTEM_ACTOR, None, None)
 
 def add_official(session: Session, name: str, role: str, jurisdiction_code: str, known_roles: dict[str, str],
                  phone: str | None = None, email: str | None = None) -> Official:
-    name = name.strip()
-    if not name or name == SYSTEM_ACTOR:
+    name = one_line(name, "官员姓名", "an official's name", width(Official.name))
+    if name == SYSTEM_ACTOR:
         raise InvalidValue(f"无效的姓名 / invalid official name '{name}'")
+    phone = phone and one_line(phone, "电话", "the phone number", width(Official.phone))
+    email = email and one_line(email, "邮箱", "the e-mail address", width(Official.email))
     if not known_roles:
         raise BadInput("尚未部署工作流，角色未知 / no workflow deployed yet, so no roles are known: "
                        "run 'rectify workflow deploy' first")

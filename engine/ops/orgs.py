@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.base.errors import ImportFileError, NotFound
+from engine.base.text import is_one_line, line_problem, visible
 from engine.ops.tabular import Table
 from engine.store.db import reserve_ids
 from engine.store.models import Organization, OrgKind
@@ -77,7 +78,8 @@ def parse_org_table(table: Table) -> list[OrgRow]:
         kind = _KIND_WORDS.get(kind_text) or _kind(kind_text)
         if (code and name and kind is not None and code not in seen and (parent or kind is county)
                 and len(code) <= longest["code"] and len(name) <= longest["name"]
-                and len(secretary) <= longest["secretary_name"] and (not phone or _is_phone(phone))):
+                and len(secretary) <= longest["secretary_name"] and (not phone or _is_phone(phone))
+                and is_one_line(code + name + secretary)):
             seen[code] = number
             rows.append(OrgRow(number, code, name, kind, parent or None, secretary or None, phone or None))
         else:
@@ -109,11 +111,13 @@ def _row_problems(number: int, value: dict[str, str], kind: OrgKind | None, seen
     for field, column in (("code", "编码"), ("name", "名称"), ("secretary_name", "书记姓名")):
         if len(value[field]) > MAX_LENGTH[field]:  # PostgreSQL would refuse it with a DataError
             found.append((column, f"超过 {MAX_LENGTH[field]} 个字 / longer than {MAX_LENGTH[field]} characters"))
+        if problem := line_problem(value[field]):  # one line of visible text: it goes into notice titles
+            found.append((column, problem))
     if kind is None:
-        found.append(("类型", f"未知类型 '{kind_text}' / unknown kind; use one of: {'、'.join(KIND_LABELS.values())}"))
+        found.append(("类型", f"未知类型 '{visible(kind_text)}' / unknown kind; use one of: {'、'.join(KIND_LABELS.values())}"))
     phone = value["secretary_phone"]
     if phone and not _is_phone(phone):
-        found.append(("书记电话", f"电话号码格式不对 '{phone}' / not a phone number"))
+        found.append(("书记电话", f"电话号码格式不对 '{visible(phone)}' / not a phone number"))
     if kind is not None and kind is not OrgKind.COUNTY and not value["parent_code"]:
         found.append(("上级编码", "非县级组织必须填写上级编码 / parent code is required below the county"))
     return [f"第 {number} 行 row {number}, 列 column '{column}': {msg}" for column, msg in found]

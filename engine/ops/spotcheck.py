@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from engine.base.errors import BadInput, NotFound, Refused
+from engine.base.errors import BadInput, NotFound, PermissionDenied, Refused
 from engine.ops.cases import case_facts, fire, set_fact
 from engine.ops.deploy import compiled_version
 from engine.ops.notices import notice_context, queue_notice
@@ -66,12 +66,24 @@ def eligible_cases(session: Session, campaign: Campaign, state: str) -> list[Cas
     return eligible
 
 
+def _require_drawer(definition, spot, actor: Actor) -> None:
+    """Whoever may pass a case on from the spot check (the workflow's ``pass_trigger`` out of
+    its state: the county department) draws; nobody else chooses which cases are checked."""
+    roles = {role for t in definition.transitions if t.trigger == spot.pass_trigger
+             and spot.state in t.sources for role in t.roles}
+    if not actor.is_system and roles and actor.role not in roles:
+        allowed = "、".join(definition.roles.get(r, r) for r in sorted(roles))
+        raise PermissionDenied(f"只有{allowed}可以抽查抽签 / only {', '.join(sorted(roles))} may draw the spot "
+                               f"check ({actor.name} is {actor.role})")
+
+
 def draw(session: Session, campaign: Campaign, actor: Actor, now: datetime, seed: str | None = None) -> DrawResult:
     """Draw the sample, record it, mark every case drawn or not, move the others on."""
     compiled = compiled_version(campaign.current_version)
     spot = compiled.definition.spot_check
     if spot is None:
         raise BadInput("工作流没有配置抽查（spot_check）/ the workflow has no spot_check section")
+    _require_drawer(compiled.definition, spot, actor)
     if seed is not None and not seed.strip():
         raise BadInput("种子不能为空 / the seed cannot be empty")
     cases = eligible_cases(session, campaign, spot.state)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.base.errors import BadInput, NotFound
+from engine.base.errors import BadInput, NotFound, PermissionDenied
 from engine.ops import identity as identities
 from engine.ops.deploy import campaigns, compiled_version, deploy, resolve_campaign
 from engine.ops.officials import add_official, list_officials
@@ -19,6 +19,7 @@ from engine.spec.loader import LoadedWorkflow
 from engine.store.admin_queries import official_named, organizations_within
 from engine.store.db import Store
 from engine.store.models import Official
+from engine.store.people_queries import active_admins
 
 
 def may_upgrade(store: Store, caller: Caller) -> Done[None]:
@@ -128,6 +129,11 @@ def update(store: Store, caller: Caller, name: str, *, login: str | None = None,
             raise NotFound("official 官员", name, "list them with 'rectify official list'")
         if login or no_login:
             identities.set_login(access.session, person, None if no_login else login)
+        losing = (admin is False or active is False) and person.admin and person.active
+        if losing and active_admins(access.session) < 2:
+            raise PermissionDenied(f"{person.name}是最后一名在职管理员，不能停用或撤销 / {person.name} is the last "
+                                   "active administrator and cannot be deactivated or demoted: make another "
+                                   "official an administrator first ('rectify official update NAME --admin')")
         if admin is not None:
             person.admin = admin
         if active is not None:

@@ -94,11 +94,18 @@ def active_official_by_login(session: Session, login: str) -> Official | None:
     return session.scalar(select(Official).where(Official.login == login, Official.active.is_(True)))
 
 
-def has_active_admin(session: Session) -> bool:
-    """Whether any active official is an administrator (none yet: the database is in bootstrap
-    mode). One indexed look-up that stops at the first."""
-    return session.scalar(select(Official.id).where(Official.admin.is_(True), Official.active.is_(True))
-                          .limit(1)) is not None
+def ever_had_admin(session: Session) -> bool:
+    """Whether any official, active or not, is an administrator: until one is, the database is
+    in bootstrap mode; once one is, bootstrap never comes back by itself (deactivating or
+    demoting the last active administrator is refused). One look-up that stops at the first."""
+    return session.scalar(select(Official.id).where(Official.admin.is_(True)).limit(1)) is not None
+
+
+def active_admins(session: Session, limit: int = 2) -> int:
+    """How many active administrators there are, counting no further than ``limit``."""
+    ids = session.scalars(select(Official.id).where(Official.admin.is_(True), Official.active.is_(True))
+                          .limit(limit)).all()
+    return len(ids)
 
 
 def officials_by_role(session: Session) -> list[Official]:
