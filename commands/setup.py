@@ -10,20 +10,39 @@ from cli import Settings, pass_settings, say, shown
 
 
 @click.command()
+@click.option("--group", metavar="GROUP", help="Share a SQLite database with this OS group: the file, its "
+              "-wal/-shm files and its folder are given to the group, the folder made setgid.")
 @pass_settings
-def init(settings: Settings) -> None:
+def init(settings: Settings, group: str | None) -> None:
     """Create the database, or upgrade its schema to this version of rectify.
 
-    A new SQLite file is readable and writable by its owner and group only (0660)."""
+    A new SQLite file is readable and writable by its owner and group only (0660). Officials
+    share it through that group: '--group GROUP' sets the file and its folder up for it, and
+    init says what would lock the other members out."""
+    from engine.base.errors import BadInput, ReadOnlyDatabase
     from engine.services.admin import may_upgrade
-    from engine.store.db import create_private_sqlite_file
+    from engine.store.db import create_private_sqlite_file, sqlite_path
     from engine.store.migrate import upgrade
+    from engine.store.sqlite_files import is_shared, share_with_group, sharing_problems
 
     store = settings.raw_store
     create_private_sqlite_file(store.url)
+    path = sqlite_path(store.url)
     if store.is_initialised():
         shown(may_upgrade(store, settings.caller))
+    if store.read_only:
+        raise ReadOnlyDatabase(f"{store.read_only}：无法创建或升级 / it cannot be created or upgraded")
     before, after = upgrade(store)
+    if group is not None:
+        if path is None:
+            raise BadInput("--group 只用于 SQLite 数据库文件 / --group is for a SQLite database file")
+        try:
+            share_with_group(path, group)
+        except (LookupError, OSError) as exc:
+            raise BadInput(f"无法把数据库交给组 {group} / cannot share the database with the group {group}: {exc}") from exc
+    if path is not None and (group is not None or is_shared(path)):
+        for problem in sharing_problems(path):
+            say(f"提醒 warning: {problem}", err=True)
     if before == after:
         say(f"数据库已是最新 / database is up to date ({after}): {store.shown}")
     else:

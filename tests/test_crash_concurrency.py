@@ -33,6 +33,8 @@ from tests.polling import wait_for_file
 from tests.runner import fingerprint
 from tests.servers import Hook
 
+pytestmark = pytest.mark.slow  # real processes killed, racing and stressed
+
 PINGPONG = ROOT / "tests" / "fixtures" / "pingpong" / "pingpong.yaml"
 START = "2014-03-05T10:00"
 
@@ -116,8 +118,6 @@ from engine.store.db import Store
 from engine.base.errors import Conflict, DatabaseUnavailable, TransitionRefused
 from engine.services import Caller
 from engine.services.cases import fire
-
-pytestmark = pytest.mark.slow  # real processes killed, racing and stressed
 url, refs, n, seed = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), int(sys.argv[4])
 rng, store = random.Random(seed), Store(url)
 caller = Caller("stress", as_name="李明", now_text="2014-03-06T09:00")  # bootstrap: --as is allowed

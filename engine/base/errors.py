@@ -148,6 +148,11 @@ class TransitionRefused(Refused):
         super().__init__("\n".join(lines))
 
 
+class ReadOnlyDatabase(Refused):
+    """The database cannot be written by this user (a read-only file, folder or copy): reading
+    commands work, a writing one is refused at once with the reason."""
+
+
 class PermissionDenied(Refused):
     """The acting official's role or jurisdiction does not allow the action."""
 

@@ -34,7 +34,7 @@ from engine.store.admin_queries import (
     first_notice_of,
     notice_counts_by_template,
 )
-from engine.store.db import Store
+from engine.store.db import Store, create_private_sqlite_file
 from engine.store.migrate import upgrade
 from engine.store.models import OrgKind
 from notifiers.config import NotifierConfig
@@ -105,7 +105,9 @@ class Demo:
         self.loaded = load_workflow_file(DEFAULT_WORKFLOW)
         self.wf = self.loaded.definition
         self.tz = ZoneInfo(self.wf.timezone)
-        self.store = Store(f"sqlite:///{folder / 'rectify.db'}")
+        url = f"sqlite:///{folder / 'rectify.db'}"
+        create_private_sqlite_file(url)  # 0660, as 'rectify init' creates a database
+        self.store = Store(url)
         self.notices = folder / "notices"
         self.plans: list[Plan] = []
         self.agenda: dict[date, list[Callable[[datetime], None]]] = {}

@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.base import failpoints
-from engine.base.errors import Conflict, DatabaseError, DatabaseUnavailable
+from engine.base.errors import Conflict, DatabaseError, DatabaseUnavailable, ReadOnlyDatabase
+from engine.store.sqlite_files import read_only_connection, read_only_reason
 
 log = logging.getLogger("rectify.db")
 T = TypeVar("T")
@@ -69,13 +70,24 @@ def safe_url(url: str) -> str:
         return re.sub(r"://[^/@\s]*@", "://***@", url)
 
 
-def make_engine(url: str) -> Engine:
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def make_engine(url: str, read_only: bool = False) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise DatabaseError(f"数据库地址无效 / invalid database URL '{safe_url(url)}'") from exc
     if parsed.drivername.startswith("sqlite"):
-        return _sqlite_engine(parsed, _busy_timeout(url, parsed))
+        return _sqlite_engine(parsed, _busy_timeout(url, parsed), read_only)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
@@ -94,26 +106,32 @@ def _busy_timeout(url: str, parsed) -> int:
     return int(given)
 
 
-def _sqlite_engine(parsed, busy_timeout: int) -> Engine:
+def _sqlite_engine(parsed, busy_timeout: int, read_only: bool = False) -> Engine:
     database = parsed.database
     if database and database != ":memory:":
         folder = Path(database).expanduser().resolve().parent
         if not folder.is_dir():
             raise DatabaseError(f"数据库目录不存在 / cannot open database: folder {folder} does not exist")
-    engine = create_engine(parsed.difference_update_query(["busy_timeout"]))
+    if read_only:  # Store.transaction refuses before any write is tried (see engine.store.sqlite_files)
+        path = Path(database).expanduser()
+        engine = create_engine("sqlite://", creator=lambda: read_only_connection(path))
+        pragmas: tuple[str, ...] = (f"busy_timeout={busy_timeout}", "foreign_keys=ON")
+    else:
+        engine = create_engine(parsed.difference_update_query(["busy_timeout"]))
+        pragmas = ("journal_mode=WAL", f"busy_timeout={busy_timeout}", "synchronous=FULL", "foreign_keys=ON")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", f"busy_timeout={busy_timeout}", "synchronous=FULL", "foreign_keys=ON"):
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
         # A reader (Store.reading) takes a WAL snapshot and holds no lock writers wait for.
-        if conn.get_execution_options().get(READ_ONLY):
+        if read_only or conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
         else:
             failpoints.point("sqlite.begin_write")
@@ -195,7 +213,10 @@ class Store:
     def __init__(self, url: str):
         self.url = url
         self.shown = safe_url(url)  # for messages and logs
-        self.engine = make_engine(url)
+        path = sqlite_path(url)
+        # Why writing is impossible for this user (a read-only file or folder), or None.
+        self.read_only = read_only_reason(path) if path is not None else None
+        self.engine = make_engine(url, read_only=self.read_only is not None)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         readonly: dict[str, object] = {READ_ONLY: True}
         if self.engine.dialect.name == "postgresql":
@@ -207,6 +228,9 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One transaction: committed if the block succeeds, rolled back if anything raises."""
+        if self.read_only:
+            raise ReadOnlyDatabase(f"{self.read_only}：只能查询，不能写入 / it can be read but not written; "
+                                   "nothing was written")
         session = self.sessions()
         try:
             with session.begin():
