@@ -114,6 +114,13 @@ def load_config(path: str | None = None) -> NotifierConfig:
         policy = DeliveryPolicy()
     if not channels and not problems:
         problems.append(located.problem(("channels",), "没有配置任何通知渠道 / no channel configured"))
+    for name, channel in channels.items():
+        if channel.deadline and channel.deadline >= policy.lease_seconds:
+            # A send that outlasted its lease could be taken over and sent a second time.
+            problems.append(located.problem(("delivery", "lease_seconds"), (
+                f"lease_seconds（{policy.lease_seconds:g} 秒）须长于渠道“{name}”的 deadline（{channel.deadline:g} 秒）/ "
+                f"lease_seconds ({policy.lease_seconds:g}) must be longer than channel '{name}''s deadline "
+                f"({channel.deadline:g} s): a send could outlast its lease and be sent twice")))
     if problems:
         raise InvalidDefinition(problems)
     return NotifierConfig(channels, policy, str(file))

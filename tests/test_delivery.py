@@ -27,6 +27,7 @@ from notifiers.config import DeliveryPolicy, NotifierConfig, load_config
 from notifiers.files import FileChannel, FileSettings
 from notifiers.webhook import WebhookChannel, WebhookSettings
 from tests.conftest import at
+from tests.polling import wait_until
 from tests.test_engine import LI, WANG, fire_, open_
 
 
@@ -456,3 +457,46 @@ def test_sigterm_while_delivering_to_a_slow_webhook_stops_soon_and_gives_the_res
     assert Counter(SlowHook.received) == {key: 1 for key in set(SlowHook.received)}
     assert len(SlowHook.received) == 16
     store.dispose()
+
+
+@pytest.mark.slow
+def test_two_daemons_against_a_slow_endpoint_send_every_key_exactly_once(db_url, store, tmp_path, slow_server):
+    """Issue 13's finding: with a 3-second channel a second deliverer took over the tail of the
+    first one's claim and 28 of 40 notices were sent twice (105 of 118 with two daemons on
+    PostgreSQL). Each send now renews its lease first and settles only what it still holds."""
+    from tests.test_time_races import many_cases
+
+    many_cases(store, 12)
+    now = at("2014-03-14T09:00")
+    assert tick(store, now).fired == {"reminder": 12}
+    config = tmp_path / "notifiers.yaml"
+    config.write_text(json.dumps({"channels": {"hook": {"type": "webhook", "url": f"{slow_server}/slow",
+                                                        "deadline": 2}},
+                                  "delivery": {"lease_seconds": 3}}), encoding="utf-8")
+    env = {**os.environ, "RECTIFY_DB": db_url, "RECTIFY_NOW": "2014-03-14T09:00", "RECTIFY_CONFIG": str(config)}
+    daemons = [subprocess.Popen([sys.executable, "-c", "import cli; cli.main()", "daemon", "--interval", "0.2"],
+                                env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL) for _ in range(2)]
+    try:
+        wait_until(lambda: delivered(store) == 12, "every delivery is settled", timeout=120)
+    finally:
+        logs = []
+        for daemon in daemons:
+            daemon.send_signal(signal.SIGTERM)
+            logs.append(daemon.communicate(timeout=60)[1])
+    assert all(d.returncode == 0 for d in daemons), logs
+    assert Counter(SlowHook.received) == {key: 1 for key in SlowHook.received}  # none twice
+    assert len(SlowHook.received) == 12
+
+
+def delivered(store: Store) -> int:
+    with store.reading() as s:
+        return s.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "delivered")) or 0
+
+
+def test_a_lease_shorter_than_a_channels_deadline_is_refused(tmp_path):
+    config = tmp_path / "notifiers.yaml"
+    config.write_text("channels:\n  hook: {type: webhook, url: 'http://127.0.0.1:9/x', deadline: 30}\n"
+                      "delivery: {lease_seconds: 10}\n", encoding="utf-8")
+    with pytest.raises(InvalidDefinition, match="must be longer than channel 'hook''s deadline"):
+        load_config(str(config))

@@ -37,6 +37,7 @@ from engine.store.outbox_queries import (
     lease_due_deliveries,
     notice_counts,
     release_leases,
+    renew_lease,
     undelivered,
     unexpanded_notices,
 )
@@ -59,12 +60,13 @@ class DeliveryReport:
 
 def expand(store: Store, config: NotifierConfig, now: datetime, batch: int = 200) -> int:
     """Create the deliveries of notices not yet expanded; returns how many notices."""
-    with store.transaction() as session:
+    def work(session: Session) -> int:
         # Locked and skipped by other daemons (PostgreSQL), so two never expand one notice.
         notices = unexpanded_notices(session, batch)
         for notice in notices:
             _expand_one(session, notice, config, now)
         return len(notices)
+    return store.write(work)  # run again whole if it met a lock (SQLite) or a serialisation failure
 
 
 def _expand_one(session: Session, notice: Notice, config: NotifierConfig, now: datetime) -> None:
@@ -109,8 +111,7 @@ def _claim(store: Store, now: datetime, batch: int, lease: timedelta) -> tuple[l
     running is another daemon's (or a crashed one's, until it expires); settling a delivery ends
     its lease and, on failure, puts its next attempt after ``now``, so one pass meets each
     delivery once."""
-    with store.transaction() as session:
-        return lease_due_deliveries(session, now, batch, lease)
+    return store.write(lambda session: lease_due_deliveries(session, now, batch, lease))
 
 
 def _release(store: Store, ids: list[int], until: datetime) -> None:
@@ -118,8 +119,7 @@ def _release(store: Store, ids: list[int], until: datetime) -> None:
     short transaction, so the next start or another daemon sends them at once instead of
     after the lease. Only leases still ours (same end) are released: one that ran out and was
     taken over by another daemon is that daemon's now."""
-    with store.transaction() as session:
-        release_leases(session, ids, until)
+    store.write(lambda session: release_leases(session, ids, until))
 
 
 def claim_size(config: NotifierConfig, batch: int) -> int:
@@ -156,7 +156,7 @@ def deliver(store: Store, config: NotifierConfig, now: datetime, batch: int = 10
                 report.released += len(ids) - index
                 log.info("stopping: %d leased deliveries released for the next start", len(ids) - index)
                 return report
-            _deliver_one(store, config, delivery_id, now, report)
+            _deliver_one(store, config, delivery_id, now, report, until, lease)
     return report
 
 
@@ -174,7 +174,15 @@ def _message(session: Session, delivery: Delivery) -> Message:
 
 
 def _deliver_one(store: Store, config: NotifierConfig, delivery_id: int, now: datetime,
-                 report: DeliveryReport) -> None:
+                 report: DeliveryReport, held: datetime, lease: timedelta) -> None:
+    """Send one leased delivery and settle it. Its lease is renewed just before the send, so it
+    covers the whole send however long the ones before took; a delivery whose lease ran out
+    and was taken over meanwhile is another deliverer's: neither sent nor settled here."""
+    renewed = store.write(lambda session: renew_lease(session, delivery_id, held, lease))
+    if renewed is None:
+        report.outcomes["taken over"] += 1
+        log.warning("delivery %d: its lease ran out and another deliverer took it; not sent here", delivery_id)
+        return
     with store.reading() as session:  # only reads: no write lock held for it
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
@@ -193,35 +201,48 @@ def _deliver_one(store: Store, config: NotifierConfig, delivery_id: int, now: da
             error = redact(f"{type(exc).__name__}: {exc}")
             log.error("channel %s failed: %s", delivery.channel, error)  # no traceback: it quotes secrets
     failpoints.point("delivery.after_send")
-    with store.transaction() as session:
+
+    def settle(session: Session) -> str | None:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
-        _settle(session, delivery, error, now, config, report)
+        if delivery.leased_until != renewed:  # not ours any more: whoever holds it settles it
+            return None
+        return _settle(session, delivery, error, now, config)
+
+    outcome = store.write(settle)  # the report is counted once, after the commit
+    if outcome is None:
+        report.outcomes["taken over"] += 1
+        log.warning("delivery %d was taken over while it was being sent; left to its new holder", delivery_id)
+        return
+    report.outcomes[outcome] += 1
+    if error is not None:
+        report.errors.append(f"{message.key}: {redact(error)}")
 
 
-def _settle(session: Session, delivery: Delivery, error: str | None, now: datetime, config: NotifierConfig,
-            report: DeliveryReport) -> None:
+def _settle(session: Session, delivery: Delivery, error: str | None, now: datetime,
+            config: NotifierConfig) -> str:
+    """Record the attempt; returns its outcome: delivered, retry or dead."""
     delivery.attempts += 1
     delivery.leased_until = None
     error = None if error is None else redact(error)  # what is stored is shown, logged and quoted in alerts
     if error is None:
         delivery.status, delivery.delivered_at, delivery.last_error = NoticeStatus.DELIVERED.value, now, None
-        report.outcomes["delivered"] += 1
+        outcome = "delivered"
     else:
         delivery.last_error = error
-        report.errors.append(f"{delivery.idempotency_key}: {error}")
         if delivery.attempts >= config.policy.max_attempts:
             delivery.status = NoticeStatus.DEAD.value
-            report.outcomes["dead"] += 1
+            outcome = "dead"
             _alert(session, delivery, now, config)
         else:
             delivery.next_attempt_at = now + timedelta(seconds=config.policy.backoff(delivery.attempts))
-            report.outcomes["retry"] += 1
+            outcome = "retry"
     notice = session.get(Notice, delivery.notice_id)
     assert notice is not None
     notice.attempts = max(notice.attempts, delivery.attempts)
     notice.last_error = error or notice.last_error
     _settle_notice(session, notice)
+    return outcome
 
 
 def _settle_notice(session: Session, notice: Notice) -> None:

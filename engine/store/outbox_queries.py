@@ -55,6 +55,18 @@ def lease_due_deliveries(session: Session, now: datetime, limit: int,
     return [d.id for d in due], real + lease
 
 
+def renew_lease(session: Session, delivery_id: int, held_until: datetime, lease: timedelta) -> datetime | None:
+    """Extend our lease on a delivery for one more ``lease`` from the database's clock, just
+    before it is sent; None when it is no longer ours (settled, or its lease ran out and another
+    deliverer took it): then it must not be sent."""
+    real = database_now(session)
+    done = session.execute(update(Delivery).where(Delivery.id == delivery_id,
+                                                  Delivery.status == NoticeStatus.PENDING.value,
+                                                  Delivery.leased_until == held_until)
+                           .values(leased_until=real + lease))
+    return real + lease if done.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
 def release_leases(session: Session, ids: list[int], until: datetime) -> None:
     """End the leases of the pending deliveries ``ids`` still leased until ``until`` (ours: a
     lease that ran out and was taken over has another end), in one statement."""
