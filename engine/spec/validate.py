@@ -13,7 +13,7 @@ from engine.base.yamlsafe import Located
 from engine.spec.definition import Deadline, Transition, Workflow
 from engine.spec.problems import pydantic_problems
 from engine.spec.rule_registry import rules_registry
-from notifiers.render import NoticeRenderer, sample_context
+from notifiers.render import NoticeRenderer, NoticeTemplateError, sample_context
 from rules.base import Rule
 
 
@@ -271,6 +271,7 @@ def _check_notices(wf: Workflow, templates: dict[str, str], template_dir: str, l
                    add, problems: list[Problem]) -> None:
     renderer = NoticeRenderer(templates)
     broken: dict[str, bool] = {}
+    fits: dict[tuple[str, str], NoticeTemplateError | None] = {}  # a template used alike is checked once
     for path, name, kind in notice_uses(wf):
         where = f"{template_dir}/{name}.j2"
         if name not in templates:
@@ -284,8 +285,13 @@ def _check_notices(wf: Workflow, templates: dict[str, str], template_dir: str, l
                 problems.append(Problem(where, error.line, 1, error.message))
         if broken[name]:
             continue
-        error = renderer.check(name, sample_context(kind))
-        if error:  # fine in general, wrong for this use (e.g. a transition's notice has no deadline)
+        if (name, kind) not in fits:
+            fits[name, kind] = renderer.check(name, sample_context(kind))
+        error = fits[name, kind]
+        if error and error.over_budget:  # over its budget with this use's data: the template's own fault
+            broken[name] = True
+            problems.append(Problem(where, error.line, 1, error.message))
+        elif error:  # fine in general, wrong for this use (e.g. a transition's notice has no deadline)
             add(path, f"通知模板 {where}:{error.line} 不适用于此处 / template does not fit this use "
                       f"(a {kind} notice): {error.message}")
 
