@@ -10,17 +10,35 @@ we compose the node graph ourselves and convert it with our own, smaller rules:
 
 Every value's place is recorded in ``Located.marks`` under its path (a tuple of keys and
 list indexes) so that later checks can report ``FILE:LINE:COL``.
+
+A text is read within limits: at most ``MAX_YAML_BYTES``, nested at most ``MAX_DEPTH`` deep
+(PyYAML composes nodes recursively, and so do we: 500 levels ended in a RecursionError), and
+from a regular file only (``read_text_file``).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path as FilePath
+from typing import Any, BinaryIO
 
 import yaml
 
-from engine.base.errors import Problem
+from engine.base.errors import BadInput, Problem
+
+# The shipped workflow is 12 KB and a calendar a few hundred bytes: 2 MB is far beyond what an
+# administrator writes by hand, and keeps a mistaken path (a log, a dump) from being parsed.
+MAX_YAML_BYTES = 2 * 1024 * 1024
+# The shipped workflow nests 7 levels deep. Each level costs a few Python frames while PyYAML
+# composes and we convert (and the recursion limit is 1 000 frames); 50 leaves room for any
+# structure a person writes.
+MAX_DEPTH = 50
+# Opening a FIFO waits for a writer unless O_NONBLOCK; O_NOCTTY keeps a terminal device from
+# becoming ours. Neither exists on Windows, which has no FIFOs to open by path.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
 
 Path = tuple[str | int, ...]
 
@@ -50,11 +68,98 @@ class Located:
         return Problem(self.file, line, col, message)
 
 
-def read_yaml(text: str, file: str) -> Located:
-    """Parse ``text``; syntax errors and forbidden constructs go to ``.problems``."""
-    out = Located(file)
+class FileNotRead(BadInput):
+    """A file that was not read: not a regular file, or larger than its limit. ``reason`` says
+    which, in both languages, without the path (a ``Problem`` shows it already)."""
+
+    def __init__(self, path: str | FilePath, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{path}: {reason}")
+
+
+def open_regular(path: str | FilePath) -> BinaryIO:
+    """``path`` opened for reading in binary, if it is a regular file (``FileNotRead`` if not;
+    ``FileNotFoundError`` or another ``OSError`` if it cannot be opened).
+
+    The check is made on the opened file (``fstat``), so the file read is the file checked, and
+    opening does not wait for a FIFO's writer: a FIFO, a device (``/dev/zero`` never ends) or a
+    directory is refused before a byte is read. (Here because ``engine/base`` has no module for
+    reading files yet; ``engine.ops.tabular`` uses it too.)
+    """
+    fd = os.open(path, _OPEN_FLAGS)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileNotRead(path, "不是普通文件（是目录、设备或管道），不予读取 / not a regular file (a directory, "
+                                    "a device or a pipe), so it is not read")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def too_large(path: str | FilePath, size: int, limit: int) -> FileNotRead:
+    """The refusal of a file of ``size`` bytes, over its ``limit``."""
+    return FileNotRead(path, f"文件过大（{size:,} 字节），上限 {_size(limit)} / the file is too large ({size:,} "
+                             f"bytes): at most {_size(limit)}")
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+
+
+def read_text_file(path: str | FilePath, limit: int = MAX_YAML_BYTES) -> str:
+    """The UTF-8 text of ``path``, read only if it is a regular file of at most ``limit`` bytes
+    (``FileNotRead`` otherwise); ``OSError`` and ``UnicodeDecodeError`` as ``Path.read_text``."""
+    with open_regular(path) as file:
+        size = os.fstat(file.fileno()).st_size
+        if size > limit:
+            raise too_large(path, size, limit)
+        data = file.read(limit + 1)  # it may have grown since
+    if len(data) > limit:
+        raise too_large(path, len(data), limit)
+    return data.decode("utf-8")
+
+
+class _TooDeep(yaml.MarkedYAMLError):
+    """The node being composed lies deeper than ``MAX_DEPTH``."""
+
+
+class _DepthLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a node nested deeper than ``MAX_DEPTH`` before composing it
+    (composing is recursive: the depth is counted on the way down)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep(problem=f"nested more than {MAX_DEPTH} levels deep",
+                               problem_mark=self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def read_yaml(text: str, file: str) -> Located:
+    """Parse ``text``; syntax errors, forbidden constructs and a text beyond the limits
+    (``MAX_YAML_BYTES``, ``MAX_DEPTH``) go to ``.problems``."""
+    out = Located(file)
+    if len(text) > MAX_YAML_BYTES:  # characters: never more than the bytes read_text_file allows
+        out.problems.append(Problem(file, 1, 1, f"文件过大（{len(text):,} 个字符），上限 {_size(MAX_YAML_BYTES)} / "
+                                                f"the file is too large ({len(text):,} characters): at most "
+                                                f"{_size(MAX_YAML_BYTES)}"))
+        return out
+    try:
+        root = yaml.compose(text, Loader=_DepthLoader)
+    except _TooDeep as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        out.problems.append(Problem(file, line, col, f"嵌套超过 {MAX_DEPTH} 层 / nested more than {MAX_DEPTH} "
+                                                     "levels deep: flatten the structure"))
+        return out
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

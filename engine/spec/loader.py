@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # a deployed workflow comes from the cache (engine.ops.deploy
 TEMPLATE_DIR = "templates"
 TEMPLATE_SUFFIX = ".j2"
 CALENDAR_FILE = "calendar.yaml"  # the administrators' holiday overrides, beside the workflow
+# A notice template is a page at most (the shipped ones are under 1 KB); the workflow and the
+# calendar are YAML, bounded by engine.base.yamlsafe.MAX_YAML_BYTES.
+MAX_TEMPLATE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,16 @@ class LoadedWorkflow:
 
 
 def load_workflow_file(path: str | Path) -> LoadedWorkflow:
-    """Load ``path`` and the ``templates/*.j2`` beside it; raise ``InvalidDefinition``."""
+    """Load ``path`` and the ``templates/*.j2`` beside it; raise ``InvalidDefinition``.
+
+    Each file is read only if it is a regular file within its size limit (``read_text_file``):
+    ``rectify workflow check /dev/zero`` is refused at once instead of reading forever.
+    """
+    from engine.base.yamlsafe import FileNotRead, read_text_file
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)
     except FileNotFoundError as exc:
         raise BadInput(f"找不到工作流文件 / workflow file not found: {path}") from exc
     except (OSError, UnicodeDecodeError) as exc:
@@ -62,23 +71,30 @@ def load_workflow_file(path: str | Path) -> LoadedWorkflow:
     templates, problems = read_templates(folder)
     calendar_path = path.parent / CALENDAR_FILE
     calendar_text = None
-    if calendar_path.is_file():
+    if calendar_path.exists():  # not is_file(): a calendar.yaml that is a FIFO or a device is reported
         try:
-            calendar_text = calendar_path.read_text(encoding="utf-8")
+            calendar_text = read_text_file(calendar_path)
+        except FileNotRead as exc:
+            problems.append(Problem(str(calendar_path), 1, 1, exc.reason))
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(str(calendar_path), 1, 1, f"无法读取节假日文件 / cannot read (save it as UTF-8): {exc}"))
     return load_workflow_text(text, str(path), templates, str(folder), problems, calendar_text, str(calendar_path))
 
 
 def read_templates(folder: Path) -> tuple[dict[str, str], list[Problem]]:
-    """Every ``*.j2`` in ``folder``; a file that is not UTF-8 is a problem, not a crash."""
+    """Every ``*.j2`` in ``folder``; a file that is not UTF-8, not a regular file or larger than
+    ``MAX_TEMPLATE_BYTES`` is a problem, not a crash."""
+    from engine.base.yamlsafe import FileNotRead, read_text_file
+
     templates: dict[str, str] = {}
     problems: list[Problem] = []
     if not folder.is_dir():
         return templates, problems
     for file in sorted(folder.glob("*" + TEMPLATE_SUFFIX)):
         try:
-            templates[file.name[: -len(TEMPLATE_SUFFIX)]] = file.read_text(encoding="utf-8")
+            templates[file.name[: -len(TEMPLATE_SUFFIX)]] = read_text_file(file, MAX_TEMPLATE_BYTES)
+        except FileNotRead as exc:
+            problems.append(Problem(str(file), 1, 1, exc.reason))
         except UnicodeDecodeError as exc:
             problems.append(Problem(str(file), 1, 1, f"模板不是 UTF-8 编码 / template is not UTF-8 "
                                                       f"({exc.reason} at byte {exc.start}): save it as UTF-8"))
