@@ -799,6 +799,8 @@ SAMPLE_CONTEXT: dict[str, Any] = {
                    "source_label": "排查建账", "dest": "rectifying", "dest_label": "整顿转化", "note": ""},
     "deadline": {"kind": "deadline", "due": "2014-11-30", "label": "整顿转化", "offset": "7 days",
                  "days": 7, "notice_label": ""},
+    "recurring": {"label": "每两个月报送整顿建设情况", "occurrence": 2, "due": "2014-05-21",
+                  "missed": ["2014-07-21", "2014-09-21"]},
     "now": "2014-03-20",
     "actor": "县委组织部 李四",
     "bulletin": {"period": "2014年5月", "number": 3, "total": 16,
@@ -821,6 +823,8 @@ def sample_context(kind: str) -> dict[str, Any]:
         context["transition"] = None
     if kind != "deadline":
         context["deadline"] = None
+    if kind != "recurring":
+        context["recurring"] = None
     if kind != "bulletin":
         context["bulletin"] = None
     else:

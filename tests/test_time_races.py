@@ -491,23 +491,26 @@ def recurring_case(store) -> str:
     return ref
 
 
-def test_a_jump_forward_catches_up_each_missed_recurring_notice_once(county):
+def test_a_jump_forward_sends_one_request_naming_the_missed_ones_and_stops_at_the_window(county):
+    """Issue 13's finding: a daemon started in 2026 on the 2014 campaign sent 679 progress-report
+    requests in one tick. The missed occurrences are named in one request, and requests stop
+    with the state's deadline (11-30 here): none is planned for 2015."""
     ref = recurring_case(county)
     report = tick(county, at("2014-12-20T09:00"))
-    assert report.fired == {"recurring": 4, "reminder": 2, "deadline": 1, "escalation": 2, "bulletin": 1}
-    assert Counter(notices(county)) == {("case_listed", ref): 1, ("progress_report_request", ref): 4,
+    assert report.fired == {"recurring": 1, "reminder": 2, "deadline": 1, "escalation": 2, "bulletin": 1}
+    assert Counter(notices(county)) == {("case_listed", ref): 1, ("progress_report_request", ref): 1,
                                         ("deadline_reminder", ref): 2, ("overdue_escalation", ref): 2,
                                         ("county_bulletin", None): 1}
     with county.transaction() as s:
-        occurrences = sorted(e.data["occurrence"] for e in s.scalars(
-            select(Event).where(Event.kind == "timer", Event.trigger == "recurring")))
-    assert occurrences == [1, 2, 3, 4]
-    assert [(k, st, due) for k, st, due, _ in timers_of(county, ref) if st == "pending"] == [
-        ("recurring", "pending", at("2015-01-05T10:00"))]  # the next one, not yet due
+        (event,) = s.scalars(select(Event).where(Event.kind == "timer", Event.trigger == "recurring"))
+        body = s.scalar(select(Notice.body).where(Notice.template == "progress_report_request"))
+    assert (event.data["occurrence"], event.data["missed"]) == (1, 3)
+    assert "本应于2014-05-05及2014-07-05、2014-09-05、2014-11-05发出的4次报送提醒" in body
+    assert [k for k, st, _, _ in timers_of(county, ref) if st == "pending" and k == "recurring"] == []
     assert tick(county, at("2014-12-20T09:00")).total == 0
 
 
-def test_a_jump_forward_fires_recurring_occurrences_in_due_order(county):
+def test_a_jump_forward_fires_what_is_due_in_due_order(county):
     ref = recurring_case(county)
     tick(county, at("2014-12-20T09:00"))
     with county.transaction() as s:
@@ -516,9 +519,22 @@ def test_a_jump_forward_fires_recurring_occurrences_in_due_order(county):
                for t in s.scalars(select(Timer).where(Timer.case_id == case_id))}
         fired = [due[e.data["timer"]] for e in s.scalars(
             select(Event).where(Event.case_id == case_id, Event.kind == "timer").order_by(Event.seq))]
-    assert fired == [("recurring", "05-05"), ("recurring", "07-05"), ("recurring", "09-05"), ("reminder", "11-01"),
-                     ("recurring", "11-05"), ("reminder", "11-24"), ("escalation", "12-02"),
+    assert fired == [("recurring", "05-05"), ("reminder", "11-01"), ("reminder", "11-24"), ("escalation", "12-02"),
                      ("escalation", "12-16")]
+
+
+def test_recurring_requests_on_time_are_sent_one_by_one_until_the_window_ends(county):
+    recurring_case(county)
+    for moment in ("2014-05-05T11:00", "2014-07-05T11:00", "2014-09-05T11:00", "2014-11-05T11:00",
+                   "2015-01-05T11:00"):
+        tick(county, at(moment))
+    with county.transaction() as s:
+        occurrences = [(e.data["occurrence"], e.data.get("missed")) for e in s.scalars(
+            select(Event).where(Event.kind == "timer", Event.trigger == "recurring").order_by(Event.id))]
+        bodies = list(s.scalars(select(Notice.body).where(Notice.template == "progress_report_request")))
+    assert occurrences == [(1, None), (2, None), (3, None), (4, None)]  # none after 11-30
+    assert len(bodies) == 4
+    assert not any("合并" in b for b in bodies)
 
 
 # --- 9. SIGTERM in the middle of a tick, then a restart ------------------------------------

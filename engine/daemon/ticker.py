@@ -254,11 +254,15 @@ def _fire_notice(session: Session, case: Case, timer: Timer, now: datetime, repo
     """A due notice fired alone: its event and outbox row (planned as the chunks plan them),
     and a recurring notice's next timer; returns that timer's due time, if any."""
     compiled = compiled_version(case.workflow_version)
-    plan = plan_due_notice(compiled, case, case.due_at, timer.id, timer.kind, timer.payload, now, SYSTEM.name)
+    plan = plan_due_notice(compiled, case, case.due_at, timer.id, timer.kind, timer.payload, now, SYSTEM.name,
+                           timer.due_at)
     event = record_event(session, case, SYSTEM, now, "timer", trigger=timer.kind, data=plan.event_data)
     queue_notice(session, compiled, plan.template, plan.context, f"timer:{timer.id}", case, event, now, plan.audience)
     if timer.kind != "recurring":
         return None
-    following = next_recurrence(compiled, case.id, case.state, case.round, timer.due_at, timer.payload)
+    following = next_recurrence(compiled, case.id, case.state, case.round, timer.due_at, timer.payload, now,
+                                case.due_at)
+    if following is None:  # past the end of its window: the requests stop
+        return None
     session.add(Timer(**following))
     return following["due_at"]

@@ -127,11 +127,10 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
         events.append(event)
         notices.append(notice)
         if timer.kind == "recurring":
-            nxt = next_recurrence(wf, head.card.id, head.card.state, head.card.round, timer.due_at, timer.payload)
-            following.append(nxt)
-            if nxt["due_at"] <= now:  # a missed occurrence, already due: it fires before anything later
-                out.rest = [t.id for t in timers[index + 1:]]
-                break
+            nxt = next_recurrence(wf, head.card.id, head.card.state, head.card.round, timer.due_at, timer.payload,
+                                  now, head.due_at)
+            if nxt is not None:  # None: past the end of its window, the requests stop
+                following.append(nxt)
     for event, notice, event_id in zip(events, notices, reserve_ids(session, "events", len(events)), strict=True):
         event["id"] = notice["event_id"] = event_id
     _write(session.connection(), now, settled, events, notices, following, heads)
@@ -153,7 +152,8 @@ def _notice(compiled: CompiledWorkflow, head: _Head, timer: Any, now: datetime, 
     """The timer's event (linked into the case's chain) and its rendered notice, planned as a
     timer fired alone plans them (engine.ops.notices.plan_due_notice)."""
     card = head.card
-    plan = plan_due_notice(compiled, card, head.due_at, timer.id, timer.kind, timer.payload, now, SYSTEM.name)
+    plan = plan_due_notice(compiled, card, head.due_at, timer.id, timer.kind, timer.payload, now, SYSTEM.name,
+                           timer.due_at)
     seq, prev = head.seq + 1, head.head
     digest = event_hash(card.id, seq, now, SYSTEM.name, "timer", timer.kind, None, None, card.round, None,
                         plan.event_data, prev)

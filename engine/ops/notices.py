@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.base.clock import due_day, fmt
 from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
+from engine.ops.timers import recurrence_after
 from engine.spec.definition import Transition
 from engine.spec.machine import CompiledWorkflow
 from engine.store.case_queries import role_holders
@@ -65,7 +66,8 @@ def case_context(compiled: CompiledWorkflow, case: Case | CaseCard) -> dict[str,
 
 def notice_context(compiled: CompiledWorkflow, case: Case | CaseCard, now: datetime, actor: str,
                    transition: Transition | None = None, note: str | None = None,
-                   source: str | None = None, deadline: dict[str, Any] | None = None) -> dict[str, Any]:
+                   source: str | None = None, deadline: dict[str, Any] | None = None,
+                   recurring: dict[str, Any] | None = None) -> dict[str, Any]:
     wf = compiled.definition
     return {
         "workflow": {"name": wf.name, "title": wf.title, "year": wf.year, "issuer": wf.issuer},
@@ -76,6 +78,7 @@ def notice_context(compiled: CompiledWorkflow, case: Case | CaseCard, now: datet
             "dest_label": wf.states[transition.dest].label, "note": note or "",
         },
         "deadline": deadline,
+        "recurring": recurring,
         "now": fmt(now, wf.timezone, with_time=False),
         "actor": actor,
         "bulletin": None,
@@ -171,7 +174,8 @@ class DueNotice:
 
 
 def plan_due_notice(compiled: CompiledWorkflow, case: Case | CaseCard, case_due_at: datetime | None, timer_id: int,
-                    kind: str, payload: dict[str, Any], now: datetime, actor: str) -> DueNotice:
+                    kind: str, payload: dict[str, Any], now: datetime, actor: str,
+                    timer_due_at: datetime | None = None) -> DueNotice:
     """The one plan of a reminder, an escalation or a recurring request, used alike by the
     daemon firing a timer alone (engine.daemon.ticker) and in chunks (engine.daemon.timer_batch):
     the deadline it speaks of (none for a recurring request), its template and context, who
@@ -183,10 +187,18 @@ def plan_due_notice(compiled: CompiledWorkflow, case: Case | CaseCard, case_due_
         deadline = {"kind": kind, "due": due_day(case_due_at, wf.timezone) if case_due_at else "",
                     "label": wf.states[state].label, "offset": payload.get("offset", ""),
                     "days": payload.get("days", 0), "notice_label": ""}
-    data = {"timer": timer_id, "notice": str(payload["notice"]),
-            **({"occurrence": int(payload["occurrence"])} if kind == "recurring" else {})}
-    return DueNotice(str(payload["notice"]), notice_context(compiled, case, now, actor, deadline=deadline),
-                     tuple(payload.get("notify", ())), data)
+    recurring = None
+    data: dict[str, Any] = {"timer": timer_id, "notice": str(payload["notice"])}
+    if kind == "recurring":
+        # Occurrences missed while the daemon was down: named in this notice, never replayed.
+        missed = recurrence_after(compiled, state, timer_due_at or now, payload, now, case_due_at).missed
+        rec = wf.states[state].recurring[payload["index"]]
+        recurring = {"label": rec.label, "occurrence": int(payload["occurrence"]),
+                     "missed": [due_day(m, wf.timezone) for m in missed],
+                     "due": due_day(timer_due_at, wf.timezone) if timer_due_at else ""}
+        data |= {"occurrence": int(payload["occurrence"]), **({"missed": len(missed)} if missed else {})}
+    context = notice_context(compiled, case, now, actor, deadline=deadline, recurring=recurring)
+    return DueNotice(str(payload["notice"]), context, tuple(payload.get("notify", ())), data)
 
 
 def resolve_admins(session: Session, roles: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-from engine.spec.deadlines import plan_timers, shift
+from engine.spec.deadlines import Moment, plan_timers, shift
 from engine.spec.machine import CompiledWorkflow
 from engine.store import case_queries
 from engine.store.models import Case, Timer, TimerStatus
@@ -36,13 +38,56 @@ def pending_timers(session: Session, case_id: int) -> list[Timer]:
     return case_queries.pending_timers_of(session, case_id)
 
 
-def next_recurrence(compiled: CompiledWorkflow, case_id: int, state: str, round_: int, due_at: datetime,
-                    payload: dict[str, Any]) -> dict[str, Any]:
-    """The column values of a recurring notice's next timer, one period after the one that
-    fired (``due_at``): the one plan used by the daemon firing a timer alone and in chunks."""
+MAX_MISSED = 1000  # occurrences looked through after a long stop: decades of a monthly request
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """What follows a recurring notice due at ``due_at`` and fired at ``now``."""
+
+    missed: list[datetime]  # later occurrences already past at ``now``: covered by this notice, not replayed
+    following: Moment | None  # the next occurrence to schedule; None once past the window's end
+
+
+def recurrence_after(compiled: CompiledWorkflow, state: str, due_at: datetime, payload: dict[str, Any],
+                     now: datetime, window_end: datetime | None) -> Recurrence:
+    """The one rule of a recurring notice's rhythm, used to word the notice that fires and to
+    schedule the next: occurrences missed while the daemon was down (already past at ``now``)
+    are listed for the notice that fires now, never fired one by one; and the requests stop at
+    the end of their window — the case's deadline in its state, else the campaign's last date."""
     wf = compiled.definition
     rec = wf.states[state].recurring[payload["index"]]
+    end = window_end or campaign_end(compiled)
+    missed: list[datetime] = []
     following = shift(due_at, rec.every, 1, compiled.loaded.calendar, wf.timezone)
-    return {"case_id": case_id, "state": state, "round": round_, "kind": "recurring", "due_at": following.at,
-            "status": TimerStatus.PENDING.value, "fired_at": None,
-            "payload": {**payload, "occurrence": payload["occurrence"] + 1, "explain": following.explain}}
+    while following.at <= now and len(missed) < MAX_MISSED:
+        if end is not None and following.at > end:
+            return Recurrence(missed, None)
+        missed.append(following.at)
+        following = shift(following.at, rec.every, 1, compiled.loaded.calendar, wf.timezone)
+    if end is not None and following.at > end:
+        return Recurrence(missed, None)
+    return Recurrence(missed, following)
+
+
+def campaign_end(compiled: CompiledWorkflow) -> datetime | None:
+    """The campaign's last date (the end of its last named day), None if it names no date."""
+    dates = compiled.definition.resolved_dates()
+    if not dates:
+        return None
+    last = max(dates.values())
+    return datetime.combine(last + timedelta(days=1), time(), ZoneInfo(compiled.definition.timezone))
+
+
+def next_recurrence(compiled: CompiledWorkflow, case_id: int, state: str, round_: int, due_at: datetime,
+                    payload: dict[str, Any], now: datetime, window_end: datetime | None) -> dict[str, Any] | None:
+    """The column values of a recurring notice's next timer (see ``recurrence_after``), or None
+    when the requests have reached the end of their window: the one plan used by the daemon
+    firing a timer alone and in chunks."""
+    after = recurrence_after(compiled, state, due_at, payload, now, window_end)
+    if after.following is None:
+        return None
+    return {"case_id": case_id, "state": state, "round": round_, "kind": "recurring",
+            "due_at": after.following.at, "status": TimerStatus.PENDING.value, "fired_at": None,
+            "payload": {**payload, "occurrence": payload["occurrence"] + 1 + len(after.missed),
+                        "explain": after.following.explain}}
