@@ -866,3 +866,55 @@ def test_bug_control_character_in_xlsx_ledger_is_handled(fuzz_county, tmp_path, 
     else:
         steps = [["ledger", "export", "--reporter", "李明\x01", "-o", out]]
     assert_clean(fuzz_county, steps, {0, 2})
+
+
+# ======================================================================================
+# Text fields: control characters, Unicode digits, overlong values, rich markup (issue 13)
+# ======================================================================================
+
+HOSTILE_PIECES = ["abc[/]def", "[bold]粗[/bold]", "[link=http://x]点我[/link]", "\x1b[2J", "\x1b]0;pwned\x07", "\x9b31m",
+                  "两行\n第二行", "\r", "\t=1", "王\u202e强", "王\u200b强", "\ufeff", "\u2028", "²", "١٢", "٣", "Ⅻ",
+                  "1" * 19, "长" * 60, "长" * 5000, "=HYPERLINK(\"x\")", ""]
+hostile_text = st.one_of(
+    st.sampled_from(HOSTILE_PIECES),
+    st.lists(st.sampled_from(HOSTILE_PIECES + ["王强", "整改", "3"]), min_size=2, max_size=4).map("".join),
+    st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=20))
+WANG_NOW = ["--as", "王强", "--now", "2014-04-01"]
+TEXT_FIELDS = [
+    lambda v: ["official", "add", v, "--role", "township_committee", "--jurisdiction", "T1"],
+    lambda v: ["official", "add", "新人", "--role", "township_committee", "--jurisdiction", "T1", "--phone", v],
+    lambda v: ["official", "update", "王强", "--login", v],
+    lambda v: [*WANG_NOW, "fact", "set", "--", "T1-02", "measures", v],
+    lambda v: [*WANG_NOW, "fact", "set", "--", "T1-02", "contact_leader", v],
+    lambda v: [*WANG_NOW, "fact", "set", "--", "T1-02", "progress_reports", v],
+    lambda v: [*WANG_NOW, "case", "open", "T1-03", f"--measures={v}"],
+    lambda v: ["--as", "李明", "--now", "2014-03-10", "fire", "T1-02", "confirm", f"--note={v}"],
+]
+SHOWN_AFTER = [["case", "show", "T1-02"], ["history", "T1-02"], ["official", "list"], ["case", "list"]]
+
+
+@pytest.mark.slow
+@fuzz(120)
+@given(field=st.sampled_from(range(len(TEXT_FIELDS))), value=hostile_text)
+def test_hostile_text_in_every_field_is_refused_cleanly_or_kept_as_data(fuzz_county, field, value):
+    """Any text in any field: exit 0, 1 or 2, never a traceback, nothing written on failure; and
+    whatever was accepted is shown afterwards without a single raw control character."""
+    path = fuzz_county.fresh()
+    url = fuzz_county.url(path)
+    try:
+        runner = CliRunner(env=CLEAN_ENV)
+        before = rows_digest(path)
+        result = runner.invoke(main, ["--db", url, *TEXT_FIELDS[field](value)])
+        event(f"exit {result.exit_code}")
+        assert result.exception is None or isinstance(result.exception, SystemExit), crash_report(result)
+        assert result.exit_code in (0, 1, 2), result.output
+        if result.exit_code != 0:
+            assert rows_digest(path) == before, result.output
+        for args in SHOWN_AFTER:
+            shown = runner.invoke(main, ["--db", url, "--as", "李明", *args])
+            assert shown.exit_code == 0, shown.output
+            raw = [c for c in shown.output if (ord(c) < 32 and c not in "\n\t") or 0x7f <= ord(c) <= 0x9f
+                   or c in "\u202e\u200b\ufeff\u2028"]
+            assert raw == [], (args, shown.output)
+    finally:
+        Copies.drop(path)
