@@ -51,11 +51,12 @@ def one_line(value: str, zh: str, en: str, limit: int) -> str:
     return text
 
 
-def many_lines(value: str, zh: str, en: str, limit: int = TEXT_LIMIT) -> str:
+def many_lines(value: str, zh: str, en: str, limit: int = TEXT_LIMIT, strip: bool = True) -> str:
     """Text that may span lines (a note, measures, an opinion): line ends made ``\\n``,
-    surrounding spaces removed; refused if longer than ``limit`` characters or holding a
-    control or invisible character other than tab and line break."""
-    text = value.replace("\r\n", "\n").strip()
+    surrounding spaces removed unless ``strip`` is false; refused if longer than ``limit``
+    characters or holding a control or invisible character other than tab and line break."""
+    text = value.replace("\r\n", "\n")
+    text = text.strip() if strip else text
     found = _TEXT_BAD.search(text)
     if found:
         raise InvalidValue(f"{zh}含有不可见的控制字符 {_named(found.group())} / {en} contains the control "
