@@ -215,7 +215,11 @@ class Store:
         self.shown = safe_url(url)  # for messages and logs
         path = sqlite_path(url)
         # Why writing is impossible for this user (a read-only file or folder), or None.
-        self.read_only = read_only_reason(path) if path is not None else None
+        try:
+            self.read_only = read_only_reason(path) if path is not None else None
+        except OSError as exc:  # a name too long for the file system, a loop of links, …
+            raise DatabaseError(f"无法使用数据库文件 / cannot use the database file {self.shown[:200]}: "
+                                f"{exc.strerror or exc}") from None
         self.engine = make_engine(url, read_only=self.read_only is not None)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         readonly: dict[str, object] = {READ_ONLY: True}
