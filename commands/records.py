@@ -17,6 +17,7 @@ from cli import (
     emit_json,
     emit_text,
     pass_settings,
+    say,
     shown,
     table,
 )
@@ -29,8 +30,23 @@ def spot_check() -> None:
     """The county's random spot check (县委组织部抽查): a reproducible, verifiable draw."""
 
 
+@spot_check.command("announce")
+@click.option("--seed-hash", metavar="SHA256", help="Keep the seed yourself and give only its SHA-256 "
+              "(printf %s SEED | sha256sum); by default rectify chooses the seed now and keeps it.")
+@CAMPAIGN
+@pass_settings
+def spot_check_announce(settings: Settings, seed_hash: str | None, campaign_ref: str | None) -> None:
+    """Announce the next draw (抽查公告): its seed is fixed now and its SHA-256 published, before
+    anyone sees whom it would draw."""
+    done = shown(records.announce_spot_check(settings.store, settings.caller, seed_hash, campaign_ref))
+    say(f"抽查公告 #{done.id}（{done.at}）：抽签种子的 SHA-256 值为 {done.commitment}，请随公告一并公布 / "
+        f"announcement #{done.id}: publish the seed's SHA-256 {done.commitment} with it")
+    say("  种子由 rectify 保管，抽签时自动使用 / rectify keeps the seed and uses it at the draw" if done.chosen_here
+        else "  种子由县委组织部保管，抽签时用 --seed 给出 / give the seed with --seed at the draw")
+
+
 @spot_check.command("draw")
-@click.option("--seed", help="Published seed value (default: a fresh random one, printed).")
+@click.option("--seed", help="The announced seed, if the county kept it ('announce --seed-hash').")
 @CAMPAIGN
 @AS_JSON
 @pass_settings
@@ -42,11 +58,11 @@ def spot_check_draw(settings: Settings, seed: str | None, campaign_ref: str | No
                    "include_key_targets": drawn.include_key_targets, "population": drawn.population,
                    "selected": drawn.selected, "moved_on": drawn.moved_on})
         return
-    click.echo(f"抽查抽签 #{drawn.draw}：在 {drawn.population} 个等待抽查的整顿对象中按 {drawn.rate:.0%} 抽取"
+    say(f"抽查抽签 #{drawn.draw}：在 {drawn.population} 个等待抽查的整顿对象中按 {drawn.rate:.0%} 抽取"
                f"{'（重点整顿对象必查）' if drawn.include_key_targets else ''}，抽中 {len(drawn.selected)} 个")
-    click.echo(f"  抽中 / drawn: {'、'.join(drawn.selected)}")
-    click.echo(f"  未抽中，进入测评 / moved on: {'、'.join(drawn.moved_on) or '—'}")
-    click.echo(f"  公布种子 / published seed: {drawn.seed}  方法 method: {drawn.method}  "
+    say(f"  抽中 / drawn: {'、'.join(drawn.selected)}")
+    say(f"  未抽中，进入测评 / moved on: {'、'.join(drawn.moved_on) or '—'}")
+    say(f"  公布种子 / published seed: {drawn.seed}  方法 method: {drawn.method}  "
                f"(rectify spot-check verify {drawn.draw})")
 
 
@@ -56,11 +72,16 @@ def spot_check_draw(settings: Settings, seed: str | None, campaign_ref: str | No
 def spot_check_verify(settings: Settings, draw_id: int) -> None:
     """Recompute draw DRAW_ID from its record (population, seed, rate) and compare."""
     check = shown(records.verify_spot_check(settings.store, settings.caller, draw_id))
+    if check.committed is False:
+        raise CheckFailed(f"抽签 #{draw_id} 的种子与事先公告的不符 / draw #{draw_id} does NOT verify: its seed is not "
+                          "the one announced before it")
     if not check.ok:
         raise CheckFailed(f"抽签 #{draw_id} 核验不一致 / draw #{draw_id} does NOT verify: recorded {check.recorded}, "
                           f"recomputed {check.recomputed}")
-    click.echo(f"抽签 #{draw_id} 核验一致 / draw #{draw_id} verifies: seed {check.seed}, "
-               f"{check.population} cases, selected {'、'.join(check.recorded)}")
+    announced = ("，种子与事先公告的一致 / its seed is the one announced before it" if check.committed
+                 else "（此次抽签无事先公告 / no announcement before this draw）")
+    say(f"抽签 #{draw_id} 核验一致 / draw #{draw_id} verifies: seed {check.seed}, "
+        f"{check.population} cases, selected {'、'.join(check.recorded)}{announced}")
 
 
 @spot_check.command("list")
@@ -79,30 +100,36 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@click.option("--case", "case_ref", help="Only this case's chain.")
+@click.option("--case", "case_ref", help="Only this case's chain (and its anchors).")
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, exists=True),
-              help="A checkpoint written earlier by 'rectify audit checkpoint': its heads must still be in the chains.")
+              help="A checkpoint written earlier by 'rectify audit checkpoint': it must still give its own digest, "
+                   "and every head it holds must still be in its chain.")
 @pass_settings
 def audit_verify(settings: Settings, case_ref: str | None, checkpoint_file: str | None) -> None:
-    """Recompute every event's hash and link; name the first event that was altered, deleted,
-    inserted or reordered behind the project's back (exit 1)."""
-    heads = _read_checkpoint(checkpoint_file) if checkpoint_file else None
-    result = shown(records.verify_audit(settings.store, settings.caller, case_ref, heads))
+    """Recompute every hash and link of the events, the campaigns' anchors and the refusals, and
+    replay each case's events against its state, round and facts; name every place that was
+    altered, deleted, inserted or reordered behind the project's back (exit 1)."""
+    document = _read_checkpoint(checkpoint_file) if checkpoint_file else None
+    result = shown(records.verify_audit(settings.store, settings.caller, case_ref, document,
+                                        checkpoint_file or "checkpoint"))
+    counted = (f"{result.cases} 个整顿对象 cases, {result.events} 条事件 events, {result.anchors} 个锚点 anchors"
+               + ("" if case_ref else f", {result.refusals} 条拒绝记录 refusals"))
     if not result.ok:
-        raise CheckFailed(f"审计日志核验失败 / the audit log does NOT verify ({result.cases} cases, {result.events} "
-                          f"events checked); first problem: {result.first_break}")
-    click.echo(f"审计日志核验一致 / the audit log verifies: {result.cases} 个整顿对象 cases, {result.events} 条事件 events"
-               + (f"，与检查点一致 / matches the checkpoint {checkpoint_file}" if checkpoint_file else ""))
+        more = result.problem_count - len(result.problems)
+        raise CheckFailed(f"审计日志核验失败 / the audit log does NOT verify ({counted} checked); "
+                          f"{result.problem_count} 处问题 problem(s):\n"
+                          + "\n".join(f"  {p}" for p in result.problems)
+                          + (f"\n  …另有 {more} 处 / {more} more" if more else ""))
+    click.echo(f"审计日志核验一致 / the audit log verifies: {counted}")
+    if checkpoint_file:
+        click.echo(f"与检查点一致 / matches the checkpoint {checkpoint_file}, 摘要 digest {result.checkpoint_digest} "
+                   "(compare it with the digest that was published)")
 
 
-def _read_checkpoint(path: str) -> dict[str, list[Any]]:
+def _read_checkpoint(path: str) -> Any:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        heads = data["heads"]
-        if not isinstance(heads, dict) or not all(isinstance(v, list) and len(v) == 2 for v in heads.values()):
-            raise ValueError("heads must map case references to [seq, hash]")
-        return heads
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
         raise BadInput(f"{path}: 不是有效的检查点文件 / not a checkpoint written by 'rectify audit checkpoint': "
                        f"{exc}") from exc
 
@@ -111,11 +138,13 @@ def _read_checkpoint(path: str) -> dict[str, list[Any]]:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: stdout).")
 @pass_settings
 def audit_checkpoint(settings: Settings, output: str | None) -> None:
-    """The head of every case's chain, to keep outside the database (print it, archive it,
-    publish its digest); 'audit verify --checkpoint' later proves nothing before it was rewritten."""
+    """The head of every chain (each case's, each campaign's anchors, the refusals), with the
+    checkpoint's own digest: keep the file outside the database and publish the digest (print
+    it in the bulletin); 'audit verify --checkpoint' later proves nothing before it was rewritten."""
     data = shown(records.audit_checkpoint(settings.store, settings.caller))
     emit_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", output,
-              f"已写入检查点 / checkpoint written: {output}（{data['cases']} cases, digest {data['digest'][:16]}…）")
+              f"已写入检查点 / checkpoint written: {output}（{data['cases']} cases）")
+    say(f"检查点摘要 / checkpoint digest: {data['digest']}", err=output is None)
 
 
 @audit.command("export")

@@ -91,6 +91,7 @@ def prepare(run: Rectify, ref: str) -> None:
     run("fire", ref, "request_superior_check", who="王强", now="2014-11-22")
     run("fact", "set", ref, "superior_check_opinion", "同意", who="王强", now="2014-11-24")
     run("fire", ref, "pass_superior_check", who="王强", now="2014-11-24")
+    run("spot-check", "announce", "--seed-hash", hashlib.sha256(b"2014").hexdigest(), who="李明", now="2014-11-25")
     drawn = json.loads(run("spot-check", "draw", "--seed", "2014", "--json", who="李明", now="2014-11-26").stdout)
     for selected in drawn["selected"]:  # drawn: the county checks, then passes it
         run("fact", "set", selected, "spot_check_opinion", "抽查合格", who="李明", now="2014-11-27")

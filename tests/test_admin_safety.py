@@ -56,6 +56,7 @@ def test_only_the_spot_check_role_draws(county_with_logins: Rectify, login):
     assert "may draw the spot check" in out
     assert fingerprint(county_with_logins.db) == before
     login("liming")
+    county_with_logins("spot-check", "announce")
     drawn = county_with_logins.json("spot-check", "draw")
     assert drawn["population"] == 1
 

@@ -11,7 +11,7 @@ from engine.ops.cases import case_facts, fire, get_case, open_case, set_fact, tr
 from engine.ops.deploy import compiled_version, deploy, resolve_campaign
 from engine.ops.officials import actor_for
 from engine.ops.orgs import OrgRow, import_organizations
-from engine.ops.spotcheck import draw
+from engine.ops.spotcheck import announce, commitment_of, draw
 from engine.spec.loader import load_workflow_file
 from engine.spec.machine import compiled
 from engine.store.models import Case, CaseFact, Event, Notice, OrgKind, Timer, TimerStatus
@@ -69,7 +69,9 @@ def state_of(store, ref):
 def spot_check_all(store, when="2014-11-05", seed="test"):
     """The county draws; drawn cases get their spot check and pass; returns the draw's selection."""
     def run(s):
-        result = draw(s, resolve_campaign(s, None), actor_for(s, LI), at(when), seed)
+        campaign, actor = resolve_campaign(s, None), actor_for(s, LI)
+        announce(s, campaign, actor, at(when), commitment_of(seed))  # the seed fixed before the draw
+        result = draw(s, campaign, actor, at(when), seed)
         return list(result.draw.selected)
     selected = do(store, run)
     for ref in selected:
@@ -245,13 +247,16 @@ def test_tick_fires_reminders_once_and_recurring_notices_repeat(county):
     assert report.fired == {"reminder": 1}
     assert tick(county, at("2014-03-14T09:00")).total == 0  # nothing fires twice
     fire_(county, ref, "confirm", when="2014-03-15")
-    tick(county, at("2014-07-16"))  # two progress-report requests: 05-15 and 07-15
+    tick(county, at("2014-07-16"))  # the 05-15 request, naming the missed 07-15 one: one notice
     with county.transaction() as s:
         keys = s.scalars(select(Notice.idempotency_key).order_by(Notice.id)).all()
         templates = s.scalars(select(Notice.template).order_by(Notice.id)).all()
     # …and the county's monthly bulletin: only the latest one due (06-21; the first is 03-21).
-    assert templates == ["deadline_reminder", "case_listed", "progress_report_request",
-                         "progress_report_request", "county_bulletin"]
+    assert templates == ["deadline_reminder", "case_listed", "progress_report_request", "county_bulletin"]
+    tick(county, at("2014-09-15T11:00"))  # on time again: one request, one occurrence
+    with county.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Notice).where(
+            Notice.template == "progress_report_request")) == 2
     assert len(set(keys)) == len(keys)
     with county.transaction() as s:
         body = s.scalars(select(Notice.body).where(Notice.template == "deadline_reminder")).one()
@@ -438,7 +443,7 @@ def test_progress_reports_must_keep_up_with_requests(county):
     ref = open_(county)
     fire_(county, ref, "confirm", when="2014-03-15")
     facts_(county, ref, READY)
-    tick(county, at("2014-07-16"))  # requests on 05-15 and 07-15
+    tick(county, at("2014-07-16"))  # the 05-15 request naming the missed 07-15 one: both are owed
     facts_(county, ref, {"progress_reports": "1"})
     with pytest.raises(TransitionRefused, match="应报送整顿建设情况 2 次，仅报送 1 次"):
         fire_(county, ref, "submit_self_check", WANG, "2014-07-20")

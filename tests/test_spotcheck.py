@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -61,8 +62,10 @@ def test_draw_moves_the_others_on_and_verifies(rectify):
     for i in range(1, 8):
         advance(rectify, f"T1-{i:02d}", "王强")
     advance(rectify, "T2-01", "赵刚", "--flag", "petitions")  # a key target
-    result = json.loads(rectify("spot-check", "draw", "--seed", "县委组织部2014-12-01", "--json",
-                                who="李明", now="2014-11-25").stdout)
+    seed = "县委组织部2014-12-01"
+    rectify("spot-check", "announce", "--seed-hash", hashlib.sha256(seed.encode()).hexdigest(), who="李明",
+            now="2014-11-24")
+    result = json.loads(rectify("spot-check", "draw", "--seed", seed, "--json", who="李明", now="2014-11-25").stdout)
     assert result["population"] == 8
     assert len(result["selected"]) == 3
     assert "2014-1-0008" in result["selected"]  # the key target is always checked
@@ -87,3 +90,45 @@ def test_draw_moves_the_others_on_and_verifies(rectify):
     out = rectify("spot-check", "verify", str(result["draw"]), code=1).output
     assert "does NOT verify" in out
     assert "spot-check draw not found: 99" in rectify("spot-check", "verify", "99", code=2).output
+
+
+def test_a_draw_needs_an_announcement_and_uses_the_seed_fixed_then(rectify):
+    """The finding: whoever drew chose the seed after seeing the population, so seeds could be
+    tried offline until a chosen case was not drawn."""
+    for i in range(1, 5):
+        advance(rectify, f"T1-{i:02d}", "王强")
+    before = fingerprint(rectify.db)
+    out = rectify("spot-check", "draw", "--seed", "any", who="李明", now="2014-11-25", code=1).output
+    assert "announce the draw first" in out
+    kept = "县委组织部-秘密"
+    rectify("spot-check", "announce", "--seed-hash", hashlib.sha256(kept.encode()).hexdigest(), who="李明",
+            now="2014-11-24")
+    assert "make it first" in rectify("spot-check", "announce", who="李明", now="2014-11-24", code=1).output
+    for tried in ("another", "县委组织部-秘"):
+        out = rectify("spot-check", "draw", "--seed", tried, who="李明", now="2014-11-25", code=1).output
+        assert "does not match the SHA-256" in out
+    assert "give it with --seed" in rectify("spot-check", "draw", who="李明", now="2014-11-25", code=2).output
+    assert fingerprint(rectify.db) != before  # the announcement only
+    drawn = json.loads(rectify("spot-check", "draw", "--seed", kept, "--json", who="李明", now="2014-11-25").stdout)
+    assert drawn["seed"] == kept
+    assert "its seed is the one announced before it" in rectify("spot-check", "verify", str(drawn["draw"])).stdout
+
+
+def test_rectify_can_choose_and_keep_the_seed_and_a_swapped_seed_does_not_verify(rectify):
+    for i in range(1, 5):
+        advance(rectify, f"T1-{i:02d}", "王强")
+    announced = rectify("spot-check", "announce", who="李明", now="2014-11-24").stdout
+    assert "rectify keeps the seed" in announced
+    out = rectify("spot-check", "draw", "--seed", "mine", who="李明", now="2014-11-25", code=1).output
+    assert "not the seed announced" in out
+    drawn = json.loads(rectify("spot-check", "draw", "--json", who="李明", now="2014-11-25").stdout)
+    assert hashlib.sha256(drawn["seed"].encode()).hexdigest() in announced  # the published commitment
+    # A record rewritten with a convenient seed and its matching selection no longer verifies.
+    population = [{"ref": f"2014-1-{i:04d}", "key_target": False} for i in range(1, 5)]
+    store = Store(rectify.db)
+    with store.transaction() as s:
+        s.execute(update(SpotCheckDraw).values(seed="convenient",
+                                               selected=select_sample(population, "convenient", 0.3, True)))
+    store.dispose()
+    out = rectify("spot-check", "verify", str(drawn["draw"]), code=1).output
+    assert "not the one announced before it" in out

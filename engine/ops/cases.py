@@ -20,6 +20,7 @@ from engine.base.errors import (
     PermissionDenied,
     TransitionRefused,
 )
+from engine.base.text import many_lines, visible
 from engine.ops.audit import chain
 from engine.ops.deploy import compiled_version
 from engine.ops.notices import notice_context, queue_notice
@@ -55,7 +56,7 @@ def record_event(session: Session, case: Case, actor: Actor, now: datetime, kind
             data: dict[str, Any] | None = None) -> Event:
     event = Event(case_id=case.id, at=now, actor=actor.name, kind=kind, trigger=trigger,
                   from_state=from_state, to_state=to_state, round=case.round, note=note, data=data or {})
-    chain(case, event)  # numbered and hash-linked from the head on the case row (optimistic lock)
+    chain(session, case, event)  # numbered and hash-linked from the head on the case row (optimistic lock)
     session.add(event)
     case.updated_at = now  # every change bumps the case's version (optimistic locking)
     session.flush()
@@ -75,6 +76,8 @@ def open_case(session: Session, campaign: Campaign, org_code: str, actor: Actor,
               problems: tuple[int, ...] = (), flags: tuple[str, ...] = (), key_target: bool = False,
               weak_and_lax: bool = False, measures: str | None = None) -> Case:
     """Register an organization as a case of ``campaign``, in the workflow's initial state."""
+    # kept as typed, ends included: the ledger exports them and must import them back exactly
+    measures = measures and many_lines(measures, "整改措施", "the measures", strip=False)
     version = campaign.current_version
     compiled = compiled_version(version)
     wf = compiled.definition
@@ -125,16 +128,18 @@ def parse_fact(kind: str, raw: str) -> Any:
             return True
         if text.lower() in _FALSE:
             return False
-        raise InvalidValue(f"'{raw}' 不是是/否值 / is not yes/no: write 是/否 or true/false")
+        raise InvalidValue(f"'{visible(raw)}' 不是是/否值 / is not yes/no: write 是/否 or true/false")
     if kind == "int":
-        if not text.isdigit():
-            raise InvalidValue(f"'{raw}' 不是非负整数 / is not a whole number ≥ 0")
+        # ASCII digits only: str.isdigit() takes "²" and "١", which int() then refuses or reads
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:
+            raise InvalidValue(f"'{visible(raw)}' 不是非负整数 / is not a whole number ≥ 0 (at most 18 digits)")
         return int(text)
     if kind == "date":
         try:
             return date.fromisoformat(text).isoformat()
         except ValueError:
-            raise InvalidValue(f"'{raw}' 不是日期 / is not a date: write YYYY-MM-DD") from None
+            raise InvalidValue(f"'{visible(raw)}' 不是日期 / is not a date: write YYYY-MM-DD") from None
+    text = many_lines(raw, "事实内容", "the value")
     if not text:
         raise InvalidValue("内容为空 / the value is empty")
     return text
@@ -261,6 +266,7 @@ def _allowed_candidates(compiled: CompiledWorkflow, case: Case, trigger: str, ac
 def fire(session: Session, case: Case, trigger: str, actor: Actor, now: datetime,
          note: str | None = None) -> FireResult:
     """Fire ``trigger`` on ``case`` as ``actor``; raise (writing nothing) if refused."""
+    note = note and many_lines(note, "备注", "the note")
     compiled = compiled_version(case.workflow_version)
     candidates = _allowed_candidates(compiled, case, trigger, actor)
     names = {split_guard(g)[0] for t in candidates for g in t.guards}

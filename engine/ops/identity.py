@@ -13,14 +13,12 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
-from engine.base.clock import utcnow
 from engine.base.errors import BadInput, PermissionDenied
 from engine.base.text import one_line
 from engine.ops.officials import Actor, actor_for
-from engine.store.models import Official, Refusal
+from engine.store.models import Official
 from engine.store.people_queries import (
     active_official_by_login,
     ever_had_admin,
@@ -99,8 +97,3 @@ def set_login(session: Session, official: Official, login: str | None) -> None:
         if holder is not None and holder.id != official.id:
             raise BadInput(f"登录名“{login}”已对应{holder.name} / login '{login}' already belongs to {holder.name}")
     official.login = login
-
-
-def record_refusal(session: Session, login: str, actor: str | None, command: str, reason: str,
-                   at: datetime | None = None) -> None:
-    session.add(Refusal(at=at or utcnow(), login=login, actor=actor, command=command[:2000], reason=reason[:4000]))

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from engine.base.errors import CheckFailed, RectifyError, Refused
-from engine.ops.identity import record_refusal, whoami
+from engine.ops.audit import record_refusal
+from engine.ops.identity import whoami
 from engine.services.access import Access, Caller
 from engine.store.db import DatabaseLibraryError, Store
 
@@ -67,7 +68,8 @@ def _refusals_recorded(store: Store, caller: Caller, attempt: Callable[[], Done[
 
 def record_refused(store: Store, caller: Caller, exc: RectifyError) -> None:
     """Record a refused attempt: the login, the official that login is (never the one it
-    tried to act as: that is in the command), what was asked and why it was refused."""
+    tried to act as: that is in the command), what was asked and why it was refused, linked
+    into the refusals' hash chain (``engine.ops.audit``)."""
     def run(session) -> None:
         me = whoami(session, caller.login)
         record_refusal(session, me.login, me.official.name if me.official else None, caller.command, str(exc))

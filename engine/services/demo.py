@@ -15,13 +15,14 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine.base.errors import Refused
 from engine.daemon.delivery import deliver
 from engine.daemon.ticker import tick
 from engine.ops.cases import fire, get_case, open_case, set_fact
 from engine.ops.deploy import deploy, resolve_campaign
 from engine.ops.officials import Actor, actor_for, add_official
 from engine.ops.orgs import OrgRow, import_organizations
+from engine.ops.spotcheck import announce as spot_announce
+from engine.ops.spotcheck import commitment_of, waiting_for_spot_check
 from engine.ops.spotcheck import draw as spot_draw
 from engine.reports.dashboard import dashboard
 from engine.reports.report_html import write_dashboard
@@ -184,10 +185,12 @@ class Demo:
 
     def _draw(self, now: datetime) -> None:
         with self.store.transaction() as s:
-            try:
-                result = spot_draw(s, resolve_campaign(s, None), actor_for(s, "刘明"), now, f"demo-{now:%Y%m%d}")
-            except Refused:
+            campaign, actor = resolve_campaign(s, None), actor_for(s, "刘明")
+            if not waiting_for_spot_check(s, campaign):
                 return  # nobody waiting this week
+            seed = f"demo-{now:%Y%m%d}"  # announced the day before with its hash, as a county would
+            spot_announce(s, campaign, actor, now - timedelta(days=1), commitment_of(seed))
+            result = spot_draw(s, campaign, actor, now, seed)
             selected = list(result.draw.selected)
         for plan in self.plans:
             if plan.ref in result.moved_on:

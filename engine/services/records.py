@@ -19,15 +19,18 @@ from engine.store.admin_queries import refusals_newest_first
 from engine.store.db import Store
 
 
-def verify_audit(store: Store, caller: Caller, case_ref: str | None = None,
-                 heads: dict[str, list[Any]] | None = None) -> Done[audit.Verification]:
+def verify_audit(store: Store, caller: Caller, case_ref: str | None = None, checkpoint: Any = None,
+                 source: str = "checkpoint") -> Done[audit.Verification]:
+    """Verify every chain (or one case's), and with ``checkpoint`` (a checkpoint file's parsed
+    JSON, read from ``source``) first that the checkpoint still gives its own digest."""
     def work(access: Access) -> audit.Verification:
         if case_ref:
             ids = [access.require_case(get_case(access.session, case_ref)).id]
         else:
             access.require_everything("核验全部审计日志", "verifying every chain")
             ids = None
-        return audit.verify(access.session, ids, heads)
+        kept = audit.read_checkpoint(checkpoint, source) if checkpoint is not None else None
+        return audit.verify(access.session, ids, kept)
     return read(store, caller, work)
 
 
@@ -35,7 +38,7 @@ def audit_checkpoint(store: Store, caller: Caller) -> Done[dict[str, Any]]:
     def work(access: Access) -> dict[str, Any]:
         access.require_everything("审计检查点", "an audit checkpoint")
         zone = access.zone()
-        return {"at": fmt(access.now(zone), zone), **audit.checkpoint(access.session)}
+        return audit.checkpoint(access.session, fmt(access.now(zone), zone))
     return read(store, caller, work)
 
 
@@ -56,6 +59,25 @@ def refusals(store: Store, caller: Caller, limit: int = 50) -> Done[list[dict[st
                  "command": r.command, "reason": r.reason}
                 for r in refusals_newest_first(access.session, limit)]
     return read(store, caller, work)
+
+
+@dataclass(frozen=True)
+class Announcement:
+    id: int
+    at: str
+    commitment: str
+    chosen_here: bool
+
+
+def announce_spot_check(store: Store, caller: Caller, seed_hash: str | None = None,
+                        campaign_ref: str | None = None) -> Done[Announcement]:
+    def work(access: Access) -> Announcement:
+        campaign = resolve_campaign(access.session, campaign_ref)
+        now = access.now(campaign)
+        done = spotcheck.announce(access.session, campaign, access.actor(), now, seed_hash)
+        return Announcement(done.announcement.id, fmt(now, access.zone()), done.announcement.commitment,
+                            done.chosen_here)
+    return write(store, caller, work)
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,7 @@ class DrawCheck:
     population: int
     recorded: list[str]
     recomputed: list[str]
+    committed: bool | None  # the seed matches what was announced before the draw; None: no announcement
 
 
 def verify_spot_check(store: Store, caller: Caller, draw_id: int) -> Done[DrawCheck]:
@@ -95,7 +118,7 @@ def verify_spot_check(store: Store, caller: Caller, draw_id: int) -> Done[DrawCh
         access.scope()
         check = spotcheck.verify(access.session, draw_id)
         return DrawCheck(check.ok, check.draw.seed, len(check.draw.population), list(check.draw.selected),
-                         list(check.recomputed))
+                         list(check.recomputed), check.committed)
     return read(store, caller, work)
 
 

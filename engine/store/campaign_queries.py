@@ -22,6 +22,7 @@ from engine.store.models import (
     Notice,
     Organization,
     OrgKind,
+    SpotCheckAnnouncement,
     SpotCheckDraw,
     WorkflowVersion,
 )
@@ -53,6 +54,13 @@ def campaign_of(session: Session, workflow_name: str, year: int) -> Campaign | N
 def all_campaigns(session: Session) -> list[Campaign]:
     """Every campaign, by year then workflow name."""
     return list(session.scalars(select(Campaign).order_by(Campaign.year, Campaign.workflow_name)))
+
+
+def open_announcement(session: Session, campaign_id: int) -> SpotCheckAnnouncement | None:
+    """The campaign's announced spot-check draw not yet made (at most one)."""
+    return session.scalar(select(SpotCheckAnnouncement).where(SpotCheckAnnouncement.campaign_id == campaign_id,
+                                                               SpotCheckAnnouncement.draw_id.is_(None))
+                          .order_by(SpotCheckAnnouncement.id).limit(1))
 
 
 def spot_check_draws(session: Session) -> list[SpotCheckDraw]:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
 from engine.store.models import Case, Event, Official, Organization, Timer, TimerStatus
@@ -80,11 +80,12 @@ def cases_in_state(session: Session, campaign_id: int, state: str) -> list[Case]
 
 
 def recurring_sent(session: Session, case_id: int, round_: int) -> int:
-    """How many recurring requests a case was sent in its round (a count of its events): a
-    figure rules may need."""
-    return session.scalar(select(func.count()).select_from(Event).where(
-        Event.case_id == case_id, Event.kind == "timer", Event.trigger == "recurring",
-        Event.round == round_)) or 0
+    """How many occurrences of recurring requests a case was asked for in its round: one per
+    request event, plus the occurrences a late request named as missed (``data.missed``) and
+    asked to be answered together. A figure rules may need; a few rows per case."""
+    rows = session.scalars(select(Event.data).where(
+        Event.case_id == case_id, Event.kind == "timer", Event.trigger == "recurring", Event.round == round_))
+    return sum(1 + int((data or {}).get("missed", 0)) for data in rows)
 
 
 def pending_timers_of(session: Session, case_id: int) -> list[Timer]:

@@ -229,13 +229,49 @@ class Event(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditAnchor(Base):
+    """One link of a campaign's anchor chain: every event appended to a case of the campaign
+    also appends (campaign, number, case, the event's number and hash) here, hash-linked to the
+    campaign's previous anchor (``engine.ops.audit``). A case's head is so kept outside its
+    row: cutting a case's last events off is found unless the anchors of every case after them
+    are recomputed too. Append-only, like the events."""
+
+    __tablename__ = "audit_anchors"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "seq"),
+        Index("ix_audit_anchors_case_seq", "case_id", "seq"),  # a case's anchors (verify --case)
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, … in the campaign
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    case_seq: Mapped[int] = mapped_column(Integer)  # the event's number in its case
+    event_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AnchorHead(Base):
+    """The head of a campaign's anchor chain (its last anchor's number and hash): read and
+    locked by each append (``FOR UPDATE`` on PostgreSQL), so a campaign's anchors never fork."""
+
+    __tablename__ = "anchor_heads"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class Refusal(Base):
     """A refused attempt (permission, rule or conflict): who tried what, and why it was refused.
 
-    Append-only like the events; written in its own transaction after the refused one rolled back.
+    Append-only like the events, and hash-chained like them (``seq``, ``prev_hash``, ``hash``:
+    ``engine.ops.audit``); written in its own transaction after the refused one rolled back.
     """
 
     __tablename__ = "refusals"
+    __table_args__ = (Index("ix_refusals_seq", "seq", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column()  # real time, whatever --now said
@@ -243,6 +279,9 @@ class Refusal(Base):
     actor: Mapped[str | None] = mapped_column(String(50))
     command: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Timer(Base):
@@ -330,3 +369,19 @@ class SpotCheckDraw(Base):
     include_key_targets: Mapped[bool] = mapped_column(Boolean)
     population: Mapped[list[Any]] = mapped_column()  # [{"ref", "key_target"}], sorted by ref
     selected: Mapped[list[Any]] = mapped_column()  # refs, sorted
+    announcement_id: Mapped[int | None] = mapped_column()  # the announcement whose seed it used
+
+
+class SpotCheckAnnouncement(Base):
+    """A draw announced before it is made: its seed is fixed now (``commitment`` is the SHA-256
+    of it, published with the announcement), so whoever draws later cannot choose it."""
+
+    __tablename__ = "spot_check_announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    at: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(50))
+    commitment: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[str | None] = mapped_column(String(100))  # None: the county keeps it until the draw
+    draw_id: Mapped[int | None] = mapped_column()  # set by the draw that used it
