@@ -14,14 +14,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select, text, update
 
 from engine.ops.audit import GENESIS, event_hash
 from engine.ops.deploy import compiled_version, deploy, resolve_campaign
 from engine.spec.deadlines import plan_timers
 from engine.spec.loader import load_workflow_file
+from engine.store.chain import anchor_hash
 from engine.store.db import Store
-from engine.store.models import Case, Event, Official, Organization, OrgKind, Timer, TimerStatus
+from engine.store.models import (
+    AnchorHead,
+    AuditAnchor,
+    Case,
+    Event,
+    Official,
+    Organization,
+    OrgKind,
+    Timer,
+    TimerStatus,
+)
 from workflows import DEFAULT_WORKFLOW
 
 PER_COUNTY = 1800  # grassroots organizations in a county (the country: ~5 million in ~2 800 counties)
@@ -142,8 +153,11 @@ def insert_cases(store: Store, total: int, now: datetime, seed: int = 1, progres
                             {k: d.label for k, d in wf.dates.items()}) for n in names}
     counts = {n: 0 for n in names}
     done = 0
+    with store.engine.begin() as conn:  # the campaign's anchor chain (engine.ops.audit), continued
+        known = conn.execute(select(AnchorHead.seq, AnchorHead.hash).where(AnchorHead.campaign_id == campaign_id)).first()
+    anchor_seq, anchor_prev = (known.seq, known.hash) if known else (0, GENESIS)
     while done < total:
-        cases, events, timers = [], [], []
+        cases, events, timers, anchors = [], [], [], []
         for i in range(done, min(done + CHUNK, total)):
             org_id, township_id = orgs[int(i * step)]
             state = names[i % len(names)]
@@ -163,6 +177,11 @@ def insert_cases(store: Store, total: int, now: datetime, seed: int = 1, progres
             events.append({"id": event_id, "case_id": case_id, "seq": 1, "at": opened, "actor": "benchmark",
                            "kind": "opened", "trigger": None, "from_state": None, "to_state": state, "round": 1,
                            "note": None, "data": data, "prev_hash": GENESIS, "hash": digest})
+            anchor_seq += 1
+            anchored = anchor_hash(campaign_id, anchor_seq, case_id, 1, digest, anchor_prev)
+            anchors.append({"campaign_id": campaign_id, "seq": anchor_seq, "case_id": case_id, "case_seq": 1,
+                            "event_hash": digest, "prev_hash": anchor_prev, "hash": anchored})
+            anchor_prev = anchored
             timers += [{"case_id": case_id, "state": state, "round": 1, "kind": p.kind, "due_at": p.due_at,
                         "payload": p.payload, "status": TimerStatus.PENDING.value, "fired_at": None}
                        for p in planned]
@@ -170,12 +189,18 @@ def insert_cases(store: Store, total: int, now: datetime, seed: int = 1, progres
         with store.engine.begin() as conn:
             conn.execute(insert(Case), cases)
             conn.execute(insert(Event), events)
+            conn.execute(insert(AuditAnchor), anchors)
             if timers:
                 conn.execute(insert(Timer), timers)
         done += len(cases)
         progress("cases", done, total)
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE campaigns SET case_seq = :n"), {"n": first_case + total - 1})
+        if known:
+            conn.execute(update(AnchorHead).where(AnchorHead.campaign_id == campaign_id)
+                         .values(seq=anchor_seq, hash=anchor_prev))
+        elif anchor_seq:
+            conn.execute(insert(AnchorHead), [{"campaign_id": campaign_id, "seq": anchor_seq, "hash": anchor_prev}])
     for table in ("cases", "events"):
         _advance_sequence(store, table)
     return Population(total, counts)

@@ -18,7 +18,7 @@ from engine.ops.cases import get_case, set_fact
 from engine.ops.officials import actor_for
 from engine.store.db import Store
 from engine.store.migrate import upgrade
-from engine.store.models import Case, Event, Notice, Timer, TimerStatus
+from engine.store.models import AuditAnchor, Case, Event, Notice, Timer, TimerStatus
 from tests.conftest import at, pg_database
 from tests.county import seed_county
 from tests.test_engine import LI, WANG, ZHAO, fire_, open_
@@ -64,9 +64,12 @@ def written(store: Store) -> dict[str, object]:
                          t.payload.get("occurrence")) for t in s.scalars(select(Timer)))
         # Not the version: it moves once per transaction that changes the row, not once per event.
         cases = sorted(s.execute(select(Case.ref, Case.state, Case.round, Case.event_seq, Case.event_head)).all())
+        anchors = [(a.campaign_id, a.seq, refs[a.case_id], a.case_seq, a.event_hash, a.hash)
+                   for a in s.scalars(select(AuditAnchor).order_by(AuditAnchor.campaign_id, AuditAnchor.seq))]
         keys_match = all(n.idempotency_key == f"timer:{e.data['timer']}" for n, e in s.execute(
             select(Notice, Event).join(Event, Notice.event_id == Event.id).where(Event.kind == "timer")))
-    return {"events": events, "notices": notices, "timers": timers, "cases": cases, "keys": keys_match}
+    return {"events": events, "notices": notices, "timers": timers, "cases": cases, "keys": keys_match,
+            "anchors": anchors}
 
 
 def test_chunks_write_what_one_by_one_writes(store, twin, monkeypatch):

@@ -37,12 +37,13 @@ from engine.ops.notices import (
 from engine.ops.officials import SYSTEM
 from engine.ops.timers import next_recurrence
 from engine.spec.machine import CompiledWorkflow
-from engine.store.chain import GENESIS, event_hash
+from engine.store.chain import GENESIS, anchor_hash, event_hash, locked_anchor_head
 from engine.store.db import reserve_ids
 from engine.store.facts import facts_by_case
-from engine.store.models import TimerStatus
+from engine.store.models import AnchorHead, TimerStatus
 from engine.store.timer_queries import (
     advance_case_heads,
+    campaigns_of,
     case_heads,
     claim_timers,
     insert_fired,
@@ -77,6 +78,7 @@ class _Head:
     """A case's row as the chunk sees it, its chain head moving as events are added."""
 
     card: CaseCard
+    campaign_id: int
     version_id: int
     row_version: int
     due_at: datetime | None
@@ -98,7 +100,10 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
         out.locked = still_pending(session, [i for i in ids if i not in claimed])
     if not timers:
         return out
-    heads = _read_cases(session, sorted({t.case_id for t in timers}))
+    case_ids = sorted({t.case_id for t in timers})
+    # The campaigns' anchor heads first, as every writer takes them (engine.ops.audit.chain).
+    anchor_heads = {cid: _anchor_head(session, cid) for cid in campaigns_of(session, case_ids)}
+    heads = _read_cases(session, case_ids)
     compiled = {v.id: compiled_version(v) for v in workflow_versions(session, {h.version_id for h in heads.values()})}
     roles = sorted({r for t in timers if t.kind != "deadline" for r in t.payload.get("notify", ())})
     holders = officials_in_roles(session, roles) if roles else []
@@ -108,6 +113,7 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
     events: list[dict[str, Any]] = []
     notices: list[dict[str, Any]] = []
     following: list[dict[str, Any]] = []
+    anchors: list[dict[str, Any]] = []
     for index, timer in enumerate(timers):
         if stop is not None and stop.is_set():
             out.rest = [t.id for t in timers[index:]]
@@ -124,6 +130,7 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
             continue
         wf = compiled[head.version_id]
         event, notice = _notice(wf, head, timer, now, holders, facts.get(timer.case_id, {}))
+        anchors.append(_anchor(anchor_heads[head.campaign_id], event))
         events.append(event)
         notices.append(notice)
         if timer.kind == "recurring":
@@ -133,8 +140,27 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
                 following.append(nxt)
     for event, notice, event_id in zip(events, notices, reserve_ids(session, "events", len(events)), strict=True):
         event["id"] = notice["event_id"] = event_id
-    _write(session.connection(), now, settled, events, notices, following, heads)
+    _write(session.connection(), now, settled, events, notices, following, heads, anchors)
     return out
+
+
+def _anchor_head(session: Session, campaign_id: int) -> AnchorHead:
+    """The campaign's anchor head, locked (a new one before the campaign's first anchor)."""
+    head = locked_anchor_head(session, campaign_id)
+    if head is None:
+        head = AnchorHead(campaign_id=campaign_id, seq=0, hash=GENESIS)
+        session.add(head)
+    return head
+
+
+def _anchor(head: AnchorHead, event: dict[str, Any]) -> dict[str, Any]:
+    """The event's link in its campaign's anchor chain, as engine.ops.audit.chain makes it; the
+    head (flushed with the transaction) moves on."""
+    seq, prev = head.seq + 1, head.hash
+    digest = anchor_hash(head.campaign_id, seq, event["case_id"], event["seq"], event["hash"], prev)
+    head.seq, head.hash = seq, digest
+    return {"campaign_id": head.campaign_id, "seq": seq, "case_id": event["case_id"], "case_seq": event["seq"],
+            "event_hash": event["hash"], "prev_hash": prev, "hash": digest}
 
 
 def _read_cases(session: Session, case_ids: list[int]) -> dict[int, _Head]:
@@ -143,7 +169,8 @@ def _read_cases(session: Session, case_ids: list[int]) -> dict[int, _Head]:
     for r in case_heads(session, case_ids):
         card = CaseCard(r.id, r.ref, r.state, r.round, r.key_target, r.weak_and_lax, list(r.problems), list(r.flags),
                         r.name, r.code, r.path, r.superior or "", r.township, r.secretary_name, r.secretary_phone)
-        heads[r.id] = _Head(card, r.workflow_version_id, r.version, r.due_at, r.event_seq, r.event_head or GENESIS)
+        heads[r.id] = _Head(card, r.campaign_id, r.workflow_version_id, r.version, r.due_at, r.event_seq,
+                            r.event_head or GENESIS)
     return heads
 
 
@@ -169,10 +196,11 @@ def _notice(compiled: CompiledWorkflow, head: _Head, timer: Any, now: datetime, 
 
 
 def _write(conn: Connection, now: datetime, settled: list[tuple[int, str]], events: list[dict[str, Any]],
-           notices: list[dict[str, Any]], following: list[dict[str, Any]], heads: dict[int, _Head]) -> None:
+           notices: list[dict[str, Any]], following: list[dict[str, Any]], heads: dict[int, _Head],
+           anchors: list[dict[str, Any]]) -> None:
     """One statement per table (engine.store.timer_queries); ``Conflict`` when a case's row
     version moved on since the chunk read it."""
-    insert_fired(conn, events, notices, following)
+    insert_fired(conn, events, notices, following, anchors)
     for status in (TimerStatus.FIRED.value, TimerStatus.SKIPPED.value):
         ids = [tid for tid, st in settled if st == status]
         if ids:

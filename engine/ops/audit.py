@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
 CHECKPOINT_FORMAT = 2  # heads of the cases and of the anchor and refusal chains; 1 (no "format"): the cases' only
 SHOWN_PROBLEMS = 100  # a verification keeps this many problems to show, and counts the rest
-UNANCHORED_KINDS = {"timer"}  # the daemon's notices fired in bulk (engine.daemon.timer_batch) are not anchored
 
 
 def hash_of(event: Event) -> str:
@@ -319,7 +318,7 @@ def check_case(case: Case, events: list[Event]) -> Break | None:
 
 def _against_anchor(case: Case, events: list[Event], anchored: Anchored | None) -> Break | None:
     """A whole chain against the case's latest anchor: it must still hold the anchored event,
-    and only the daemon's bulk notices may follow it."""
+    and no event may follow it (every writer anchors, the daemon's chunks too)."""
     covered = 0
     if anchored is not None:
         zh = f"整顿活动 #{anchored.campaign_id} 锚链第 {anchored.seq} 个锚点"
@@ -335,10 +334,10 @@ def _against_anchor(case: Case, events: list[Event], anchored: Anchored | None) 
             return Break(case.ref, event.seq, event.id, f"与{zh}记有的哈希不符：事件链被改写 / differs from the hash "
                                                         f"{en} holds: the chain was rewritten")
         covered = anchored.case_seq
-    for event in events[covered:]:
-        if event.kind not in UNANCHORED_KINDS:
-            return Break(case.ref, event.seq, event.id, "未锚定于整顿活动锚链：事件是绕过本系统添加的 / not anchored "
-                                                        "in the campaign's chain: it was added behind the project's back")
+    if len(events) > covered:
+        event = events[covered]
+        return Break(case.ref, event.seq, event.id, "未锚定于整顿活动锚链：事件是绕过本系统添加的 / not anchored "
+                                                    "in the campaign's chain: it was added behind the project's back")
     return None
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from engine.store.models import (
+    AuditAnchor,
     Case,
     Event,
     Notice,
@@ -63,7 +64,8 @@ def case_heads(session: Session, case_ids: Sequence[int]) -> list[Row]:
     ``township`` (names, None when absent). On PostgreSQL the cases are locked
     (``FOR UPDATE OF cases``): an official's commit is waited for, then its row is seen."""
     parent, township = aliased(Organization), aliased(Organization)
-    query = (select(Case.id, Case.ref, Case.state, Case.round, Case.key_target, Case.weak_and_lax, Case.problems,
+    query = (select(Case.id, Case.campaign_id, Case.ref, Case.state, Case.round, Case.key_target, Case.weak_and_lax,
+                    Case.problems,
                     Case.flags, Case.workflow_version_id, Case.version, Case.due_at, Case.event_seq, Case.event_head,
                     Organization.name, Organization.code, Organization.path, Organization.secretary_name,
                     Organization.secretary_phone, parent.name.label("superior"), township.name.label("township"))
@@ -80,13 +82,22 @@ def workflow_versions(session: Session, ids: Collection[int]) -> list[WorkflowVe
     return list(session.scalars(select(WorkflowVersion).where(WorkflowVersion.id.in_(ids))))
 
 
+def campaigns_of(session: Session, case_ids: Collection[int]) -> list[int]:
+    """The campaigns the cases ``case_ids`` belong to, by id (to lock their anchor heads first,
+    in the order every writer takes them)."""
+    return list(session.scalars(select(Case.campaign_id).where(Case.id.in_(case_ids)).distinct()
+                                .order_by(Case.campaign_id)))
+
+
 def insert_fired(conn: Connection, events: list[dict[str, Any]], notices: list[dict[str, Any]],
-                 following: list[dict[str, Any]]) -> None:
-    """Insert a chunk's events and notices (with their ids already reserved) and the next
-    timers of its recurring notices: one ``executemany`` per table, none for an empty list."""
+                 following: list[dict[str, Any]], anchors: list[dict[str, Any]] | None = None) -> None:
+    """Insert a chunk's events and notices (with their ids already reserved), their anchors and
+    the next timers of its recurring notices: one ``executemany`` per table, none for an empty list."""
     if events:
         conn.execute(insert(Event), events)
         conn.execute(insert(Notice), notices)
+    if anchors:
+        conn.execute(insert(AuditAnchor), anchors)
     if following:
         conn.execute(insert(Timer), following)
 
