@@ -60,7 +60,8 @@ def chain(session: Session, case: Case, event: Event) -> None:
     """Link a new event to the case's chain, move the case's head and anchor the event in the
     campaign's chain (before the event is flushed): one anchor row and the campaign's head per
     event, whatever the length of either chain."""
-    head = locked_anchor_head(session, case.campaign_id)  # first: a campaign's appends queue here
+    with session.no_autoflush:  # the case's pending changes go in one UPDATE (one version) at the flush
+        head = locked_anchor_head(session, case.campaign_id)  # a campaign's appends queue here
     if head is None:
         head = AnchorHead(campaign_id=case.campaign_id, seq=0, hash=GENESIS)
         session.add(head)
