@@ -208,6 +208,7 @@ def test_demo_runs_the_campaign(tmp_path):
     assert "第2轮" in summary
     assert "overdue_escalation" in summary
     assert "deadline_reminder" in summary
+    assert (tmp_path / "demo" / "rectify.db").stat().st_mode & 0o777 == 0o660  # as 'rectify init' makes one
     run = Rectify(f"sqlite:///{Path(tmp_path / 'demo' / 'rectify.db')}")
     cases = run.json("case", "list")
     assert 12 <= len(cases) <= 20
