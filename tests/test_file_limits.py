@@ -26,7 +26,6 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-import engine.ops.identity
 import engine.ops.tabular as tabular
 from cli import main
 from engine.base.errors import BadInput, InvalidDefinition
@@ -334,23 +333,6 @@ def test_a_sparse_200000_row_workbook_with_column_xfd_is_refused_quickly_in_litt
 
 
 # --- the administrator first, then the file -------------------------------------------------------
-
-@pytest.fixture
-def login(monkeypatch):
-    def become(name: str) -> None:
-        monkeypatch.setattr(engine.ops.identity, "os_login", lambda: name)
-    return become
-
-
-@pytest.fixture
-def county_with_logins(rectify, login):
-    """As in tests/test_permissions.py: an administrator registered (bootstrap over), 王强 → wangq."""
-    rectify("official", "add", "管理员", "--role", "county_department", "--jurisdiction", "X",
-            "--login", "admin1", "--admin")
-    login("admin1")
-    rectify("official", "update", "王强", "--login", "wangq")
-    return rectify
-
 
 @pytest.mark.parametrize(("command", "what"), [("org", "import organizations"), ("ledger", "import a ledger")])
 def test_a_refused_login_is_refused_before_the_file_is_read(county_with_logins, login, tmp_path, command, what):

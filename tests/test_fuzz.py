@@ -57,7 +57,7 @@ from engine.ops.ledger import TITLE as LEDGER_TITLE
 from engine.ops.orgs import COLUMNS as ORG_COLUMNS
 from engine.spec.loader import load_workflow_file, load_workflow_text, read_templates
 from tests.conftest import WORKFLOW
-from tests.runner import ORGS, Rectify, fingerprint, prepare
+from tests.runner import Rectify, build_county, fingerprint, prepare
 
 # Hypothesis reports a failing example through libcst, whose import warns (DeprecationWarning
 # from mypy_extensions): under filterwarnings=error that hides the failure behind an
@@ -395,14 +395,7 @@ def fuzz_county(tmp_path_factory) -> Copies:
     folder = tmp_path_factory.mktemp("fuzz-county")
     path = folder / "county.db"
     run = Rectify(Copies.url(path))
-    run("init")
-    run("workflow", "deploy", now="2014-03-01")
-    orgs = folder / "orgs.csv"
-    orgs.write_text(ORGS, encoding="utf-8-sig")
-    run("org", "import", str(orgs))
-    run("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
-    run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1", "--phone", "13900000001")
-    run("official", "add", "赵刚", "--role", "township_committee", "--jurisdiction", "T2")
+    build_county(run, folder)
     run("case", "open", "T1-01", "--problem", "1", "--measures", "选优配强班子", who="王强", now="2014-03-05")
     prepare(run, "2014-1-0001")  # T1-01 through the checks, drawn for the spot check, notices queued
     run("case", "open", "T1-02", "--flag", "petitions", who="王强", now="2014-03-05")

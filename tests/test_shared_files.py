@@ -34,8 +34,8 @@ NOBODY, DAEMON = (65534, 65534), (1, 1)
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as other OS users")
 
 
-def as_user(user: tuple[int, int], work: Callable[[], int]) -> int:
-    """Run ``work`` in a forked process as another OS user in the ``users`` group; its result (0-255)."""
+def forked_as(user: tuple[int, int], work: Callable[[], int]) -> int:
+    """Start ``work`` in a forked process as another OS user in the ``users`` group; its pid."""
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         code = 99
@@ -46,7 +46,12 @@ def as_user(user: tuple[int, int], work: Callable[[], int]) -> int:
             code = work()
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
+    return pid
+
+
+def as_user(user: tuple[int, int], work: Callable[[], int]) -> int:
+    """Run ``work`` as another OS user (see ``forked_as``); its result (0-255)."""
+    _, status = os.waitpid(forked_as(user, work), 0)
     return os.waitstatus_to_exitcode(status)
 
 
@@ -63,16 +68,7 @@ def kept_open(user: tuple[int, int], url: str, gate: Path) -> Iterator[None]:
         store.dispose()
         return 0
 
-    pid = os.fork()
-    if pid == 0:
-        code = 99
-        try:
-            os.setgroups([GID])
-            os.setgid(user[1])
-            os.setuid(user[0])
-            code = hold()
-        finally:
-            os._exit(code)
+    pid = forked_as(user, hold)
     try:
         wait_for_file(gate / "open")
         yield
