@@ -28,7 +28,7 @@ import types
 from collections import abc
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, cached_property, update_wrapper, wraps
 from typing import TYPE_CHECKING, Any, cast
 
@@ -56,8 +56,9 @@ class NoticeTemplateError(BadInput):
     ``over_budget`` says the template went over its render budget (whatever its data: a
     problem of the template itself, not of one use of it)."""
 
-    def __init__(self, template: str, line: int, message: str, over_budget: bool = False):
+    def __init__(self, template: str, line: int, message: str, over_budget: bool = False, timed_out: bool = False):
         self.template, self.line, self.message, self.over_budget = template, line, message, over_budget
+        self.timed_out = timed_out  # over the time budget only: a busy machine can cause it
         super().__init__(f"{template}:{line}: {message}")
 
 
@@ -113,8 +114,8 @@ class _OverBudget(Exception):
     """A render went over one of its limits; ``NoticeRenderer.render`` reports it at the line
     of the template where it happened."""
 
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
+    def __init__(self, zh: str, en: str, timed: bool = False):
+        self.zh, self.en, self.timed = zh, en, timed  # timed: the clock ran out (depends on the machine)
         super().__init__(f"{zh} / {en}")
 
     def message(self) -> str:
@@ -137,7 +138,7 @@ class _Run:
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
             s = self.budget.seconds
-            raise _OverBudget(f"渲染超过 {s:g} 秒", f"rendering took more than {s:g} s")
+            raise _OverBudget(f"渲染超过 {s:g} 秒", f"rendering took more than {s:g} s", timed=True)
 
     def step(self) -> None:
         self.steps += 1
@@ -717,7 +718,18 @@ class NoticeRenderer:
             if name not in self._names:
                 self._names[name] = self._check_names(name)
             tree, names = self._names[name]
-            self.render(name, context)
+            try:
+                self.render(name, context)
+            except NoticeTemplateError as exc:
+                if not exc.timed_out:
+                    raise
+                # The clock, unlike steps and sizes, depends on the machine: a check on a busy
+                # one gets a second, longer try before a template is called too slow.
+                budget, self.budget = self.budget, replace(self.budget, seconds=self.budget.seconds * 5)
+                try:
+                    self.render(name, context)
+                finally:
+                    self.budget = budget
             self._check_branches(name, _variants(tree, names, context))
         except NoticeTemplateError as exc:
             return exc
@@ -729,7 +741,7 @@ class NoticeRenderer:
             try:
                 self.render(name, variant)
             except NoticeTemplateError as exc:
-                if exc.over_budget:
+                if exc.over_budget and not exc.timed_out:  # a variant's clock is the machine's
                     raise NoticeTemplateError(name, exc.line, f"{exc.message}（样例数据 {label} / with the sample's "
                                                               f"{label}）", over_budget=True) from exc
             if time.monotonic() - started > self.budget.seconds:
@@ -764,7 +776,7 @@ def _template_error(name: str, exc: Exception) -> NoticeTemplateError:
     from jinja2 import TemplateError, TemplateSyntaxError
 
     if isinstance(exc, _OverBudget):
-        return NoticeTemplateError(name, _error_line(exc), exc.message(), over_budget=True)
+        return NoticeTemplateError(name, _error_line(exc), exc.message(), over_budget=True, timed_out=exc.timed)
     if isinstance(exc, TemplateSyntaxError):
         return NoticeTemplateError(name, exc.lineno or 1, f"模板语法错误 / template syntax error: {exc.message}")
     if isinstance(exc, TemplateError):
