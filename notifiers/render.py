@@ -72,7 +72,7 @@ def template_hash(source: str) -> str:
 
 # Wall clock per render, checked at every loop step, operator, filter and call: a fired
 # trigger holds the database's write lock this long at worst, and so does a daemon tick.
-RENDER_SECONDS = 2.0
+RENDER_SECONDS = 5.0  # below the 10 s busy timeout other writers wait; far above a busy machine's stalls
 # For-loop steps in one render, all loops together (and the longest range()): a bulletin
 # lists a county's overdue cases, a few hundred of them.
 MAX_LOOP_STEPS = 10_000
