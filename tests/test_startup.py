@@ -21,7 +21,7 @@ from engine.ops import deploy
 from engine.spec.loader import load_workflow_file
 from engine.store.models import WorkflowVersion
 from tests.conftest import ROOT, WORKFLOW
-from tests.runner import Rectify
+from tests.runner import Rectify, build_county
 
 # Libraries only some commands need: documents, spreadsheets, the browser, the YAML reader
 # and the holiday data (checking or deploying a workflow), migrations (init).
@@ -63,16 +63,8 @@ def test_importing_the_cli_loads_no_engine_library(tmp_path):
 @pytest.fixture
 def opened_county(tmp_path, monkeypatch) -> Rectify:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "in-process-cache"))
-    from tests.runner import ORGS
-
     run = Rectify(f"sqlite:///{tmp_path / 'county.db'}")
-    run("init")
-    run("workflow", "deploy", now="2014-03-01")
-    orgs = tmp_path / "orgs.csv"
-    orgs.write_text(ORGS, encoding="utf-8")
-    run("org", "import", str(orgs))
-    run("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
-    run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1")
+    build_county(run, tmp_path)
     run("case", "open", "T1-01", who="王强", now="2014-03-05")
     run("case", "open", "T1-02", who="王强", now="2014-03-05")
     return run
