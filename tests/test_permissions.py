@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import os
 import stat
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -267,7 +268,7 @@ def readers(matrix):
         for person in s.scalars(select(Official)):
             person.login = person.name
         chief = add_official(s, "管理员", "county_department", "X", wf.roles)
-        chief.login, chief.admin = "admin", True
+        chief.login, chief.admin, chief.admin_since = "admin", True, datetime.now(timezone.utc)
     return store, wf, ref
 
 

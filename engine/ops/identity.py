@@ -3,9 +3,14 @@
 Whoever runs ``rectify`` is who acts: the login is looked up in the officials table
 (``rectify official add … --login NAME``). Only an administrator may act as someone else
 (``--as``), act at another time (``--now`` on a command that writes) or run administrative
-commands (deploy a workflow, import, manage officials). Until the first administrator is
-registered the database is in *bootstrap* mode and every login is trusted as one, so a new
-county can set itself up; registering an administrator ends it.
+commands (deploy a workflow, import, manage officials).
+
+Until an administrator has *taken office* the database is in *bootstrap* mode and every login
+is trusted as one, so a new county can set itself up. Registering an administrator does not
+end it: the administrator's own login running a command that writes (``rectify whoami`` does)
+does, and so does registering the login of the person doing the set-up. So whoever sets up
+can register the county's administrator first and everyone else after, and is never locked
+out by a login that has not been used yet.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from engine.base.errors import BadInput, PermissionDenied
@@ -21,7 +27,7 @@ from engine.ops.officials import Actor, actor_for
 from engine.store.models import Official
 from engine.store.people_queries import (
     active_official_by_login,
-    ever_had_admin,
+    admin_took_office,
     official_by_login,
 )
 from engine.store.widths import width
@@ -44,7 +50,7 @@ def os_login() -> str:
 class Identity:
     login: str
     official: Official | None
-    bootstrap: bool  # no administrator registered yet: every login is trusted as one
+    bootstrap: bool  # no administrator has taken office yet: every login is trusted as one
 
     @property
     def admin(self) -> bool:
@@ -58,7 +64,23 @@ class Identity:
 def whoami(session: Session, login: str | None = None) -> Identity:
     login = login or os_login()
     official = active_official_by_login(session, login)
-    return Identity(login, official, bootstrap=not ever_had_admin(session))
+    return Identity(login, official, bootstrap=not admin_took_office(session))
+
+
+def awaiting_office(identity: Identity) -> bool:
+    """A registered administrator whose own login runs rectify for the first time in
+    bootstrap mode: their command ends bootstrap (``take_office``)."""
+    return identity.bootstrap and identity.official is not None and identity.official.admin
+
+
+def take_office(identity: Identity, now: datetime) -> Identity:
+    """Inside a write transaction: the caller is a registered administrator running rectify
+    under their own login, so bootstrap ends for good (``Official.admin_since``)."""
+    if not awaiting_office(identity):
+        return identity
+    assert identity.official is not None
+    identity.official.admin_since = now
+    return Identity(identity.login, identity.official, bootstrap=False)
 
 
 def require_admin(identity: Identity, what_zh: str, what_en: str) -> None:

@@ -40,7 +40,7 @@ class Done(Generic[T]):
 
 def write(store: Store, caller: Caller, work: Callable[[Access], T]) -> Done[T]:
     """Run ``work`` in one write transaction (retried whole when the database is busy)."""
-    return _refusals_recorded(store, caller, lambda: store.write(_with_access(caller, work)))
+    return _refusals_recorded(store, caller, lambda: store.write(_with_access(caller, work, writing=True)))
 
 
 def read(store: Store, caller: Caller, work: Callable[[Access], T]) -> Done[T]:
@@ -48,12 +48,12 @@ def read(store: Store, caller: Caller, work: Callable[[Access], T]) -> Done[T]:
     return _refusals_recorded(store, caller, lambda: store.read(_with_access(caller, work)))
 
 
-def _with_access(caller: Caller, work: Callable[[Access], T]) -> Callable[[Session], Done[T]]:
+def _with_access(caller: Caller, work: Callable[[Access], T], writing: bool = False) -> Callable[[Session], Done[T]]:
     """``work`` as a store's unit: the caller's rights are resolved afresh in each attempt's session."""
     def run(session: Session) -> Done[T]:
-        access = Access(session, caller)
+        access = Access(session, caller, writing=writing)
         value = work(access)
-        return Done(value, access.warnings)
+        return Done(value, access.finished_warnings())
     return run
 
 

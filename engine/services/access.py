@@ -5,8 +5,8 @@ login it authenticated, and the ``--as`` / ``--now`` it was asked for); everythi
 decided here, inside the transaction that acts, so two front ends cannot drift apart:
 
 - administrators alone run administrative acts, act for someone else (``as_name``) or at
-  another time (a clock set on a write); until the first administrator is registered the
-  database is in bootstrap mode and every login counts as one;
+  another time (a clock set on a write); until a registered administrator's own login has
+  run a command that writes, the database is in bootstrap mode and every login counts as one;
 - an official reads only what lies inside their jurisdiction: the cases of organizations
   under it, their facts, notices and history (the county department's jurisdiction is the
   county, so it reads everything); county-wide figures need a county-wide jurisdiction;
@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING
 
 from engine.base.clock import DEFAULT_TZ, parse_when, utcnow
 from engine.base.errors import PermissionDenied
+from engine.ops.clock_check import far_from_campaign
 from engine.ops.deploy import compiled_version
-from engine.ops.identity import Identity, acting_actor, require_admin, whoami
+from engine.ops.identity import Identity, acting_actor, require_admin, take_office, whoami
 from engine.ops.officials import Actor, get_official
 from engine.ops.orgs import is_within
 from engine.store.admin_queries import newest_campaign
 from engine.store.models import Campaign, Case, Organization
+from engine.store.people_queries import admins_awaiting_office
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -37,6 +39,26 @@ BOOTSTRAP_WARNING = (
     "warning: no administrator is registered, so anyone who can run rectify may do an "
     "administrator's work; register one with 'rectify official add NAME --role … "
     "--jurisdiction … --login LOGIN --admin'")
+
+
+def bootstrap_warning(session: Session) -> str:
+    """What bootstrap mode means right now: no administrator yet, or who must still log in."""
+    waiting = admins_awaiting_office(session)
+    with_login = [o for o in waiting if o.login]
+    if not waiting:
+        return BOOTSTRAP_WARNING
+    if not with_login:
+        names = "、".join(o.name for o in waiting)
+        return (f"提醒：管理员{names}没有登录名，引导模式不会结束，任何能运行 rectify 的登录名都可办理管理事项；"
+                f"请用 'rectify official update 姓名 --login 登录名' 补登 / warning: administrator(s) {names} have "
+                "no login, so bootstrap mode cannot end and anyone who can run rectify may do an administrator's "
+                "work; give one a login with 'rectify official update NAME --login LOGIN'")
+    who = "、".join(f"{o.name}（登录名 {o.login}）" for o in with_login)
+    who_en = ", ".join(f"{o.name} (login {o.login})" for o in with_login)
+    return (f"提醒：引导模式——已登记管理员{who}，待其登录名首次运行 rectify（如 'rectify whoami'）后引导模式结束；"
+            f"在此之前任何能运行 rectify 的登录名都可办理管理事项 / bootstrap mode: {who_en} is registered as "
+            "administrator; bootstrap ends when that login first runs rectify (e.g. 'rectify whoami'), and until "
+            "then anyone who can run rectify may do an administrator's work")
 
 
 @dataclass(frozen=True)
@@ -59,11 +81,19 @@ class Access:
 
     session: Session
     caller: Caller
+    writing: bool = False  # a write transaction: a pending administrator's first command ends bootstrap
     identity: Identity = field(init=False)
     warnings: list[str] = field(default_factory=list)  # shown to the caller after the commit
+    _bootstrap_noted: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.identity = whoami(self.session, self.caller.login)
+        if self.writing and self.identity.bootstrap:
+            self.identity = take_office(self.identity, utcnow())
+        if self.caller.now_text is None:
+            note = far_from_campaign(self.session, utcnow())
+            if note:
+                self.warnings.append(note)
 
     # --- time --------------------------------------------------------------------------
 
@@ -101,8 +131,18 @@ class Access:
         return self.identity.official.name if self.identity.official else self.identity.login
 
     def _note_bootstrap(self) -> None:
-        if self.identity.bootstrap and BOOTSTRAP_WARNING not in self.warnings:
-            self.warnings.append(BOOTSTRAP_WARNING)
+        """An administrative act in bootstrap mode: the caller is told (``finished_warnings``)."""
+        self._bootstrap_noted = True
+
+    def note_bootstrap(self) -> None:
+        self._note_bootstrap()
+
+    def finished_warnings(self) -> list[str]:
+        """The warnings to show once the work is done, bootstrap's as it stands at the end of
+        the transaction (the work may have registered an administrator, or ended it)."""
+        if self._bootstrap_noted and self.identity.bootstrap:
+            return [*self.warnings, bootstrap_warning(self.session)]
+        return self.warnings
 
     # --- reading -------------------------------------------------------------------------
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.base.clock import utcnow
 from engine.base.errors import BadInput, NotFound, PermissionDenied
 from engine.ops import identity as identities
 from engine.ops.deploy import campaigns, compiled_version, deploy, resolve_campaign
+from engine.ops.identity import Identity, awaiting_office
 from engine.ops.officials import add_official, list_officials
 from engine.ops.orgs import OrgRow, get_org, import_organizations
 from engine.services import Access, Caller, Done, read, write
@@ -112,6 +114,7 @@ def add(store: Store, caller: Caller, name: str, role: str, jurisdiction: str, *
         person = add_official(access.session, name, role, jurisdiction, roles, phone, email)
         identities.set_login(access.session, person, login)
         person.admin = admin
+        _settle_bootstrap(access, person)
         return _shown(person, roles)
     return write(store, caller, work)
 
@@ -138,8 +141,25 @@ def update(store: Store, caller: Caller, name: str, *, login: str | None = None,
             person.admin = admin
         if active is not None:
             person.active = active
+        _settle_bootstrap(access, person)
         return _shown(person, _known_roles(access))
     return write(store, caller, work)
+
+
+def _settle_bootstrap(access: Access, person: Official) -> None:
+    """In bootstrap mode, an administrator registered under the login doing the set-up takes
+    office at once; anyone else's login keeps bootstrap open until it runs rectify, so the
+    person setting up is never locked out halfway (the warning says whom it waits for)."""
+    if not access.identity.bootstrap or not (person.admin and person.active):
+        return
+    if person.login == access.identity.login:
+        person.admin_since = utcnow()
+        access.identity = Identity(access.identity.login, person, bootstrap=False)
+        access.warnings.append(f"{person.name}（登录名 {person.login}）已就任管理员，引导模式结束 / {person.name} "
+                               f"(login {person.login}) has taken office as administrator: bootstrap mode has ended")
+    else:
+        access.session.flush()
+        access.note_bootstrap()
 
 
 def officials(store: Store, caller: Caller) -> Done[list[dict[str, Any]]]:
@@ -161,8 +181,21 @@ class WhoAmI:
 
 
 def whoami(store: Store, caller: Caller) -> Done[WhoAmI]:
+    """Who the caller is. A registered administrator's first ``whoami`` under their own login
+    is a write: it ends bootstrap mode (``take_office``)."""
+    pending = False
+
     def work(access: Access) -> WhoAmI:
+        nonlocal pending
         me = access.identity
+        pending = awaiting_office(me)
+        if me.bootstrap:
+            access.note_bootstrap()
         shown = f"{me.official.name}（{me.official.role}，{me.official.jurisdiction.name}）" if me.official else None
         return WhoAmI(me.login, shown, me.admin, me.bootstrap)
-    return read(store, caller, work)
+    done = read(store, caller, work)
+    if not pending:
+        return done
+    took = write(store, caller, work)
+    return Done(took.value, [*took.warnings, "已就任管理员，引导模式结束 / you have taken office as administrator: "
+                                             "bootstrap mode has ended"])

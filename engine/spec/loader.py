@@ -60,7 +60,7 @@ def load_workflow_file(path: str | Path) -> LoadedWorkflow:
     """
     from engine.base.yamlsafe import FileNotRead, read_text_file
 
-    path = Path(path)
+    path = workflow_file_in(Path(path))
     try:
         text = read_text_file(path)
     except FileNotFoundError as exc:
@@ -69,6 +69,12 @@ def load_workflow_file(path: str | Path) -> LoadedWorkflow:
         raise BadInput(f"无法读取工作流文件 / cannot read workflow file {path}: {exc}") from exc
     folder = path.parent / TEMPLATE_DIR
     templates, problems = read_templates(folder)
+    if not folder.is_dir():
+        problems.append(Problem(str(path), 1, 1, f"找不到通知模板目录 {folder}：工作流的通知模板（templates/*.j2）须放在工作流文件旁边；"
+                                                 "'rectify workflow new 目录' 可生成工作流及其全部模板的可编辑副本 / "
+                                                 f"no notice templates folder {folder}: a workflow's notice templates "
+                                                 "(templates/*.j2) live beside its YAML file; 'rectify workflow new DIR' "
+                                                 "writes an editable copy of the shipped workflow with all its templates"))
     calendar_path = path.parent / CALENDAR_FILE
     calendar_text = None
     if calendar_path.exists():  # not is_file(): a calendar.yaml that is a FIFO or a device is reported
@@ -79,6 +85,21 @@ def load_workflow_file(path: str | Path) -> LoadedWorkflow:
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(str(calendar_path), 1, 1, f"无法读取节假日文件 / cannot read (save it as UTF-8): {exc}"))
     return load_workflow_text(text, str(path), templates, str(folder), problems, calendar_text, str(calendar_path))
+
+
+def workflow_file_in(path: Path) -> Path:
+    """The workflow file ``path`` names: the file itself, or the one workflow YAML in a folder
+    (as ``rectify workflow new`` writes it: ``DIR/*.yaml`` beside ``DIR/templates/``)."""
+    if not path.is_dir():
+        return path
+    found = sorted(p for p in path.glob("*.yaml") if p.name != CALENDAR_FILE)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise BadInput(f"目录 {path} 中没有工作流文件（*.yaml） / no workflow file (*.yaml) in folder {path}")
+    names = ", ".join(p.name for p in found)
+    raise BadInput(f"目录 {path} 中有多个工作流文件，请指明其中一个 / folder {path} holds several workflow files "
+                   f"({names}): name one of them")
 
 
 def read_templates(folder: Path) -> tuple[dict[str, str], list[Problem]]:

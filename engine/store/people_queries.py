@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 LOOKUP_CHUNK = 5_000  # codes per IN (...) look-up: SQLite caps the parameters of a statement
 # The columns of a new organization row, in the order of the tuples ``insert_organizations`` takes.
 ORG_COLUMNS = ("id", "code", "name", "kind", "parent_id", "township_id", "path", "secretary_name",
-               "secretary_phone")
+               "secretary_phone", "sort_key")
 
 
 # --- organizations -------------------------------------------------------------------------
@@ -94,11 +94,19 @@ def active_official_by_login(session: Session, login: str) -> Official | None:
     return session.scalar(select(Official).where(Official.login == login, Official.active.is_(True)))
 
 
-def ever_had_admin(session: Session) -> bool:
-    """Whether any official, active or not, is an administrator: until one is, the database is
-    in bootstrap mode; once one is, bootstrap never comes back by itself (deactivating or
-    demoting the last active administrator is refused). One look-up that stops at the first."""
-    return session.scalar(select(Official.id).where(Official.admin.is_(True)).limit(1)) is not None
+def admin_took_office(session: Session) -> bool:
+    """Whether an administrator's own login has ever run rectify: until one has, the database
+    is in bootstrap mode; once one has, bootstrap never comes back (``admin_since`` is never
+    cleared, and deactivating or demoting the last active administrator is refused). One
+    look-up that stops at the first."""
+    return session.scalar(select(Official.id).where(Official.admin_since.is_not(None)).limit(1)) is not None
+
+
+def admins_awaiting_office(session: Session) -> list[Official]:
+    """Registered administrators whose login has not run rectify yet (bootstrap lasts until
+    one of them does), by name."""
+    return list(session.scalars(select(Official).where(Official.admin.is_(True), Official.active.is_(True),
+                                                       Official.admin_since.is_(None)).order_by(Official.name)))
 
 
 def active_admins(session: Session, limit: int = 2) -> int:
