@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from commands.valid_values import bilingual_help
+
 if TYPE_CHECKING:
     from engine.services import Caller, Done
     from engine.store.db import Store
@@ -61,6 +63,9 @@ class RectifyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *COMMANDS])
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        return bilingual_help(super().get_help_option(ctx))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
@@ -176,8 +181,10 @@ class Settings:
 
 pass_settings = click.make_pass_decorator(Settings)
 ROW_ID = click.IntRange(1, 2**63 - 1)  # what a database integer holds: larger is bad input, not an overflow
-CAMPAIGN = click.option("--campaign", "campaign_ref", help="name[:year] when several campaigns exist.")
-AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+CAMPAIGN = click.option("--campaign", "campaign_ref", metavar="NAME[:YEAR]",
+                        help="有多个专项整治时指定其一 / the campaign, when several exist: name[:year].")
+AS_JSON = click.option("--json", "as_json", is_flag=True,
+                       help="以 JSON 输出（标准输出只有这一个 JSON 文档）/ Print one JSON document on standard output.")
 
 
 def say(message: Any = "", err: bool = False, nl: bool = True) -> None:
@@ -189,10 +196,16 @@ def say(message: Any = "", err: bool = False, nl: bool = True) -> None:
 
 
 def shown(done: Done[T]) -> T:
-    """A committed result's value, after its warnings went to stderr."""
+    """A committed result's value, after its warnings went to stderr (each once per command:
+    a command that calls several services is told about the campaign's clock once)."""
     for warning in done.warnings:
-        say(warning, err=True)
+        if warning not in _WARNED:
+            _WARNED.add(warning)
+            say(warning, err=True)
     return done.value
+
+
+_WARNED: set[str] = set()
 
 
 def write_output(path: Path, write, atomic: bool = True) -> None:
@@ -265,14 +278,16 @@ def fact_text(value: Any) -> str:
 
 @click.group(cls=RectifyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="RECTIFY_DB", metavar="URL",
-              help="Database URL or SQLite path (default ./rectify.db; env RECTIFY_DB).")
+              help="数据库地址或 SQLite 文件路径 / database URL or SQLite path (default ./rectify.db; env RECTIFY_DB).")
 @click.option("--now", "now_text", envvar="RECTIFY_NOW", metavar="WHEN",
-              help="Act as if it were this time (YYYY-MM-DD[THH:MM]); env RECTIFY_NOW.")
+              help="按此时间办理（写操作仅限管理员）/ act as if it were this time, YYYY-MM-DD[THH:MM] "
+                   "(on a command that writes: administrators only; env RECTIFY_NOW).")
 @click.option("--as", "actor", envvar="RECTIFY_USER", metavar="NAME",
-              help="The acting official (env RECTIFY_USER).")
+              help="以此官员身份办理（写操作仅限管理员）/ act as this official "
+                   "(on a command that writes: administrators only; env RECTIFY_USER).")
 @click.option("--config", "config_path", envvar="RECTIFY_CONFIG", metavar="FILE",
-              help="Notifier config (channels, retries); env RECTIFY_CONFIG, default ./rectify-notifiers.yaml.")
-@click.version_option(package_name="rectify")
+              help="通知渠道配置文件 / notifier config: channels, retries (env RECTIFY_CONFIG, default ./rectify-notifiers.yaml).")
+@click.version_option(package_name="rectify", help="显示版本并退出 / Show the version and exit.")
 @click.pass_context
 def main(ctx: click.Context, db: str | None, now_text: str | None, actor: str | None,
          config_path: str | None) -> None:
@@ -283,6 +298,7 @@ def main(ctx: click.Context, db: str | None, now_text: str | None, actor: str | 
         parse_when(now_text)
     ctx.obj = Settings(db, now_text, actor, config_path, tuple(ctx.meta.get("rectify.argv", ())))
     ctx.call_on_close(ctx.obj.close)
+    _WARNED.clear()  # once per command (several run in one process under tests and scripts)
 
 
 if __name__ == "__main__":

@@ -20,24 +20,31 @@ from cli import (
     table,
     write_output,
 )
+from commands.valid_values import Command, Group
 from engine.services import reports
 
 
-@click.group()
+@click.group(cls=Group)
 def ledger() -> None:
-    """The ledger (台账): the attachment 后进基层党组织情况汇总表 as XLSX, CSV or HTML, both ways."""
+    """台账：后进基层党组织情况汇总表 / The ledger, as XLSX, CSV or HTML, both ways."""
 
 
 @ledger.command("export")
-@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "html"]), default="xlsx", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: 后进基层党组织情况汇总表.<format>).")
-@click.option("--unit", help="填表单位 (default: the workflow's issuer).")
-@click.option("--reporter", default="", help="填报人及联系方式.")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "html"]), default="xlsx", show_default=True,
+              help="文件格式 / file format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="写入的文件 / file to write (default: 后进基层党组织情况汇总表.<format>).")
+@click.option("--unit", help="填表单位 / the reporting unit (default: the workflow's issuer).")
+@click.option("--reporter", default="", help="填报人及联系方式 / the reporter and how to reach them.")
 @CAMPAIGN
 @pass_settings
 def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | None, reporter: str,
                   campaign_ref: str | None) -> None:
-    """Write the ledger of the campaign's cases in the attachment's layout."""
+    """导出台账 / Export the ledger.
+
+    按附件《后进基层党组织情况汇总表》的格式写出专项整治的整顿对象，可直接打印。
+
+    Writes the campaign's cases in the attachment's layout, ready to print."""
     from engine.ops.ledger import TITLE
     from engine.reports.ledger_files import write_csv, write_html, write_xlsx
 
@@ -53,11 +60,17 @@ def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | 
 
 @ledger.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones (default: all or nothing).")
+@click.option("--skip-bad", is_flag=True,
+              help="导入正确的行、列出有误的行 / import the good rows and list the bad ones (default: all or nothing).")
 @CAMPAIGN
 @pass_settings
 def ledger_import(settings: Settings, file: str, skip_bad: bool, campaign_ref: str | None) -> None:
-    """Register or update cases from a ledger in the attachment's format (XLSX, or CSV in UTF-8/GB18030)."""
+    """导入台账 / Import a ledger.
+
+    按附件格式的台账（XLSX，或 UTF-8/GB18030 编码的 CSV）登记或更新整顿对象，默认全部成功或全部不导入。
+
+    Registers or updates cases from a ledger in the attachment's format (XLSX, or CSV in
+    UTF-8/GB18030); all or nothing by default."""
     from engine.ops.ledger import parse_ledger
     from engine.ops.tabular import read_table
     from engine.services.admin import may_import
@@ -72,12 +85,16 @@ def ledger_import(settings: Settings, file: str, skip_bad: bool, campaign_ref: s
         say(f"  跳过 skipped: {line}", err=True)
 
 
-@click.command()
+@click.command(cls=Command)
 @CAMPAIGN
 @AS_JSON
 @pass_settings
 def quota(settings: Settings, campaign_ref: str | None, as_json: bool) -> None:
-    """The backward ratio (后进比例) of each township and of the county against the workflow's target."""
+    """后进比例 / The backward ratio of each township and of the county.
+
+    各乡镇（街道）和全县的后进比例，与工作流规定的目标比例（如 5%±2%）对照。
+
+    Each township's and the county's backward ratio against the workflow's target."""
     found = shown(reports.quota(settings.store, settings.caller, campaign_ref))
     params = found.params
     data = [{"code": r.code, "name": r.name, "organizations": r.organizations, "screening": r.screening,
@@ -93,22 +110,28 @@ def quota(settings: Settings, campaign_ref: str | None, as_json: bool) -> None:
                             f"{d['ratio']:.1%}", marks[d["outcome"]]] for d in data]))
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write the dashboard as one self-contained HTML page (charts in SVG) to FILE.")
+              help="把工作看板写成一个 HTML 页面 / write the dashboard as one self-contained HTML page (charts in SVG) to FILE.")
 @AS_JSON
 @CAMPAIGN
 @pass_settings
 def report(settings: Settings, html_path: str | None, as_json: bool, campaign_ref: str | None) -> None:
-    """The county's picture: cases by state and township, quota, overdue and upcoming, surveys,
-    spot checks and progress over time (terminal tables, --json, or --html FILE)."""
+    """全县工作情况 / The county's picture.
+
+    各阶段、各乡镇（街道）的整顿对象，后进比例，逾期和即将到期的，测评、抽查和整顿进度（终端表格、--json 或 --html FILE）。
+
+    Cases by state and township, quota, overdue and upcoming, surveys, spot checks and
+    progress over time (terminal tables, --json, or --html FILE)."""
     d = shown(reports.report(settings.store, settings.caller, campaign_ref))
     if html_path:
         from engine.reports.report_html import write_dashboard
 
         write_output(Path(html_path), lambda target: write_dashboard(d, target), atomic=False)
-        say(f"已生成工作看板 / dashboard written: {html_path}（{d['total']} 个整顿对象，截至 {d['now']}）")
-        return
+        # With --json too, standard output holds the JSON document alone.
+        say(f"已生成工作看板 / dashboard written: {html_path}（{d['total']} 个整顿对象，截至 {d['now']}）", err=as_json)
+        if not as_json:
+            return
     if as_json:
         emit_json(d)
         return
@@ -172,14 +195,17 @@ def _print_report(d: dict[str, Any]) -> None:
                         [[p["dates"][i], *[s["values"][i] for s in series]] for i in picks]))
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--docx", "docx_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Also write it as an official document (.docx) to FILE, for printing or editing in WPS.")
+              help="另存为公文（.docx），便于打印或在 WPS 中编辑 / also write it as an official document (.docx) to FILE.")
 @CAMPAIGN
 @pass_settings
 def bulletin(settings: Settings, docx_path: str | None, campaign_ref: str | None) -> None:
-    """The periodic bulletin (定期通报) as it reads now, from the workflow's template; nothing is sent
-    (the daemon issues the scheduled ones)."""
+    """定期通报 / The periodic bulletin as it reads now.
+
+    按工作流的模板生成当前的定期通报，不发送（定时的通报由 daemon 发出）。
+
+    From the workflow's template; nothing is sent (the daemon issues the scheduled ones)."""
     rendered = shown(reports.bulletin(settings.store, settings.caller, campaign_ref))
     say(rendered.title)
     say("")

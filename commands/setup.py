@@ -7,18 +7,23 @@ from pathlib import Path
 import click
 
 from cli import Settings, pass_settings, say, shown
+from commands.valid_values import Command
 
 
-@click.command()
-@click.option("--group", metavar="GROUP", help="Share a SQLite database with this OS group: the file, its "
-              "-wal/-shm files and its folder are given to the group, the folder made setgid.")
+@click.command(cls=Command)
+@click.option("--group", metavar="GROUP", help="与此操作系统用户组共用 SQLite 数据库 / share a SQLite database with "
+              "this OS group: the file, its -wal/-shm files and its folder are given to the group, the folder "
+              "made setgid.")
 @pass_settings
 def init(settings: Settings, group: str | None) -> None:
-    """Create the database, or upgrade its schema to this version of rectify.
+    """创建或升级数据库 / Create the database, or upgrade its schema.
 
-    A new SQLite file is readable and writable by its owner and group only (0660). Officials
-    share it through that group: '--group GROUP' sets the file and its folder up for it, and
-    init says what would lock the other members out."""
+    新建的 SQLite 文件只有所有者和同组用户可读写（0660）；官员们通过该用户组共用它，'--group GROUP' 为此设置文件和目录。
+
+    Creates the database, or upgrades its schema to this version of rectify. A new SQLite
+    file is readable and writable by its owner and group only (0660). Officials share it
+    through that group: '--group GROUP' sets the file and its folder up for it, and init
+    says what would lock the other members out."""
     from engine.base.errors import BadInput, ReadOnlyDatabase
     from engine.services.admin import may_upgrade
     from engine.store.db import create_private_sqlite_file, sqlite_path
@@ -51,25 +56,34 @@ def init(settings: Settings, group: str | None) -> None:
                    f"({before or '-'} → {after}): {store.shown}")
 
 
-@click.command()
+@click.command(cls=Command)
 @pass_settings
 def whoami(settings: Settings) -> None:
-    """Who you act as: your login, the official it maps to, and whether you are an administrator."""
+    """我是谁 / Who you act as.
+
+    你的登录名、对应的官员、是否管理员。
+
+    Your login, the official it maps to, and whether you are an administrator."""
     from engine.services.admin import whoami as identify
 
     me = shown(identify(settings.store, settings.caller))
     say(f"登录名 login: {me.login}\n官员 official: {me.official or '—'}\n"
                f"管理员 administrator: {'是 yes' if me.admin else '否 no'}"
-               + ("（尚未登记管理员，所有登录名均视为管理员 / bootstrap: no administrator registered yet, "
-                  "everyone is trusted as one）" if me.bootstrap else ""))
+               + ("（引导模式：所有登录名均视为管理员 / bootstrap mode: everyone is trusted as one）"
+                  if me.bootstrap else ""))
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--dir", "folder", default="rectify-demo", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for the demo database (replaced if it exists).")
-@click.option("--seed", default=2014, show_default=True, help="Random seed of the generated county.")
+              help="演示数据库所在目录（已有则替换）/ folder for the demo database (replaced if it exists).")
+@click.option("--seed", default=2014, show_default=True, help="生成县的随机种子 / random seed of the generated county.")
 def demo(folder: str, seed: int) -> None:
-    """Generate a county, run its campaign end to end, and print what happened."""
+    """演示 / Run the demo.
+
+    生成一个县，在模拟时钟上把专项整治从头到尾办一遍，并输出经过。
+
+    Generates a county, runs its campaign end to end on a simulated clock, and prints what
+    happened."""
     from engine.services.demo import run_demo
 
     summary = run_demo(Path(folder), seed, progress=lambda msg: say(msg))

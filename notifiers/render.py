@@ -797,29 +797,38 @@ def _error_line(exc: BaseException) -> int:
     return line
 
 
+# The sample the workflow check renders every template against. ``rectify notices preview``
+# shows its case and its bulletin figures too (engine.ops.notice_preview), so they are realistic:
+# the sample county's figures in the third monthly bulletin (May) agree with one another (the
+# states' counts add up to the total; the one overdue case missed its screening deadline).
+SAMPLE_BULLETIN_FIGURES: dict[str, Any] = {
+    "total": 16,
+    "by_state": [{"state": "screening", "label": "排查建账", "count": 2},
+                 {"state": "rectifying", "label": "整顿转化", "count": 14}],
+    "overdue": [{"ref": "2014-1-0007", "organization": "××镇××村党支部", "township": "××镇党委",
+                 "state_label": "排查建账", "due": "2014-03-16"}],
+    "accepted": 0, "re_rectify": 0, "average_satisfaction": None,
+}
+
 SAMPLE_CONTEXT: dict[str, Any] = {
     "workflow": {"name": "backward_orgs", "title": "整顿后进基层党组织专项整治", "year": 2014,
                  "issuer": "中共××县委组织部"},
     "case": {
-        "ref": "C2014-0001", "organization": "××镇××村党支部", "org_code": "T01-001",
+        "ref": "2014-1-0001", "organization": "××镇××村党支部", "org_code": "T01-001",
         "township": "××镇党委", "superior": "××镇党委", "state": "rectifying", "state_label": "整顿转化",
         "round": 1, "key_target": True, "weak_and_lax": False,
-        "problems": ["班子配备不齐、书记缺职、工作停滞"], "flags": ["拉票贿选"],
+        "problems": ["班子配备不齐、书记缺职、工作停滞"], "flags": ["换届选举拉票贿选问题突出"],
         "secretary": "张三", "secretary_phone": "13800000000",
     },
     "transition": {"trigger": "confirm", "label": "确认列为整顿对象", "source": "screening",
                    "source_label": "排查建账", "dest": "rectifying", "dest_label": "整顿转化", "note": ""},
-    "deadline": {"kind": "deadline", "due": "2014-11-30", "label": "整顿转化", "offset": "7 days",
+    "deadline": {"kind": "reminder", "due": "2014-11-30", "label": "整顿转化", "offset": "7 days",
                  "days": 7, "notice_label": ""},
     "recurring": {"label": "每两个月报送整顿建设情况", "occurrence": 2, "due": "2014-05-21",
                   "missed": ["2014-07-21", "2014-09-21"]},
     "now": "2014-03-20",
     "actor": "县委组织部 李四",
-    "bulletin": {"period": "2014年5月", "number": 3, "total": 16,
-                 "by_state": [{"state": "rectifying", "label": "整顿转化", "count": 12}],
-                 "overdue": [{"ref": "C2014-0001", "organization": "××村党支部", "township": "××镇党委",
-                              "state_label": "整顿转化", "due": "2014-11-30"}],
-                 "accepted": 0, "re_rectify": 0, "average_satisfaction": None},
+    "bulletin": {"period": "2014年5月", "number": 3, **SAMPLE_BULLETIN_FIGURES},
 }
 
 NOTICE_KINDS = ("transition", "deadline", "recurring", "bulletin")

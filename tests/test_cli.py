@@ -251,8 +251,8 @@ def test_fact_clear_respects_the_facts_guards(rectify):
 
 def test_notices_preview_renders_without_sending(rectify):
     rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
-    out = rectify("notices", "preview", "overdue_escalation", "T1-01", now="2014-03-20").stdout
-    assert out.startswith("逾期督办通报：城关镇第1村党支部排查建账工作已逾期")
+    out = rectify("notices", "preview", "overdue_escalation", "T1-01", "--use", "1", now="2014-03-20").stdout
+    assert "\n逾期督办通报：城关镇第1村党支部排查建账工作已逾期1天\n" in out
     assert rectify.json("notices", "list") == []  # nothing was written
     assert "no template 'nope'" in rectify("notices", "preview", "nope", "T1-01", code=2).output
     assert "notice not found" in rectify("notices", "show", "99", code=2).output

@@ -191,7 +191,7 @@ def brittle(store, workflow_copy):
     template.write_text(text.replace("请抓紧推进", "请{{ case.secretary[0] }}书记抓紧推进"), encoding="utf-8")
     seed_county(store, workflow_copy)
     with store.transaction() as s:
-        s.execute(update(Official).where(Official.name == WANG).values(admin=True))
+        s.execute(update(Official).where(Official.name == WANG).values(admin=True, admin_since=at("2014-03-01")))
     return store
 
 

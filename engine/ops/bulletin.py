@@ -70,14 +70,22 @@ def figures(session: Session, campaign: Campaign, compiled: CompiledWorkflow, no
 def bulletin_context(session: Session, campaign: Campaign, compiled: CompiledWorkflow, issued: datetime,
                      now: datetime, number: int) -> dict[str, Any]:
     """The notice context of bulletin number ``number``, dated ``issued``, with the figures at ``now``."""
+    return bulletin_notice_context(compiled, issued, number, figures(session, campaign, compiled, now))
+
+
+def bulletin_notice_context(compiled: CompiledWorkflow, issued: datetime, number: int,
+                            counted: dict[str, Any]) -> dict[str, Any]:
+    """The notice context of bulletin number ``number``, dated ``issued``, with the figures
+    ``counted`` (``figures``, or the sample ``rectify notices preview`` shows)."""
     wf = compiled.definition
     local_day = local(issued, wf.timezone)
     return {
         "workflow": {"name": wf.name, "title": wf.title, "year": wf.year, "issuer": wf.issuer},
-        "case": None, "transition": None, "deadline": None, "actor": "system",
+        # Every part a notice's context has (notifiers.render.SAMPLE_CONTEXT), so that a template
+        # the workflow check passed cannot meet an undefined ``recurring`` here.
+        "case": None, "transition": None, "deadline": None, "recurring": None, "actor": "system",
         "now": local_day.strftime("%Y-%m-%d"),
-        "bulletin": {"period": f"{local_day.year}年{local_day.month}月", "number": number,
-                     **figures(session, campaign, compiled, now)},
+        "bulletin": {"period": f"{local_day.year}年{local_day.month}月", "number": number, **counted},
     }
 
 

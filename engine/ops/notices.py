@@ -193,9 +193,11 @@ def plan_due_notice(compiled: CompiledWorkflow, case: Case | CaseCard, case_due_
         # Occurrences missed while the daemon was down: named in this notice, never replayed.
         missed = recurrence_after(compiled, state, timer_due_at or now, payload, now, case_due_at).missed
         rec = wf.states[state].recurring[payload["index"]]
+        # The days the requests were due to go out: a request due at midnight is the new day's
+        # (unlike a deadline at midnight, which closes the day before: due_day).
         recurring = {"label": rec.label, "occurrence": int(payload["occurrence"]),
-                     "missed": [due_day(m, wf.timezone) for m in missed],
-                     "due": due_day(timer_due_at, wf.timezone) if timer_due_at else ""}
+                     "missed": [fmt(m, wf.timezone, with_time=False) for m in missed],
+                     "due": fmt(timer_due_at, wf.timezone, with_time=False)}
         data |= {"occurrence": int(payload["occurrence"]), **({"missed": len(missed)} if missed else {})}
     context = notice_context(compiled, case, now, actor, deadline=deadline, recurring=recurring)
     return DueNotice(str(payload["notice"]), context, tuple(payload.get("notify", ())), data)

@@ -118,7 +118,7 @@ def _lay_out(sheet) -> None:
     sheet.print_options.horizontalCentered = True
 
 
-def _text_cell(sheet, value: str | None):
+def text_cell(sheet, value: str | None):
     """A cell holding ``value`` as text, whatever it looks like.
 
     openpyxl takes a string starting with "=" for a formula and "#N/A", "#REF!"… for error
@@ -139,7 +139,7 @@ def _append_rows(sheet, ledger: Ledger) -> None:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
     def styled(value: str | None, **style) -> WriteOnlyCell:
-        cell = _text_cell(sheet, value)
+        cell = text_cell(sheet, value)
         for name, applied in style.items():
             setattr(cell, name, applied)
         return cell

@@ -31,25 +31,43 @@ def case_row(case: Case, now: datetime) -> dict[str, Any]:
 
 
 def _timer_detail(timer: Timer, wf) -> str:
-    explain = "；".join(timer.payload.get("explain", []))
-    head = _timer_basis(timer, wf)
-    return f"{head}。{explain}" if explain else head
+    """Why the timer falls when it does: the Chinese (the rule, then how the time was computed),
+    then the English of the rule."""
+    explain = timer.payload.get("explain", [])
+    zh, en = _timer_basis(timer, wf)
+    if timer.kind == "deadline" and explain:
+        zh = ""  # a deadline's explanation already says the rule, with the date it gives
+    return f"{'；'.join(filter(None, [zh, *explain]))} / {en}"
 
 
-def _timer_basis(timer: Timer, wf) -> str:
+def _timer_basis(timer: Timer, wf) -> tuple[str, str]:
     p = timer.payload
     if timer.kind == "deadline":
         basis = p.get("basis", "")
         if basis.startswith("date:"):
             name = basis[5:]
-            return f"工作日期“{wf.dates[name].label}”({name}) 当日结束 / end of campaign date {name}"
-        return f"进入本阶段后 {basis[6:]} / {basis[6:]} after entering the state"
+            return f"工作日期“{wf.dates[name].label}”({name}) 当日结束", f"end of campaign date {name}"
+        zh, en = _duration_words(basis[6:])
+        return f"进入本阶段后{zh}", f"{en} after entering the state"
     if timer.kind in ("reminder", "escalation"):
-        side = "期限前" if timer.kind == "reminder" else "期限后"
-        return f"{side} {p.get('offset')}，通知模板 {p.get('notice')}"
+        zh, en = _duration_words(p.get("offset", ""))
+        side_zh, side_en = ("期限前", "before") if timer.kind == "reminder" else ("期限后", "after")
+        return f"{side_zh}{zh}，通知模板 {p.get('notice')}", f"{en} {side_en} the deadline"
     if timer.kind == "recurring":
-        return f"第 {p.get('occurrence')} 次，通知模板 {p.get('notice')}"
-    return f"自动执行 {p.get('trigger')}"
+        return f"第 {p.get('occurrence')} 次，通知模板 {p.get('notice')}", f"occurrence {p.get('occurrence')} of {p.get('notice')}"
+    return f"自动执行 {p.get('trigger')}", f"fires {p.get('trigger')} by itself"
+
+
+def _duration_words(text: str) -> tuple[str, str]:
+    """A duration stored in a timer ("1 days", "10 working days") in Chinese and in English."""
+    from engine.spec.definition import Duration
+
+    try:
+        duration = Duration.model_validate(text)
+    except ValueError:  # an older row's wording: shown as stored
+        return text, text
+    unit = duration.unit.replace("_", " ")
+    return duration.zh, f"{duration.amount} {unit[:-1] if duration.amount == 1 else unit}"
 
 
 def case_detail(session: Session, case: Case, now: datetime) -> dict[str, Any]:

@@ -11,16 +11,22 @@ from datetime import datetime
 from typing import Any
 
 from engine.base.clock import fmt
-from engine.base.errors import BadInput, NotFound
+from engine.base.errors import InvalidValue, NotFound
+from engine.base.text import many_lines
 from engine.daemon import delivery
 from engine.ops.cases import get_case
-from engine.ops.deploy import compiled_version
-from engine.ops.notices import notice_context
+from engine.ops.deploy import compiled_version, resolve_campaign
+from engine.ops.notice_preview import (
+    PreviewedUse,
+    case_subject,
+    preview_use,
+    sample_subject,
+    select_uses,
+)
 from engine.services import Access, Caller, Done, read, write
 from engine.store.db import Store
 from engine.store.models import Case, Notice
 from engine.store.outbox_queries import deliveries_of, notices_within
-from notifiers.render import NoticeTemplateError, RenderedNotice
 
 
 def _readable_within(access: Access) -> str | None:
@@ -108,17 +114,42 @@ def may_deliver(store: Store, caller: Caller) -> Done[datetime]:
     return read(store, caller, work)
 
 
-def preview(store: Store, caller: Caller, template: str, ref: str) -> Done[RenderedNotice]:
-    """Render ``template`` for case ``ref`` as it would read now; nothing is written or sent."""
-    def work(access: Access) -> RenderedNotice:
-        case = access.require_case(get_case(access.session, ref))
-        compiled = compiled_version(case.workflow_version)
-        label = compiled.definition.states[case.state].label
-        context = notice_context(compiled, case, access.now(case), caller.as_name or "preview",
-                                 deadline={"kind": "preview", "due": "", "label": label, "offset": "", "days": 0,
-                                           "notice_label": ""})
-        try:
-            return compiled.renderer.render(template, context)
-        except NoticeTemplateError as exc:
-            raise BadInput(str(exc)) from exc
+@dataclass(frozen=True)
+class NoticePreview:
+    """A template as each of its uses renders it, for a real case or the sample case."""
+
+    template: str
+    workflow: str  # name@vN: the deployed version whose uses and templates these are
+    case: str | None  # the case's reference; None: the sample case
+    zone: str  # the workflow's time zone, to show ``at`` in
+    uses: list[PreviewedUse]
+
+
+def preview(store: Store, caller: Caller, template: str, ref: str | None = None, *, use: int | None = None,
+            note: str | None = None, campaign_ref: str | None = None) -> Done[NoticePreview]:
+    """Render ``template`` for each use the deployed workflow makes of it (or use number ``use``),
+    for case ``ref`` within the caller's jurisdiction, else for the sample case of the campaign's
+    current workflow; the bulletin with a case shows the county's figures, for county-wide
+    readers only. Nothing is written or sent."""
+    note = note and many_lines(note, "备注", "the note")
+    if ref is not None and campaign_ref is not None:
+        raise InvalidValue("整顿对象已确定所属专项整治，不必再用 --campaign / a case names its campaign: "
+                           "drop --campaign")
+
+    def work(access: Access) -> NoticePreview:
+        case = access.require_case(get_case(access.session, ref)) if ref is not None else None
+        if case is None:
+            access.scope()  # an official's read: a login that is no official is refused
+            version = resolve_campaign(access.session, campaign_ref).current_version
+        else:
+            version = case.workflow_version
+        compiled = compiled_version(version)
+        uses = select_uses(compiled, template, use)
+        if case is not None and any(u.kind == "bulletin" for u in uses):
+            access.require_everything("定期通报", "the periodic bulletin")
+        subject = (sample_subject(compiled) if case is None
+                   else case_subject(access.session, compiled, case, access.now(case), access.actor_name()))
+        shown = [preview_use(access.session, compiled, u, subject, note) for u in uses]
+        return NoticePreview(template, f"{version.name}@v{version.version}", case.ref if case else None,
+                             compiled.definition.timezone, shown)
     return read(store, caller, work)

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine.base.domain import GRASSROOTS_KINDS
+
 NAME = r"^[a-z][a-z0-9_]*$"
 Name = Annotated[str, Field(pattern=NAME)]
 
@@ -197,8 +199,13 @@ class Workflow(Spec):
     year: int = Field(ge=2000, le=2100)
     timezone: str = "Asia/Shanghai"
     issuer: str = "中共××县委组织部"
+    # 发文字号前缀 (×组通 in ×组通〔2014〕12号): the county's own, set by `rectify workflow new`.
+    document_prefix: str = "×组通"
     roles: dict[Name, str]
     open_roles: tuple[Name, ...] = ()  # who may open (register) a case; empty: any official
+    # Kinds of organization that may be opened as cases; None: every grassroots kind (all but
+    # county and township). Checked against engine.base.domain by engine.spec.validate.
+    case_kinds: tuple[Name, ...] | None = None
     dates: dict[Name, CampaignDate] = Field(default_factory=dict)
     facts: dict[Name, Fact] = Field(default_factory=dict)
     rules: dict[Name, RuleUse] = Field(default_factory=dict)
@@ -206,6 +213,11 @@ class Workflow(Spec):
     transitions: tuple[Transition, ...]
     spot_check: SpotCheck | None = None
     bulletin: Bulletin | None = None
+
+    @property
+    def openable_kinds(self) -> tuple[str, ...]:
+        """The kinds of organization a case may be opened for (``case_kinds``, or its default)."""
+        return GRASSROOTS_KINDS if self.case_kinds is None else self.case_kinds
 
     @property
     def initial_state(self) -> str:

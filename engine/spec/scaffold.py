@@ -95,12 +95,13 @@ def fill_in(text: str, wanted: Scaffold) -> str:
         if value is None:
             continue
         new = f"{key}: {value if key == 'year' else _yaml_string(value)}"
-        line = re.compile(rf"^{key}:[^#\n]*(?P<comment>#[^\n]*)?$", re.M)
-        if line.search(text):
-            text = line.sub(lambda m, new=new: _with_comment(new, m), text, count=1)
+        found = re.search(rf"^{key}:[^#\n]*(?P<comment>#[^\n]*)?$", text, re.M)
+        if found:
+            text = text[:found.start()] + _with_comment(new, found) + text[found.end():]
         else:
-            text = re.sub(r"^(title:[^\n]*\n)", lambda m, new=new: m.group(1) + new + "\n", text, count=1,
-                          flags=re.M)
+            title = re.search(r"^title:[^\n]*\n", text, re.M)
+            at = title.end() if title else 0
+            text = text[:at] + new + "\n" + text[at:]
     return text
 
 

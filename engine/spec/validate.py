@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
+from engine.base.domain import GRASSROOTS_KINDS, LEADING_KINDS, ORG_KIND_LABELS
 from engine.base.errors import Problem, UnknownPlugin
 from engine.base.yamlsafe import Located
 from engine.spec.definition import Deadline, Transition, Workflow
@@ -26,6 +28,7 @@ def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
     _check_states(wf, add)
     _check_transitions(wf, add)
     _check_open_roles(wf, add)
+    _check_case_kinds(wf, add)
     _check_reachability(wf, add)
     _check_ambiguity(wf, add)
     rules = _check_rules(wf, located, add, problems)
@@ -123,6 +126,25 @@ def _check_open_roles(wf: Workflow, add) -> None:
         for j, role in enumerate(roles):
             if role not in wf.roles:
                 add((*path, j), f"通知对象角色未定义 / unknown role '{role}' to notify; roles: {', '.join(wf.roles)}")
+
+
+def _check_case_kinds(wf: Workflow, add) -> None:
+    """Every kind named is a grassroots kind of engine.base.domain: a county or a township leads
+    grassroots organizations and is never rectified as one (nor counted in the quota)."""
+    if wf.case_kinds is None:
+        return
+    if not wf.case_kinds:
+        add(("case_kinds",), "没有可列为整顿对象的组织类型 / 'case_kinds' is empty: no organization could be opened "
+                             f"as a case; list kinds ({', '.join(GRASSROOTS_KINDS)}) or leave the key out for all of them")
+    for j, kind in enumerate(wf.case_kinds):
+        if kind in LEADING_KINDS:
+            add(("case_kinds", j), f"{ORG_KIND_LABELS[kind]}党组织不是基层党组织，不能列为整顿对象 / '{kind}' is not a "
+                                   f"grassroots kind and cannot be a case; kinds: {', '.join(GRASSROOTS_KINDS)}")
+        elif kind not in ORG_KIND_LABELS:
+            add(("case_kinds", j), f"未知的组织类型 / unknown organization kind '{kind}'; kinds: "
+                                   f"{', '.join(GRASSROOTS_KINDS)}")
+        elif kind in wf.case_kinds[:j]:
+            add(("case_kinds", j), f"组织类型重复 / kind '{kind}' is listed twice")
 
 
 def _audiences(wf: Workflow):
@@ -275,6 +297,8 @@ def _check_notices(wf: Workflow, templates: dict[str, str], template_dir: str, l
     for path, name, kind in notice_uses(wf):
         where = f"{template_dir}/{name}.j2"
         if name not in templates:
+            if not templates and not Path(template_dir).is_dir():
+                continue  # the loader reported the missing folder once, with what to do
             add(path, f"找不到通知模板 / unknown notice template '{name}': expected {where} "
                       f"(available: {', '.join(sorted(templates)) or 'none'})")
             continue

@@ -59,6 +59,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
+# A natural-order key (engine.base.natural), compared by code point: PostgreSQL's default
+# collation may ignore punctuation and the separator, so the column says "C" there.
+SortKey = Text().with_variant(Text(collation="C"), "postgresql")
+
+
 class OrgKind(str, Enum):
     COUNTY = "county"
     TOWNSHIP = "township"
@@ -96,6 +101,9 @@ class Organization(Base):
     township_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     # Materialised ancestor path "/1/7/42/" for cheap jurisdiction checks.
     path: Mapped[str] = mapped_column(String(400), index=True)
+    # Hierarchy order with codes in natural order (engine.base.natural.hierarchy_key), set when
+    # the organization is created: lists and the ledger are ordered by it.
+    sort_key: Mapped[str] = mapped_column(SortKey, index=True)
     secretary_name: Mapped[str | None] = mapped_column(String(50))
     secretary_phone: Mapped[str | None] = mapped_column(String(30))
 
@@ -116,6 +124,9 @@ class Official(Base):
     # The operating-system login that acts as this official (who runs `rectify` is who acts).
     login: Mapped[str | None] = mapped_column(String(64), unique=True)
     admin: Mapped[bool] = mapped_column(Boolean, default=False)  # may deploy, import, manage officials, use --as
+    # When this administrator's own login first ran rectify: set once, never cleared. Bootstrap
+    # mode lasts until one administrator has taken office this way (engine/ops/identity.py).
+    admin_since: Mapped[datetime | None] = mapped_column(default=None)
 
     jurisdiction: Mapped[Organization] = relationship()
 
@@ -155,12 +166,15 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         UniqueConstraint("campaign_id", "organization_id"),
-        Index("ix_cases_campaign_state_ref", "campaign_id", "state", "ref"),  # a state's cases in ref order
+        # a campaign's cases, and a state's, in the natural order of their references
+        Index("ix_cases_campaign_sort_key", "campaign_id", "sort_key"),
+        Index("ix_cases_campaign_state_sort_key", "campaign_id", "state", "sort_key"),
         Index("ix_cases_due_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(40), unique=True)
+    sort_key: Mapped[str] = mapped_column(SortKey)  # engine.base.natural.natural_key(ref)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     township_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
