@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import insert, select, text, update
 
+from engine.base.natural import hierarchy_key, natural_key
 from engine.ops.audit import GENESIS, event_hash
 from engine.ops.deploy import compiled_version, deploy, resolve_campaign
 from engine.spec.deadlines import plan_timers
@@ -56,16 +57,18 @@ def org_rows(total: int, first_id: int = 1) -> Iterator[dict]:
         county += 1
         cid = next_id
         next_id += 1
+        ckey = hierarchy_key(None, f"C{county:04d}")
         yield {"id": cid, "code": f"C{county:04d}", "name": f"中共第{county}县委", "kind": OrgKind.COUNTY.value,
                "parent_id": None, "township_id": None, "path": f"/{cid}/", "secretary_name": None,
-               "secretary_phone": None}
+               "secretary_phone": None, "sort_key": ckey}
         in_county = min(PER_COUNTY, total - made)
         for t in range((in_county + PER_TOWNSHIP - 1) // PER_TOWNSHIP):
             tid = next_id
             next_id += 1
+            tkey = hierarchy_key(ckey, f"C{county:04d}-T{t + 1:02d}")
             yield {"id": tid, "code": f"C{county:04d}-T{t + 1:02d}", "name": f"中共第{county}县第{t + 1}镇委员会",
                    "kind": OrgKind.TOWNSHIP.value, "parent_id": cid, "township_id": tid,
-                   "path": f"/{cid}/{tid}/", "secretary_name": None, "secretary_phone": None}
+                   "path": f"/{cid}/{tid}/", "secretary_name": None, "secretary_phone": None, "sort_key": tkey}
             for v in range(min(PER_TOWNSHIP, in_county - t * PER_TOWNSHIP)):
                 gid = next_id
                 next_id += 1
@@ -73,7 +76,8 @@ def org_rows(total: int, first_id: int = 1) -> Iterator[dict]:
                 yield {"id": gid, "code": f"C{county:04d}-T{t + 1:02d}-{v + 1:03d}",
                        "name": f"第{county}县第{t + 1}镇第{v + 1}村党支部", "kind": GRASSROOTS[gid % len(GRASSROOTS)],
                        "parent_id": tid, "township_id": tid, "path": f"/{cid}/{tid}/{gid}/",
-                       "secretary_name": f"书记{gid}", "secretary_phone": f"138{gid % 100_000_000:08d}"}
+                       "secretary_name": f"书记{gid}", "secretary_phone": f"138{gid % 100_000_000:08d}",
+                       "sort_key": hierarchy_key(tkey, f"C{county:04d}-T{t + 1:02d}-{v + 1:03d}")}
 
 
 def chunks(rows: Iterator[dict], size: int = CHUNK) -> Iterator[list[dict]]:
@@ -122,7 +126,7 @@ def setup_campaign(store: Store, now: datetime, login: str | None = None) -> Non
         county = s.scalar(select(Organization.id).where(Organization.kind == OrgKind.COUNTY.value).limit(1))
         town = s.scalar(select(Organization.id).where(Organization.kind == OrgKind.TOWNSHIP.value).limit(1))
         s.add_all([Official(name="县委组织部", role="county_department", jurisdiction_id=county, channels={},
-                            active=True, admin=True, login=login),
+                            active=True, admin=True, admin_since=now, login=login),
                    Official(name="乡镇党委", role="township_committee", jurisdiction_id=town, channels={},
                             active=True)])
 
@@ -168,7 +172,8 @@ def insert_cases(store: Store, total: int, now: datetime, seed: int = 1, progres
             digest = event_hash(case_id, 1, opened, "benchmark", "opened", None, None, state, 1, None, data, GENESIS)
             planned = [p for p in plans[state] if p.due_at > now]  # nothing due: the past is done
             due = next((p.due_at for p in planned if p.kind == "deadline"), None)
-            cases.append({"id": case_id, "ref": f"{year}-{campaign_id}-{case_id:07d}", "campaign_id": campaign_id,
+            ref = f"{year}-{campaign_id}-{case_id:07d}"
+            cases.append({"id": case_id, "ref": ref, "sort_key": natural_key(ref), "campaign_id": campaign_id,
                           "organization_id": org_id, "township_id": township_id, "workflow_version_id": version_id,
                           "state": state, "round": 1, "key_target": i % 17 == 0, "weak_and_lax": False,
                           "problems": [1 + i % 4], "flags": [], "measures": "选优配强班子，健全制度",

@@ -10,6 +10,7 @@ import hashlib
 import json
 import threading
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -22,19 +23,24 @@ from engine.services import Caller, cases
 from engine.store.chain import anchor_hash
 from engine.store.db import Store
 from engine.store.migrate import alembic_config, upgrade
-from tests.runner import Rectify
+from tests.conftest import BACKENDS
+from tests.runner import Rectify, build_county
 
 
-@pytest.fixture
-def run(rectify) -> Rectify:
-    """The CLI county on each backend, with two cases and a few events each."""
-    cli = rectify
+def build_audited(cli: Rectify, folder: Path) -> None:
+    """The CLI county with two cases and a few events each."""
+    build_county(cli, folder)
     for org in ("T1-01", "T1-02"):
         cli("case", "open", org, "--problem", "1", who="王强", now="2014-03-05")
         cli("fire", org, "confirm", who="李明", now="2014-03-10")
         cli("fact", "set", org, "plan_made", "是", who="王强", now="2014-03-20")
         cli("fact", "set", org, "contact_leader", "周建国", who="王强", now="2014-03-21")
-    return cli
+
+
+@pytest.fixture(params=BACKENDS)
+def run(request, built_counties, tmp_path) -> Rectify:
+    """``build_audited``'s county on each backend, built once per session and copied per test."""
+    return built_counties.copy("audited", build_audited, request.param, tmp_path)
 
 
 def sql(db_url: str, *statements: str) -> None:

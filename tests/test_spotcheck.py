@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,8 @@ from sqlalchemy import update
 from engine.ops.spotcheck import select_sample
 from engine.store.db import Store
 from engine.store.models import SpotCheckDraw
-from tests.runner import Rectify, fingerprint
+from tests.conftest import BACKENDS
+from tests.runner import Rectify, build_county, fingerprint
 
 refs = st.lists(st.tuples(st.from_regex(r"2014-1-\d{4}", fullmatch=True), st.booleans()),
                 min_size=1, max_size=60, unique_by=lambda p: p[0])
@@ -92,11 +94,23 @@ def test_draw_moves_the_others_on_and_verifies(rectify):
     assert "spot-check draw not found: 99" in rectify("spot-check", "verify", "99", code=2).output
 
 
-def test_a_draw_needs_an_announcement_and_uses_the_seed_fixed_then(rectify):
+def build_four_at_the_spot_check(run: Rectify, folder: Path) -> None:
+    build_county(run, folder)
+    for i in range(1, 5):
+        advance(run, f"T1-{i:02d}", "王强")
+
+
+@pytest.fixture(params=BACKENDS)
+def four_at_the_spot_check(request, built_counties, tmp_path) -> Rectify:
+    """The CLI county with T1-01 … T1-04 at the spot check (60 commands): built once per session
+    and backend, copied per test."""
+    return built_counties.copy("four_at_the_spot_check", build_four_at_the_spot_check, request.param, tmp_path)
+
+
+def test_a_draw_needs_an_announcement_and_uses_the_seed_fixed_then(four_at_the_spot_check):
     """The finding: whoever drew chose the seed after seeing the population, so seeds could be
     tried offline until a chosen case was not drawn."""
-    for i in range(1, 5):
-        advance(rectify, f"T1-{i:02d}", "王强")
+    rectify = four_at_the_spot_check
     before = fingerprint(rectify.db)
     out = rectify("spot-check", "draw", "--seed", "any", who="李明", now="2014-11-25", code=1).output
     assert "announce the draw first" in out
@@ -114,9 +128,8 @@ def test_a_draw_needs_an_announcement_and_uses_the_seed_fixed_then(rectify):
     assert "its seed is the one announced before it" in rectify("spot-check", "verify", str(drawn["draw"])).stdout
 
 
-def test_rectify_can_choose_and_keep_the_seed_and_a_swapped_seed_does_not_verify(rectify):
-    for i in range(1, 5):
-        advance(rectify, f"T1-{i:02d}", "王强")
+def test_rectify_can_choose_and_keep_the_seed_and_a_swapped_seed_does_not_verify(four_at_the_spot_check):
+    rectify = four_at_the_spot_check
     announced = rectify("spot-check", "announce", who="李明", now="2014-11-24").stdout
     assert "rectify keeps the seed" in announced
     out = rectify("spot-check", "draw", "--seed", "mine", who="李明", now="2014-11-25", code=1).output

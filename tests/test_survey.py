@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.runner import Rectify, fingerprint, prepare
+from tests.conftest import BACKENDS
+from tests.runner import Rectify, build_county, fingerprint, prepare
 
 
-@pytest.fixture
-def at_survey(rectify):
-    rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
-    prepare(rectify, "2014-1-0001")
-    return rectify
+def build_at_survey(run: Rectify, folder: Path) -> None:
+    """The CLI county with T1-01's case through every step before its survey."""
+    build_county(run, folder)
+    run("case", "open", "T1-01", who="王强", now="2014-03-05")
+    prepare(run, "2014-1-0001")
+
+
+@pytest.fixture(params=BACKENDS)
+def at_survey(request, built_counties, tmp_path) -> Rectify:
+    """``build_at_survey``'s county on each backend, built once per session and copied per test."""
+    return built_counties.copy("at_survey", build_at_survey, request.param, tmp_path)
 
 
 @pytest.mark.parametrize(("respondents", "satisfied", "dest"), [

@@ -1,4 +1,4 @@
-"""The source document's vocabulary: problem categories (主要问题) and key-target flags."""
+"""The source document's vocabulary: problem categories (主要问题), key-target flags, organization kinds."""
 
 from __future__ import annotations
 
@@ -16,3 +16,12 @@ KEY_TARGET_FLAGS: dict[str, str] = {
     "disclosure": "村务居务财务公开和民主管理混乱",
     "petitions": "社会治安问题和信访矛盾纠纷集中",
 }
+
+# The kinds of organization (Organization.kind) and their Chinese labels. A county (县) and a
+# township (乡镇/街道) lead the grassroots ones: they are never cases, nor counted in the quota.
+ORG_KIND_LABELS: dict[str, str] = {
+    "county": "县", "township": "乡镇（街道）", "village": "村", "community": "社区", "enterprise": "企业",
+    "school": "学校", "institution": "机关事业单位", "other": "其他",
+}
+LEADING_KINDS: tuple[str, ...] = ("county", "township")
+GRASSROOTS_KINDS: tuple[str, ...] = tuple(k for k in ORG_KIND_LABELS if k not in LEADING_KINDS)

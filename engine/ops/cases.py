@@ -18,19 +18,21 @@ from engine.base.errors import (
     InvalidValue,
     NotFound,
     PermissionDenied,
+    Refused,
     TransitionRefused,
 )
+from engine.base.natural import natural_key
 from engine.base.text import many_lines, visible
 from engine.ops.audit import chain
 from engine.ops.deploy import compiled_version
 from engine.ops.notices import notice_context, queue_notice
 from engine.ops.officials import Actor
-from engine.ops.orgs import get_org, is_within
+from engine.ops.orgs import case_kind_refusal, get_org, is_within
 from engine.ops.timers import cancel_case_timers, schedule_state_timers
 from engine.spec.machine import CompiledWorkflow, guard_passes, split_guard
 from engine.store import case_queries
 from engine.store.facts import case_facts, fact_row, fact_rows
-from engine.store.models import Campaign, Case, CaseFact, Event, Organization, OrgKind
+from engine.store.models import Campaign, Case, CaseFact, Event, Organization
 from rules.base import CaseView, Outcome, RuleContext, Verdict, evaluate_safely
 
 if TYPE_CHECKING:
@@ -87,8 +89,9 @@ def open_case(session: Session, campaign: Campaign, org_code: str, actor: Actor,
         raise PermissionDenied(f"只有{allowed}可以登记整顿对象 / only {', '.join(wf.open_roles)} may open cases "
                                f"({actor.name} is {actor.role})")
     _check_jurisdiction(actor, org)
-    if org.kind == OrgKind.COUNTY.value:
-        raise InvalidValue(f"“{org.name}”是县级党组织，不能作为整顿对象 / a county cannot be a case")
+    refusal = case_kind_refusal(org, wf.openable_kinds)
+    if refusal is not None:  # a rule of the workflow (case_kinds), not a typing mistake: exit 1
+        raise Refused(refusal)
     for p in problems:
         if p not in PROBLEM_CATEGORIES:
             raise InvalidValue(f"未知问题类别 / unknown problem category {p}; categories: "
@@ -101,7 +104,8 @@ def open_case(session: Session, campaign: Campaign, org_code: str, actor: Actor,
     if exists:
         raise BadInput(f"“{org.name}”已是整顿对象 / {org.code} is already case {exists} in this campaign")
     campaign.case_seq += 1
-    case = Case(ref=f"{campaign.year}-{campaign.id}-{campaign.case_seq:04d}", campaign_id=campaign.id,
+    ref = f"{campaign.year}-{campaign.id}-{campaign.case_seq:04d}"
+    case = Case(ref=ref, sort_key=natural_key(ref), campaign_id=campaign.id,
                 organization=org, township_id=org.township_id, workflow_version_id=version.id,
                 state=wf.initial_state, round=1, key_target=key_target or bool(flags), weak_and_lax=weak_and_lax,
                 problems=sorted(set(problems)), flags=list(dict.fromkeys(flags)), measures=measures,

@@ -19,7 +19,7 @@ from engine.base.errors import ImportFileError
 from engine.ops.cases import case_facts, open_case, record_event, set_fact
 from engine.ops.deploy import compiled_version
 from engine.ops.officials import Actor
-from engine.ops.orgs import PHONE
+from engine.ops.orgs import PHONE, case_kind_refusal
 from engine.ops.tabular import Table
 from engine.store.campaign_queries import ledger_lines
 from engine.store.case_queries import case_of_org
@@ -226,11 +226,17 @@ def import_ledger(session: Session, campaign: Campaign, path: str, rows: list[Le
     """Open or update one case per row; all or nothing unless ``skip_bad`` (then listed)."""
     result = ImportResult()
     found: list[tuple[LedgerRow, Organization]] = []
+    kinds = compiled_version(campaign.current_version).definition.openable_kinds
     for row in rows:
         org = _find_org(session, row)
+        refusal = None if org is None else case_kind_refusal(org, kinds)
+        if org is not None and refusal is not None and case_of_org(session, campaign.id, org.id) is not None:
+            refusal = None  # opened before the workflow said so: the row updates it, as an export reads it back
         if org is None:
             problems.append(f"第 {row.row} 行 row {row.row}, 列 column '后进基层党组织名称': 找不到“{row.name}”"
                             f"（上级“{row.superior}”）/ unknown organization: import it with 'rectify org import' first")
+        elif refusal is not None:  # a row of the file, reported with the others (or skipped)
+            problems.append(f"第 {row.row} 行 row {row.row}, 列 column '后进基层党组织名称': {refusal}")
         else:
             found.append((row, org))
     if problems and not skip_bad:

@@ -7,7 +7,9 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from engine.base.domain import ORG_KIND_LABELS
 from engine.base.errors import ImportFileError, NotFound
+from engine.base.natural import hierarchy_key
 from engine.base.text import is_one_line, line_problem, visible
 from engine.ops.tabular import Table
 from engine.store.db import reserve_ids
@@ -23,11 +25,7 @@ from engine.store.people_queries import (
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-KIND_LABELS = {
-    OrgKind.COUNTY: "县", OrgKind.TOWNSHIP: "乡镇（街道）", OrgKind.VILLAGE: "村",
-    OrgKind.COMMUNITY: "社区", OrgKind.ENTERPRISE: "企业", OrgKind.SCHOOL: "学校",
-    OrgKind.INSTITUTION: "机关事业单位", OrgKind.OTHER: "其他",
-}
+KIND_LABELS = {OrgKind(kind): label for kind, label in ORG_KIND_LABELS.items()}
 _KIND_WORDS = {label: kind for kind, label in KIND_LABELS.items()} | {
     "县": OrgKind.COUNTY, "县（市、区）": OrgKind.COUNTY, "乡镇": OrgKind.TOWNSHIP, "乡": OrgKind.TOWNSHIP,
     "镇": OrgKind.TOWNSHIP, "街道": OrgKind.TOWNSHIP, "机关": OrgKind.INSTITUTION,
@@ -151,7 +149,8 @@ def import_organizations(session: Session, rows: list[OrgRow], path: str) -> tup
     Parents may come later in the file or already be in the database. Nothing is written
     by the caller's transaction if any row is bad. New organizations get their ids up front
     and go in with one ``executemany`` per 10 000 rows (a province's file is millions of
-    rows): one pass orders and checks the rows, one computes their paths, as plain tuples.
+    rows): one pass orders and checks the rows, one computes their paths and sort keys (the
+    superior's key, then the code's natural key: ``engine.base.natural``), as plain tuples.
     Only updated organizations go through the ORM.
     """
     by_code = {r.code: r for r in rows}
@@ -160,7 +159,7 @@ def import_organizations(session: Session, rows: list[OrgRow], path: str) -> tup
     if problems:
         raise ImportFileError(path, problems)
     ids = iter(reserve_ids(session, "organizations", sum(1 for r in ordered if r.code not in existing)))
-    placed = {code: (org.id, org.path, org.township_id) for code, (org, _) in existing.items()}
+    placed = {code: (org.id, org.path, org.township_id, org.sort_key) for code, (org, _) in existing.items()}
     new: list[tuple] = []  # ORG_COLUMNS, as insert_orgs takes them
     changes: list[tuple[Organization, dict]] = []
     township = OrgKind.TOWNSHIP
@@ -173,9 +172,10 @@ def import_organizations(session: Session, rows: list[OrgRow], path: str) -> tup
         else:
             parent_id, org_path = parent[0], f"{parent[1]}{org_id}/"
             township_id = org_id if row.kind is township else parent[2]
-        placed[row.code] = (org_id, org_path, township_id)
+        sort_key = hierarchy_key(parent[3] if parent else None, row.code)
+        placed[row.code] = (org_id, org_path, township_id, sort_key)
         values = (org_id, row.code, row.name, row.kind.value, parent_id, township_id, org_path,
-                  row.secretary_name, row.secretary_phone)
+                  row.secretary_name, row.secretary_phone, sort_key)
         if old is None:
             new.append(values)
         else:
@@ -259,6 +259,18 @@ def get_org(session: Session, code: str) -> Organization:
     if org is None:
         raise NotFound("organization 基层党组织", code, "list them with 'rectify org list'")
     return org
+
+
+def case_kind_refusal(org: Organization, allowed: tuple[str, ...]) -> str | None:
+    """Why ``org`` cannot be opened as a case when the workflow allows the kinds ``allowed``
+    (its ``case_kinds``), in both languages; None when it can. A township or the county leads
+    grassroots organizations: opened as a case it would count in its own backward ratio."""
+    if org.kind in allowed:
+        return None
+    label = ORG_KIND_LABELS.get(org.kind, org.kind)
+    return (f"“{org.name}”（{org.code}）的类型是“{label}”，不能列为整顿对象；本工作流只整顿这些类型的基层党组织："
+            f"{'、'.join(ORG_KIND_LABELS.get(k, k) for k in allowed)} / {org.code} is a {org.kind} organization and "
+            f"cannot be a case: this workflow opens cases only for the kinds {', '.join(allowed)} (case_kinds)")
 
 
 def is_within(org: Organization, jurisdiction: Organization) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.base.clock import due_day, fmt, local
+from engine.base.natural import natural_sorted
 from engine.ops.cases import case_facts
 from engine.ops.deploy import compiled_version
 from engine.ops.notices import resolve_recipients
@@ -80,7 +81,7 @@ def townships(session: Session, campaign: Campaign, order: list[str]) -> list[di
     rows = []
     for tid, code, name in session.execute(select(Organization.id, Organization.code, Organization.name)
                                            .where(Organization.kind == OrgKind.TOWNSHIP.value)
-                                           .order_by(Organization.code)):
+                                           .order_by(Organization.sort_key)):  # codes in natural order
         found = counts.pop(tid, Counter())
         rows.append({"code": code, "name": name, "total": sum(found.values()),
                      "counts": {s: found.get(s, 0) for s in order}})
@@ -134,7 +135,7 @@ def _listed(session: Session, campaign: Campaign, deadline: tuple, compiled: Com
     of the cases) out of it: SQLite then reads a range of the deadline index, in order."""
     where = (Case.campaign_id + 0 == campaign.id, *deadline)
     count = session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
-    cases = session.scalars(select(Case).where(*where).order_by(Case.due_at, Case.ref).limit(LISTED)
+    cases = session.scalars(select(Case).where(*where).order_by(Case.due_at, Case.sort_key).limit(LISTED)
                             .options(joinedload(Case.organization), joinedload(Case.township)))
     rows = []
     for case in cases:
@@ -172,7 +173,7 @@ def surveys(session: Session, campaign: Campaign, compiled: CompiledWorkflow, no
             .join(Organization, Organization.id == Case.organization_id)
             .where(Case.campaign_id == campaign.id, Event.kind == "transition", Event.from_state.in_(sources),
                    Event.at <= now)
-            .order_by(Event.at, Case.ref))
+            .order_by(Event.at, Case.sort_key))
         for event_round, at, data, ref, name in events:
             verdict = next((data.get("guards", {}).get(g) for g in sorted(guards) if g in data.get("guards", {})), None)
             figures = verdict.get("figures", {}) if verdict else {}
@@ -192,7 +193,7 @@ def spot_checks(session: Session, campaign: Campaign, compiled: CompiledWorkflow
     draws = list(session.scalars(select(SpotCheckDraw).where(SpotCheckDraw.campaign_id == campaign.id,
                                                              SpotCheckDraw.at <= now)
                                  .order_by(SpotCheckDraw.id)))
-    refs = sorted({ref for d in draws for ref in d.selected})
+    refs = list({ref for d in draws for ref in d.selected})
     found = {c.ref: c for c in session.scalars(select(Case).options(joinedload(Case.organization))
                                                .where(Case.ref.in_(refs)))} if refs else {}
     wf = compiled.definition
@@ -200,7 +201,8 @@ def spot_checks(session: Session, campaign: Campaign, compiled: CompiledWorkflow
              "population": len(d.population),
              "selected": [{"ref": ref, "organization": found[ref].organization.name if ref in found else "",
                            "state_label": wf.states[found[ref].state].label
-                           if ref in found and found[ref].state in wf.states else ""} for ref in d.selected]}
+                           if ref in found and found[ref].state in wf.states else ""}
+                          for ref in natural_sorted(d.selected)]}
             for d in draws]
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.base.clock import fmt
+from engine.base.natural import natural_sorted
 from engine.ops import audit, spotcheck
 from engine.ops.cases import get_case
 from engine.ops.deploy import resolve_campaign
@@ -99,7 +100,7 @@ def draw_spot_check(store: Store, caller: Caller, seed: str | None = None,
         result = spotcheck.draw(access.session, campaign, access.actor(), access.now(campaign), seed)
         record = result.draw
         return Drawn(record.id, record.seed, record.method, record.rate, record.include_key_targets,
-                     len(record.population), list(record.selected), result.moved_on)
+                     len(record.population), natural_sorted(record.selected), result.moved_on)
     return write(store, caller, work)
 
 
@@ -117,8 +118,8 @@ def verify_spot_check(store: Store, caller: Caller, draw_id: int) -> Done[DrawCh
     def work(access: Access) -> DrawCheck:
         access.scope()
         check = spotcheck.verify(access.session, draw_id)
-        return DrawCheck(check.ok, check.draw.seed, len(check.draw.population), list(check.draw.selected),
-                         list(check.recomputed), check.committed)
+        return DrawCheck(check.ok, check.draw.seed, len(check.draw.population), natural_sorted(check.draw.selected),
+                         natural_sorted(check.recomputed), check.committed)
     return read(store, caller, work)
 
 
@@ -127,6 +128,6 @@ def spot_check_draws(store: Store, caller: Caller) -> Done[list[dict[str, Any]]]
         access.scope()
         zone = access.zone()
         return [{"id": d.id, "at": fmt(d.at, zone), "actor": d.actor, "seed": d.seed,
-                 "population": len(d.population), "selected": list(d.selected)}
+                 "population": len(d.population), "selected": natural_sorted(d.selected)}
                 for d in spotcheck.list_draws(access.session)]
     return read(store, caller, work)

@@ -13,9 +13,10 @@ from engine.store.models import Campaign, Case, Event, Notice, Official, Organiz
 
 
 def organizations_within(session: Session, path: str | None, township_id: int | None = None) -> list[Organization]:
-    """The organizations in hierarchy order (by path): every one, or with ``path`` those under
-    that jurisdiction, and with ``township_id`` those of that township."""
-    query = select(Organization).order_by(Organization.path)
+    """The organizations in hierarchy order, each superior's in the natural order of their codes
+    (``sort_key``): every one, or with ``path`` those under that jurisdiction, and with
+    ``township_id`` those of that township."""
+    query = select(Organization).order_by(Organization.sort_key)
     if path is not None:
         query = query.where(Organization.path.startswith(path, autoescape=True))
     if township_id is not None:

@@ -84,10 +84,11 @@ def cases_past_first_round(session: Session, campaign_id: int) -> int:
 
 def overdue_cases(session: Session, campaign_id: int, now: datetime, limit: int) -> list[Row]:
     """The first ``limit`` of the campaign's cases past their deadline at ``now``, most overdue
-    first, as rows (case, township name or None): one query with the township joined."""
+    first (equally overdue ones in the natural order of their references), as rows (case, township name or None): one query with the township joined."""
     return list(session.execute(
         select(Case, Organization.name).join(Organization, Organization.id == Case.township_id, isouter=True)
-        .where(Case.campaign_id == campaign_id, Case.due_at < now).order_by(Case.due_at).limit(limit)).all())
+        .where(Case.campaign_id == campaign_id, Case.due_at < now).order_by(Case.due_at, Case.sort_key)
+        .limit(limit)).all())
 
 
 def facts_in_state(session: Session, campaign_id: int, state: str, names: Iterable[str]) -> list[Row]:
@@ -109,10 +110,10 @@ def latest_notice_key(session: Session, prefix: str) -> str | None:
 # --- the ledger ---------------------------------------------------------------------------------
 
 def ledger_lines(session: Session, campaign_id: int, chunk: int) -> Iterator[Row]:
-    """One row per case of the campaign, by organization path, streamed ``chunk`` rows at a
-    time (250 000 cases never sit in memory): organization name, secretary, phone, parent's
-    name, the case's problems, flags and measures, and the stored ``measures`` and
-    ``contact_leader`` facts. One query: a facts query per case made 250 000 cases take minutes."""
+    """One row per case of the campaign, in hierarchy order with codes in natural order (the
+    organizations' indexed ``sort_key``), streamed ``chunk`` rows at a time (250 000 cases
+    never sit in memory): organization name, secretary, phone, parent's name, the case's
+    problems, flags and measures, and the stored ``measures`` and ``contact_leader`` facts. One query: a facts query per case made 250 000 cases take minutes."""
     parent, measures, leader = aliased(Organization), aliased(CaseFact), aliased(CaseFact)
     query = (select(Organization.name, Organization.secretary_name, Organization.secretary_phone, parent.name,
                     Case.problems, Case.flags, Case.measures, measures.value, leader.value)
@@ -120,7 +121,7 @@ def ledger_lines(session: Session, campaign_id: int, chunk: int) -> Iterator[Row
              .outerjoin(parent, parent.id == Organization.parent_id)
              .outerjoin(measures, (measures.case_id == Case.id) & (measures.name == "measures"))
              .outerjoin(leader, (leader.case_id == Case.id) & (leader.name == "contact_leader"))
-             .where(Case.campaign_id == campaign_id).order_by(Organization.path)
+             .where(Case.campaign_id == campaign_id).order_by(Organization.sort_key)
              .execution_options(yield_per=chunk))
     return iter(session.execute(query))
 
@@ -147,8 +148,12 @@ def jurisdiction_counts(session: Session, campaign_id: int, township_id: int | N
     township and in the county of the organization at ``org_path``: five index look-ups over
     that township and county only, so a province's database is not counted for one county's
     quota. The county's cases are those of its townships, and those of organizations directly
-    under the county (no township), found through the township index's NULL entries."""
-    confirmed = select(func.count()).select_from(Case).where(Case.campaign_id == campaign_id, Case.state != initial)
+    under the county (no township), found through the township index's NULL entries. Only
+    grassroots organizations' cases count: a township opened as a case before ``case_kinds``
+    refused it is not one of its own backward organizations."""
+    grassroots_case = (Organization.id == Case.organization_id) & GRASSROOTS
+    confirmed = select(func.count()).select_from(Case).join(Organization, grassroots_case).where(
+        Case.campaign_id == campaign_id, Case.state != initial)
     if exclude_case is not None:
         confirmed = confirmed.where(Case.id != exclude_case)
     orgs = select(func.count()).select_from(Organization).where(GRASSROOTS)
@@ -156,9 +161,9 @@ def jurisdiction_counts(session: Session, campaign_id: int, township_id: int | N
     townships = select(Organization.id).where(county, Organization.kind == OrgKind.TOWNSHIP.value)
     # "+ 0" keeps SQLite from walking every case of the campaign by the (campaign, …) index:
     # the township index, probed once per township of the county, is the short way.
-    in_county = select(func.count()).select_from(Case).where(
+    in_county = select(func.count()).select_from(Case).join(Organization, grassroots_case).where(
         Case.campaign_id + 0 == campaign_id, Case.state != initial, Case.township_id.in_(townships))
-    direct = select(func.count()).select_from(Case).join(Organization, Case.organization_id == Organization.id).where(
+    direct = select(func.count()).select_from(Case).join(Organization, grassroots_case).where(
         Case.campaign_id + 0 == campaign_id, Case.state != initial, Case.township_id.is_(None), county)
     if exclude_case is not None:
         in_county = in_county.where(Case.id != exclude_case)
@@ -178,13 +183,16 @@ def grassroots_by_township(session: Session) -> dict[int | None, int]:
 
 
 def campaign_cases_by_township_state(session: Session, campaign_id: int) -> list[Row]:
-    """The campaign's case counts as rows (township id, state, count). By state, not by
-    "confirmed or not": PostgreSQL cannot group by a bound comparison, so the caller adds up."""
+    """The campaign's case counts of grassroots organizations as rows (township id, state,
+    count). By state, not by "confirmed or not": PostgreSQL cannot group by a bound comparison,
+    so the caller adds up."""
     return list(session.execute(select(Case.township_id, Case.state, func.count())
+                                .join(Organization, (Organization.id == Case.organization_id) & GRASSROOTS)
                                 .where(Case.campaign_id == campaign_id).group_by(Case.township_id, Case.state)))
 
 
 def townships(session: Session) -> list[Row]:
-    """Every township as rows (id, code, name), by code."""
+    """Every township as rows (id, code, name), in hierarchy order, codes in natural order
+    (``T2`` before ``T10``)."""
     return list(session.execute(select(Organization.id, Organization.code, Organization.name)
-                                .where(Organization.kind == OrgKind.TOWNSHIP.value).order_by(Organization.code)))
+                                .where(Organization.kind == OrgKind.TOWNSHIP.value).order_by(Organization.sort_key)))

@@ -54,10 +54,11 @@ def case_ref_of_org(session: Session, campaign_id: int, org_id: int) -> str | No
 def list_cases(session: Session, *, campaign_id: int | None = None, state: str | None = None,
                township_id: int | None = None, overdue_at: datetime | None = None, limit: int | None = None,
                within_path: str | None = None) -> list[Case]:
-    """Cases by reference, each filter applied only when given: ``township_id`` keeps the
-    township's cases and the township's own; ``within_path`` those of organizations at or
-    under that materialised path (a reader's jurisdiction)."""
-    query = select(Case).order_by(Case.ref)
+    """Cases in the natural order of their references (``sort_key``: 2014-1-9999 before
+    2014-1-10000), each filter applied only when given: ``township_id`` keeps the township's
+    cases and the township's own; ``within_path`` those of organizations at or under that
+    materialised path (a reader's jurisdiction)."""
+    query = select(Case).order_by(Case.sort_key)
     if within_path is not None:
         query = query.join(Case.organization).where(Organization.path.startswith(within_path, autoescape=True))
     if campaign_id is not None:
@@ -74,9 +75,10 @@ def list_cases(session: Session, *, campaign_id: int | None = None, state: str |
 
 
 def cases_in_state(session: Session, campaign_id: int, state: str) -> list[Case]:
-    """The campaign's cases in ``state``, by reference (the spot check's population)."""
+    """The campaign's cases in ``state``, in the natural order of their references (the spot
+    check's population)."""
     return list(session.scalars(select(Case).where(Case.campaign_id == campaign_id, Case.state == state)
-                                .order_by(Case.ref)))
+                                .order_by(Case.sort_key)))
 
 
 def recurring_sent(session: Session, case_id: int, round_: int) -> int:

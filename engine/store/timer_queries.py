@@ -126,7 +126,8 @@ def timers_listed(session: Session, *, failed: bool, due_at: datetime | None,
 
     ``failed``: the timers set aside, newest first (by id, along the primary key); else the
     pending ones (due at ``due_at`` or before, when given), earliest first, along the
-    partial index on pending timers' due time."""
+    partial index on pending timers' due time (those due at the same moment in the natural
+    order of their cases' references)."""
     query = (select(Timer, Case.ref, Organization.name).join(Case, Timer.case_id == Case.id)
              .join(Organization, Case.organization_id == Organization.id))
     if failed:
@@ -135,7 +136,7 @@ def timers_listed(session: Session, *, failed: bool, due_at: datetime | None,
         query = query.where(Timer.status == TimerStatus.PENDING.value)
         if due_at is not None:
             query = query.where(Timer.due_at <= due_at)
-        query = query.order_by(Timer.due_at, Timer.id)
+        query = query.order_by(Timer.due_at, Case.sort_key, Timer.id)  # one moment's in natural ref order
     return [(timer, ref, org) for timer, ref, org in session.execute(query.limit(limit))]
 
 
