@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -90,6 +91,8 @@ class Message:
     case_ref: str | None
     recipient: Mapping[str, Any] | None = None  # None for broadcast channels
     recipients: tuple[str, ...] = field(default_factory=tuple)  # everyone the notice is for
+    notice_id: int | None = None  # the outbox row (``rectify notices show ID``)
+    issued: date | None = None  # the day the notice was written, in the campaign's zone
 
 
 class Channel:

@@ -5,39 +5,66 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from pathlib import Path
 
 from engine.base.atomic import atomic_write
 from notifiers.base import Channel, ChannelSettings, DeliveryError, Message
 from notifiers.registry import channel_types
 
-_UNSAFE = re.compile(r"[^0-9A-Za-z._-]+")
+# What a file name cannot hold on the systems a county's offices use: path separators, what
+# Windows refuses (a shared folder is often opened from Windows), and whitespace (a name is
+# typed in shells). Each run of them becomes "_".
+_UNSAFE = re.compile(r'[\\/:*?"<>|\s_]+')
 _DOTS = re.compile(r"\.{2,}")
-# The keys the system makes (2014-1-0001:event:2:case_listed|printed|): only these characters,
-# dots never leading nor doubled. Their names are the key with ":" and "|" made "_", as before.
-_SYSTEM_KEY = re.compile(r"[0-9A-Za-z_:|-]+(?:\.[0-9A-Za-z_:|-]+)*\.?")
-MAX_STEM = 150  # characters (ASCII): well under the 255 bytes a file name may have, suffix included
+MAX_NAME_BYTES = 200  # UTF-8, suffix included: under the 255 bytes a file name may have
+MAX_REF_BYTES = 40  # a case reference is short (2014-1-0007); one from elsewhere is cut
 # What a terminal would act on in a .txt notice read with cat or less (escape sequences, a
 # carriage return that overwrites the line), and what no printed page shows: removed. Tabs
 # and line ends stay.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
-def file_name(key: str, suffix: str) -> str:
-    """The name of the file a notice's delivery key gets in the channel's folder.
+def file_name(message: Message, suffix: str) -> str:
+    """The name of the file a notice gets in the channel's folder: its day, its case and its
+    title, then its notice number, e.g. ``2014-03-18_2014-1-0007_逾期督办通报：…_119.txt``.
 
-    Only ASCII letters, digits, "_", "-" and single dots: no path separator, no control
-    character, no "..", and never a leading dot (no hidden file, nothing taken for the
-    temporary files of ``engine.base.atomic``), so the file always lands in the folder itself.
-    The same key gives the same name (a retry rewrites its file). A key of another shape (a
-    channel named in Chinese, anything from outside) or one that had to be shortened ends
-    with a digest of the whole key, so that two keys that read alike here keep two files.
+    Sorted by name, a folder reads by date then case. The number (the one ``rectify notices
+    show`` takes) keeps two notices of one case, day and title in two files, and makes the
+    name the same on every retry, so a retry rewrites its own file. A message that names no
+    notice (a test, a plug-in) is told apart by a digest of its key instead.
+
+    Safe whatever the title holds: no path separator, no character Windows refuses, no
+    control or invisible formatting character, no "..", never a leading dot (no hidden file,
+    nothing taken for the temporary files of ``engine.base.atomic``), at most
+    ``MAX_NAME_BYTES``: a long title is cut and ends with "…".
     """
-    stem = _DOTS.sub("_", _UNSAFE.sub("_", key)).strip("._")
-    if not stem or len(stem) > MAX_STEM or not _SYSTEM_KEY.fullmatch(key):
-        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        stem = f"{stem[:MAX_STEM - len(digest) - 1].rstrip('._')}_{digest}".lstrip("_")
-    return stem + suffix
+    unique = str(message.notice_id) if message.notice_id is not None else _digest(message.key)
+    tail = f"_{unique}{suffix}"
+    head = [part for part in (message.issued.isoformat() if message.issued else "",
+                              _fit(_safe(message.case_ref or ""), MAX_REF_BYTES)) if part]
+    room = MAX_NAME_BYTES - len(tail.encode()) - sum(len(part.encode()) + 1 for part in head)
+    title = _fit(_safe(message.title), room) or "通知"
+    return "_".join([*head, title]) + tail
+
+
+def _safe(text: str) -> str:
+    """``text`` as part of a file name (see ``file_name``). Private-use characters stay: some
+    offices type rare characters of names (生僻字) that way."""
+    kept = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
+    return _DOTS.sub(".", _UNSAFE.sub("_", kept)).strip("._- ")  # a tab or a line end separates, as a space
+
+
+def _fit(text: str, room: int) -> str:
+    """``text`` cut to ``room`` bytes of UTF-8 on a character boundary, ending with "…" if cut."""
+    if len(text.encode()) <= room:
+        return text
+    cut = text.encode()[:max(room - len("…".encode()), 0)].decode("utf-8", "ignore").rstrip("._- ")
+    return f"{cut}…" if cut else ""
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 def plain_text(text: str) -> str:
@@ -51,8 +78,9 @@ class FileSettings(ChannelSettings):
 
 @channel_types.register("file")
 class FileChannel(Channel):
-    """Writes ``<folder>/<key>.txt`` (see ``file_name``); a retry rewrites the same file, so
-    nothing is doubled, and each file is written atomically: a reader never sees half a notice."""
+    """Writes ``<folder>/<day>_<case>_<title>_<number>.txt`` (see ``file_name``); a retry rewrites
+    the same file, so nothing is doubled, and each file is written atomically: a reader never
+    sees half a notice."""
 
     Settings = FileSettings
 
@@ -60,7 +88,7 @@ class FileChannel(Channel):
 
     def send(self, message: Message, address: str) -> None:
         folder = Path(self.settings.folder)  # type: ignore[attr-defined]
-        target = folder / file_name(message.key, self.suffix)
+        target = folder / file_name(message, self.suffix)
         try:
             folder.mkdir(parents=True, exist_ok=True)
             atomic_write(target, lambda temporary: self.write(message, temporary))
@@ -68,13 +96,15 @@ class FileChannel(Channel):
             raise DeliveryError(f"无法写入 {folder} / cannot write to {folder}: {exc}") from exc
 
     def write(self, message: Message, path: Path) -> None:
-        text = f"{message.title}\n\n{message.body}\n——\n致：{'、'.join(message.recipients) or '—'}\n编号：{message.key}\n"
+        number = f"通知 #{message.notice_id}（{message.key}）" if message.notice_id is not None else message.key
+        text = f"{message.title}\n\n{message.body}\n——\n致：{'、'.join(message.recipients) or '—'}\n编号：{number}\n"
         path.write_text(plain_text(text), encoding="utf-8")
 
 
 @channel_types.register("docx")
 class DocxChannel(FileChannel):
-    """Writes ``<folder>/<key>.docx``, an official document ready to print or edit in WPS."""
+    """Writes ``<folder>/<day>_<case>_<title>_<number>.docx``, an official document ready to
+    print or edit in WPS."""
 
     suffix = ".docx"
 

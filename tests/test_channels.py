@@ -139,9 +139,8 @@ delivery: {{max_attempts: 2, backoff_seconds: 60}}
     run("case", "open", "T1-01", who="王强", now="2014-03-05")
     base = ["--config", str(config)]
     out = run(*base, "daemon", "--once", now="2014-03-14T09:00").stdout  # the 3-days-before reminder
-    assert "reminder" in out
-    assert "'delivered': 2" in out
-    assert "'retry': 1" in out
+    assert "催办提醒 reminder 1" in out
+    assert "送达 delivered 2 · 待重试 retrying 1 · 失败 dead 0" in out
     (rcpts, raw, _), = inbox.messages
     assert rcpts == ["wang@example.org"]  # reminders go to the township committee only
     assert email.message_from_bytes(raw, policy=default_policy)["Subject"].startswith("催办提醒")

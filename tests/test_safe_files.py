@@ -25,7 +25,7 @@ def planted(folder: Path) -> Path:
     """A database beside the folder, and links to it under every name a writer might guess."""
     database = folder.parent / "rectify.db"
     database.write_bytes(DATABASE)
-    stem = file_name(MESSAGE.key, ".txt")
+    stem = file_name(MESSAGE, ".txt")
     for name in (f".{stem}.tmp", f"{stem}.tmp", f".{stem}", f".{stem}.swp"):
         (folder / name).symlink_to(database)
     return database
@@ -37,7 +37,7 @@ def test_links_planted_under_guessable_names_write_nothing_through(tmp_path):
     database = planted(folder)
     FileChannel("printed", FileSettings(folder=str(folder))).send(MESSAGE, "")
     assert database.read_bytes() == DATABASE
-    written = folder / file_name(MESSAGE.key, ".txt")
+    written = folder / file_name(MESSAGE, ".txt")
     assert written.is_file()
     assert not written.is_symlink()
     assert "城关镇党委" in written.read_text(encoding="utf-8")

@@ -432,12 +432,12 @@ def test_failures_are_stored_retried_and_dead_lettered(scenario):
 def test_the_daemon_logged_at_info_and_every_command_succeeded(scenario):
     service = next(r for r in scenario.ran if r.args[:2] == ("daemon", "--interval"))
     assert service.code == 0
-    assert " INFO daemon started on " in service.stderr
+    assert " INFO 守护进程已启动 / daemon started on " in service.stderr
     assert "daemon stopped: signal SIGTERM" in service.stderr
-    assert " WARNING delivery failed: " in service.stderr
+    assert " WARNING 投递失败 / delivery failed: " in service.stderr
     assert "HTTP 503" in service.stderr
     once = next(r for r in scenario.ran if r.args == ("daemon", "--once"))
-    assert "delivery: {" in once.stdout
+    assert "投递 deliveries: " in once.stdout
     deliver = [r for r in scenario.ran if r.args == ("notices", "deliver")]
     assert len(deliver) == 1
     assert "errcode 310000" in deliver[0].stderr

@@ -23,13 +23,16 @@ import logging
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine.base import failpoints
+from engine.base.clock import DEFAULT_TZ, local
+from engine.ops.deploy import compiled_version
 from engine.ops.notices import alert_notice, resolve_admins
+from engine.store.admin_queries import newest_campaign
 from engine.store.db import Store
-from engine.store.models import Delivery, Notice, NoticeStatus
+from engine.store.models import Case, Delivery, Notice, NoticeStatus, WorkflowVersion
 from engine.store.outbox_queries import (
     case_ref,
     delivery_statuses,
@@ -53,24 +56,34 @@ NO_CHANNEL = "(none)"
 
 @dataclass
 class DeliveryReport:
-    outcomes: Counter = field(default_factory=Counter)  # delivered | retry | dead
-    errors: list[str] = field(default_factory=list)
+    # delivered | retry | dead (a recipient no channel reaches included) | taken over
+    outcomes: Counter = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)  # one line per failed attempt, for a person
     released: int = 0  # leased, not sent, lease given back: the pass was stopped
 
 
-def expand(store: Store, config: NotifierConfig, now: datetime, batch: int = 200) -> int:
-    """Create the deliveries of notices not yet expanded; returns how many notices."""
-    def work(session: Session) -> int:
+def expand(store: Store, config: NotifierConfig, now: datetime, batch: int = 200,
+           report: DeliveryReport | None = None) -> int:
+    """Create the deliveries of notices not yet expanded; returns how many notices. A recipient
+    no personal channel reaches is a dead delivery from the start: counted in ``report``."""
+    def work(session: Session) -> tuple[int, list[str]]:
         # Locked and skipped by other daemons (PostgreSQL), so two never expand one notice.
         notices = unexpanded_notices(session, batch)
+        unreached: list[str] = []
         for notice in notices:
-            _expand_one(session, notice, config, now)
-        return len(notices)
-    return store.write(work)  # run again whole if it met a lock (SQLite) or a serialisation failure
+            unreached += _expand_one(session, notice, config, now)
+        return len(notices), unreached
+    count, unreached = store.write(work)  # run again whole if it met a lock (SQLite) or a serialisation failure
+    if report is not None and unreached:  # counted once, after the commit
+        report.outcomes["dead"] += len(unreached)
+        report.errors += unreached
+    return count
 
 
-def _expand_one(session: Session, notice: Notice, config: NotifierConfig, now: datetime) -> None:
+def _expand_one(session: Session, notice: Notice, config: NotifierConfig, now: datetime) -> list[str]:
+    """The notice's deliveries; returns how each recipient no channel reaches was reported."""
     reached: set[str] = set()
+    unreached: list[str] = []
     personal = [c for c in config.channels.values() if c.personal]
     for channel in config.channels.values():
         if not channel.personal:
@@ -89,8 +102,11 @@ def _expand_one(session: Session, notice: Notice, config: NotifierConfig, now: d
                 dead.status = NoticeStatus.DEAD.value
                 dead.last_error = (f"{person['name']} 没有可用的联系方式（{names}），请用 rectify official 补充 / "
                                    f"{person['name']} has no address on any personal channel ({names})")
+                ref = case_ref(session, notice.case_id) if notice.case_id else None
+                unreached.append(f"{_described(notice.id, ref, notice.title)} [无可用渠道 no channel]（已放弃 / dead）: {dead.last_error}")
     notice.expanded = True
     _settle_notice(session, notice)
+    return unreached
 
 
 def _add(session: Session, notice: Notice, channel: str, address: str, recipient: str, now: datetime) -> Delivery:
@@ -142,9 +158,10 @@ def deliver(store: Store, config: NotifierConfig, now: datetime, batch: int = 10
     the pass ends. ``DeliveryReport.released`` says how many were given back.
     """
     report = DeliveryReport()
+    zones: dict[int | None, str] = {}  # workflow version → its time zone, for the notices' days (_issued)
     lease = timedelta(seconds=config.policy.lease_seconds)
     size = claim_size(config, batch)
-    while not _stopping(stop) and expand(store, config, now):
+    while not _stopping(stop) and expand(store, config, now, report=report):
         pass
     while not _stopping(stop):
         ids, until = _claim(store, now, size, lease)
@@ -156,7 +173,7 @@ def deliver(store: Store, config: NotifierConfig, now: datetime, batch: int = 10
                 report.released += len(ids) - index
                 log.info("stopping: %d leased deliveries released for the next start", len(ids) - index)
                 return report
-            _deliver_one(store, config, delivery_id, now, report, until, lease)
+            _deliver_one(store, config, delivery_id, now, report, until, lease, zones)
     return report
 
 
@@ -164,17 +181,37 @@ def _stopping(stop: threading.Event | None) -> bool:
     return stop is not None and stop.is_set()
 
 
-def _message(session: Session, delivery: Delivery) -> Message:
+def _message(session: Session, delivery: Delivery, zones: dict[int | None, str]) -> Message:
     notice = session.get(Notice, delivery.notice_id)
     assert notice is not None
-    ref = case_ref(session, notice.case_id) if notice.case_id else None
+    case = session.get(Case, notice.case_id) if notice.case_id else None
     person = next((p for p in notice.recipients if p["name"] == delivery.recipient), None)
-    return Message(delivery.idempotency_key, notice.title, notice.body, notice.template, ref, person,
-                   tuple(p["name"] for p in notice.recipients))
+    return Message(delivery.idempotency_key, notice.title, notice.body, notice.template, case.ref if case else None,
+                   person, tuple(p["name"] for p in notice.recipients), notice.id, _issued(session, notice, case, zones))
+
+
+def _issued(session: Session, notice: Notice, case: Case | None, zones: dict[int | None, str]) -> date:
+    """The day ``notice`` was written, in its case's workflow's zone (the newest campaign's for a
+    notice of no case): the date a file channel names it by, the same on every retry. ``zones``
+    keeps each workflow version's zone for the rest of the pass (a version never changes)."""
+    if case is not None:
+        version_id: int | None = case.workflow_version_id
+    else:
+        campaign = newest_campaign(session)
+        version_id = campaign.current_version_id if campaign is not None else None
+    if version_id not in zones:
+        version = session.get(WorkflowVersion, version_id) if version_id is not None else None
+        zones[version_id] = compiled_version(version).definition.timezone if version is not None else DEFAULT_TZ
+    return local(notice.created_at, zones[version_id]).date()
+
+
+def _described(notice_id: int | None, ref: str | None, title: str) -> str:
+    """A notice as a log line names it: ``#12 2014-1-0007 催办提醒：…``."""
+    return " ".join(part for part in (f"#{notice_id}", ref, title) if part)
 
 
 def _deliver_one(store: Store, config: NotifierConfig, delivery_id: int, now: datetime,
-                 report: DeliveryReport, held: datetime, lease: timedelta) -> None:
+                 report: DeliveryReport, held: datetime, lease: timedelta, zones: dict[int | None, str]) -> None:
     """Send one leased delivery and settle it. Its lease is renewed just before the send, so it
     covers the whole send however long the ones before took; a delivery whose lease ran out
     and was taken over meanwhile is another deliverer's: neither sent nor settled here."""
@@ -186,7 +223,9 @@ def _deliver_one(store: Store, config: NotifierConfig, delivery_id: int, now: da
     with store.reading() as session:  # only reads: no write lock held for it
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
-        message, address = _message(session, delivery), delivery.address
+        message, address = _message(session, delivery, zones), delivery.address
+        where = delivery.channel if delivery.recipient == "*" else f"{delivery.channel} → {delivery.recipient}"
+        described = f"{_described(message.notice_id, message.case_ref, message.title)} [{where}]"
     channel = config.channels.get(delivery.channel)
     error = None
     if channel is None:
@@ -216,7 +255,8 @@ def _deliver_one(store: Store, config: NotifierConfig, delivery_id: int, now: da
         return
     report.outcomes[outcome] += 1
     if error is not None:
-        report.errors.append(f"{message.key}: {redact(error)}")
+        then = "已放弃 / dead" if outcome == "dead" else "稍后重试 / will retry"
+        report.errors.append(f"{described}（{then}）: {redact(error)}")
 
 
 def _settle(session: Session, delivery: Delivery, error: str | None, now: datetime,

@@ -49,6 +49,7 @@ log = logging.getLogger("rectify.daemon")
 class TickReport:
     fired: Counter = field(default_factory=Counter)
     skipped: int = 0
+    failed: int = 0  # timers set aside after an error (rectify timers list --failed)
     messages: list[str] = field(default_factory=list)
     unavailable: str | None = None  # the operational database error that ended the tick early
 
@@ -202,6 +203,7 @@ def _mark_failed(store: Store, timer_id: int, now: datetime, error: str, report:
         if timer is None or timer.status != TimerStatus.PENDING.value:
             return
         set_aside(session, timer, now, error)
+    report.failed += 1  # after the commit
     report.messages.append(f"timer {timer_id} failed: {error}")
 
 

@@ -270,8 +270,11 @@ class Store:
                 if attempt == attempts or not is_retryable(exc.__cause__ or exc):
                     raise
                 pause = RETRY_PAUSE * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
-                log.info("database busy (%s); attempt %d of %d again in %.2fs", exc.__cause__, attempt + 1,
-                         attempts, pause)
+                # A wait the retry absorbs is routine (the daemon beside busy officials): one worded
+                # line, the driver's own text only at DEBUG.
+                log.info("数据库正忙，%.2f 秒后重试（第 %d/%d 次）/ database busy: attempt %d of %d in %.2fs",
+                         pause, attempt + 1, attempts, attempt + 1, attempts, pause)
+                log.debug("busy: %s", exc.__cause__)
                 time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
