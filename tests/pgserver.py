@@ -7,6 +7,7 @@ Each test gets its own database, copied from a migrated template (fast: no DDL p
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+PORT_TRIES = 5  # starts on a fresh port when another process took ours (see PgServer.start)
 BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
 
 
@@ -38,22 +40,34 @@ class PgServer:
         self.data = self.root / "data"
         self.port = _free_port()
         self.as_root = os.geteuid() == 0
+        self.watchdog: subprocess.Popen[bytes] | None = None
+
+    def _command(self, *args: str) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *args] if self.as_root else list(args)
 
     def _run(self, *args: str) -> None:
-        cmd = list(args)
-        if self.as_root:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        subprocess.run(self._command(*args), check=True, capture_output=True, text=True)
 
     def start(self) -> None:
         if self.as_root:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
                   "-E", "UTF8", "--locale=C.UTF-8")
-        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off " \
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l",
-                  str(self.root / "log"), "-w", "start")
+        for attempt in range(PORT_TRIES):
+            opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off " \
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            try:
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l",
+                          str(self.root / "log"), "-w", "start")
+                break
+            except subprocess.CalledProcessError:
+                # Test processes starting together (pytest-xdist's workers, a colleague's run) each
+                # pick a free port: another may bind ours between our pick and our start.
+                log = (self.root / "log").read_text(encoding="utf-8", errors="replace")
+                if attempt == PORT_TRIES - 1 or "Address already in use" not in log:
+                    raise
+                self.port = _free_port()
+        self._watch()
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
@@ -66,7 +80,21 @@ class PgServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
+    def _watch(self) -> None:
+        """The cluster must not outlive the test process that started it: a pytest-xdist worker
+        killed (Ctrl-C, a CI timeout) never reaches ``stop``. A detached shell waits for this
+        process to end, then stops the cluster and removes its folder."""
+        stop = shlex.join(self._command(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
+                                        "stop"))
+        script = f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; " \
+                 f"{stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.root))}"
+        self.watchdog = subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def stop(self) -> None:
+        if self.watchdog is not None:  # stopped here: the watchdog has nothing left to do
+            self.watchdog.kill()
+            self.watchdog.wait()
         try:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
         finally:

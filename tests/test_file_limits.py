@@ -316,6 +316,7 @@ def sparse_xfd_workbook(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow  # 200 000 rows in a real process (~20 s of CPU); the XFD cell itself is tested above
 def test_a_sparse_200000_row_workbook_with_column_xfd_is_refused_quickly_in_little_memory(
         sparse_xfd_workbook, tmp_path):
     assert sparse_xfd_workbook.stat().st_size < 2 * 1024 * 1024
