@@ -48,12 +48,23 @@ import engine.ops.identity
 from engine.store.db import Store
 from engine.store.migrate import upgrade
 from tests.county import ROOT, TZ, WORKFLOW, at, seed_county
-from tests.pgserver import PgServer, find_bin
+from tests.pgserver import PgServer, find_bin, ram_folder
 from tests.runner import Rectify, build_county, build_ready_county, build_surveyed_county
 from tests.servers import Hook, Inbox, free_port, smtp_authenticator
 
 __all__ = ["ROOT", "TZ", "WORKFLOW", "at", "pg_database"]
 BACKENDS = ["sqlite", "postgres"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests' temporary folders (their SQLite databases, the files they write) in RAM when
+    there is room (tests/pgserver.py ``ram_folder``: on disk, the commits' fsyncs cost a quarter
+    of the run), unless the user chose a place: --basetemp (as pytest-xdist gives each
+    worker), TMPDIR or PYTEST_DEBUG_TEMPROOT (pytest's own setting, set here)."""
+    chosen = config.option.basetemp or os.environ.get("TMPDIR") or os.environ.get("PYTEST_DEBUG_TEMPROOT")
+    fast = ram_folder()
+    if fast is not None and not chosen:
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = str(fast)
 
 
 @pytest.fixture(scope="session", autouse=True)

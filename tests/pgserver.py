@@ -27,6 +27,23 @@ def find_bin() -> Path | None:
     return Path(found).parent if found else None
 
 
+RAM_FOLDER, RAM_NEEDED = Path("/dev/shm"), 2 << 30  # 2 GiB free: Docker's 64 MB default does not qualify
+
+
+def ram_folder() -> Path | None:
+    """A folder in memory (tmpfs) with room, for the suite's throwaway databases, or None.
+
+    On a virtual disk the databases' writes dominate: CREATE DATABASE took 0.15-0.5 s on this
+    project's machine and 0.02-0.03 s in RAM, and a SQLite commit waits for its fsync. The data
+    is thrown away after the run, so it need not survive anything."""
+    try:
+        stat = os.statvfs(RAM_FOLDER)
+    except OSError:
+        return None
+    writable = os.access(RAM_FOLDER, os.W_OK | os.X_OK)
+    return RAM_FOLDER if writable and stat.f_bavail * stat.f_frsize >= RAM_NEEDED else None
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -36,7 +53,7 @@ def _free_port() -> int:
 class PgServer:
     def __init__(self, bindir: Path):
         self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="rectify-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="rectify-pg-", dir=ram_folder()))
         self.data = self.root / "data"
         self.port = _free_port()
         self.as_root = os.geteuid() == 0
@@ -55,7 +72,8 @@ class PgServer:
                   "-E", "UTF8", "--locale=C.UTF-8")
         for attempt in range(PORT_TRIES):
             opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off " \
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 " \
+                   "-c max_wal_size=96MB -c min_wal_size=32MB"  # the WAL may be in RAM: keep it small
             try:
                 self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l",
                           str(self.root / "log"), "-w", "start")

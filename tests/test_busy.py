@@ -61,7 +61,7 @@ class _ReleaseOnRetry(logging.Handler):
         self.holder, self.retries = holder, 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if "again in" in record.getMessage():
+        if "database busy: attempt" in record.getMessage():
             self.retries += 1
             if self.holder.in_transaction:
                 self.holder.rollback()

@@ -69,12 +69,6 @@ def load_workflow_file(path: str | Path) -> LoadedWorkflow:
         raise BadInput(f"无法读取工作流文件 / cannot read workflow file {path}: {exc}") from exc
     folder = path.parent / TEMPLATE_DIR
     templates, problems = read_templates(folder)
-    if not folder.is_dir():
-        problems.append(Problem(str(path), 1, 1, f"找不到通知模板目录 {folder}：工作流的通知模板（templates/*.j2）须放在工作流文件旁边；"
-                                                 "'rectify workflow new 目录' 可生成工作流及其全部模板的可编辑副本 / "
-                                                 f"no notice templates folder {folder}: a workflow's notice templates "
-                                                 "(templates/*.j2) live beside its YAML file; 'rectify workflow new DIR' "
-                                                 "writes an editable copy of the shipped workflow with all its templates"))
     calendar_path = path.parent / CALENDAR_FILE
     calendar_text = None
     if calendar_path.exists():  # not is_file(): a calendar.yaml that is a FIFO or a device is reported
@@ -84,7 +78,15 @@ def load_workflow_file(path: str | Path) -> LoadedWorkflow:
             problems.append(Problem(str(calendar_path), 1, 1, exc.reason))
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(str(calendar_path), 1, 1, f"无法读取节假日文件 / cannot read (save it as UTF-8): {exc}"))
-    return load_workflow_text(text, str(path), templates, str(folder), problems, calendar_text, str(calendar_path))
+    loaded = load_workflow_text(text, str(path), templates, str(folder), problems, calendar_text, str(calendar_path))
+    if not folder.is_dir():  # after the YAML's own problems: one line, never one per notice it names
+        raise InvalidDefinition([Problem(
+            str(path), 1, 1, f"找不到通知模板目录 {folder}：工作流的通知模板（templates/*.j2）须放在工作流文件旁边；"
+                             "'rectify workflow new 目录' 可生成工作流及其全部模板的可编辑副本 / no notice templates "
+                             f"folder {folder}: a workflow's notice templates (templates/*.j2) live beside its YAML "
+                             "file; 'rectify workflow new DIR' writes an editable copy of the shipped workflow with "
+                             "all its templates")])
+    return loaded
 
 
 def workflow_file_in(path: Path) -> Path:
