@@ -87,6 +87,9 @@ class NoticeStatus(str, Enum):
     PENDING = "pending"
     DELIVERED = "delivered"
     DEAD = "dead"
+    # Needed a fact the record does not hold (its ``last_error`` says which): never delivered
+    # with a placeholder (engine.ops.notices.notice_row).
+    HELD = "held"
 
 
 class Organization(Base):
@@ -339,9 +342,25 @@ class Notice(Base):
     # Who it is for, resolved when it was written: [{"name", "role", "email", "phone"}].
     recipients: Mapped[list[Any]] = mapped_column(default=list)
     expanded: Mapped[bool] = mapped_column(Boolean, default=False)  # deliveries created
+    # 发文字号 (×组通〔2014〕12号) of a notice issued as an official document, from
+    # DocumentCounter in the same transaction; None for one that is not. Several NULLs pass the
+    # unique index on both backends.
+    document_number: Mapped[str | None] = mapped_column(String(60), index=True, unique=True)
 
 
 Index("ix_notices_pending", Notice.next_attempt_at, sqlite_where=text("status = 'pending'"))
+
+
+class DocumentCounter(Base):
+    """The yearly register of document numbers: the last number given for a prefix (×组通) in a
+    year. Incremented in the transaction that issues the notice (``engine.store.doc_numbers``),
+    whose row lock serialises issuers, so numbers are unique and a rollback leaves no gap."""
+
+    __tablename__ = "document_counters"
+
+    prefix: Mapped[str] = mapped_column(String(40), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
 
 
 class Delivery(Base):
