@@ -35,8 +35,9 @@ def notices() -> None:
 
 
 @notices.command("list")
-@click.option("--status", type=click.Choice(["pending", "delivered", "dead"]),
-              help="只列此状态的：待投递、已投递、投递失败 / only notices in this status.")
+@click.option("--status", type=click.Choice(["pending", "delivered", "dead", "held"]),
+              help="只列此状态的：待投递、已投递、投递失败、暂缓发出（缺少事实）/ only notices in this status "
+                   "(held: the record lacks a fact the notice needs).")
 @click.option("--case", "case_ref", metavar="REF", help="只列此整顿对象的 / only this case's notices.")
 @click.option("--limit", default=50, show_default=True, type=ROW_ID, help="最多列出行数 / at most this many rows.")
 @AS_JSON
@@ -47,9 +48,9 @@ def notices_list(settings: Settings, status: str | None, case_ref: str | None, l
     if as_json:
         emit_json(rows)
         return
-    console().print(table(f"通知 / notices ({len(rows)})", ["#", "时间", "标题", "致", "状态", "尝试", "错误"], [
-        [r["id"], r["created"], r["title"], "、".join(r["recipients"]), r["status"], r["attempts"], r["last_error"]]
-        for r in rows]))
+    console().print(table(f"通知 / notices ({len(rows)})", ["#", "时间", "发文字号", "标题", "致", "状态", "尝试", "错误"], [
+        [r["id"], r["created"], r["number"], r["title"], "、".join(r["recipients"]), r["status"], r["attempts"],
+         r["last_error"]] for r in rows]))
 
 
 @notices.command("show")
@@ -69,6 +70,10 @@ def notices_show(settings: Settings, notice_id: int, as_json: bool) -> None:
     out = console()
     out.print(f"[bold]#{data['id']} {esc(data['title'])}[/bold]  ({data['status']}, {esc(data['template'])} "
               f"{data['template_hash'][:12]}, {data['created']})")
+    if data["number"]:
+        out.print(f"发文字号 / number: {esc(data['number'])}")
+    if data["status"] == "held":
+        out.print(f"[yellow]{esc(data['last_error'] or '')}[/yellow]")
     out.print(visible(data["body"]), markup=False)
     out.print(table("投递 / deliveries", ["渠道", "地址", "收件人", "状态", "尝试", "下次", "错误"], [
         [d["channel"], d["address"], d["recipient"], d["status"], d["attempts"],

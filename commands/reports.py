@@ -94,20 +94,35 @@ def quota(settings: Settings, campaign_ref: str | None, as_json: bool) -> None:
 
     各乡镇（街道）和全县的后进比例，与工作流规定的目标比例（如 5%±2%）对照。
 
-    Each township's and the county's backward ratio against the workflow's target."""
+    Each township's and the county's backward ratio against the workflow's target: above it,
+    and below it too when the rule says ``below: warn`` (a township with no case included)."""
     found = shown(reports.quota(settings.store, settings.caller, campaign_ref))
     params = found.params
     data = [{"code": r.code, "name": r.name, "organizations": r.organizations, "screening": r.screening,
-             "confirmed": r.confirmed, "ratio": r.verdict.figures["ratio"], "outcome": r.verdict.outcome.value}
+             "confirmed": r.confirmed, "ratio": r.verdict.figures["ratio"], "outcome": r.verdict.outcome.value,
+             "breach": r.breach, "reason_zh": r.verdict.reason_zh, "reason_en": r.verdict.reason_en}
             for r in found.rows]
     if as_json:
-        emit_json({"target": params.target, "tolerance": params.tolerance, "mode": params.mode, "rows": data})
+        emit_json({"target": params.target, "tolerance": params.tolerance, "mode": params.mode,
+                   "below": params.below, "rows": data})
         return
-    marks = {"pass": "", "warn": "超出（提醒）", "fail": "超出"}
-    console().print(table(f"后进比例 / backward ratio — 目标 {params.target:.0%}±{params.tolerance:.0%}",
-                          ["编码", "乡镇（街道）", "基层党组织", "排查中", "已确定", "比例", ""],
+    console().print(table(f"后进比例 / backward ratio — 目标 target {params.target:.0%}±{params.tolerance:.0%}，"
+                          f"{CHECKED[params.below]}",
+                          ["编码", "乡镇（街道）", "基层党组织", "排查中", "已确定", "比例", "对照目标 / vs target"],
                           [[d["code"], d["name"], d["organizations"], d["screening"], d["confirmed"],
-                            f"{d['ratio']:.1%}", marks[d["outcome"]]] for d in data]))
+                            f"{d['ratio']:.1%}", breach_mark(d)] for d in data]))
+
+
+CHECKED = {"ignore": "只查高于 / checked above only", "warn": "高于、低于都查 / checked above and below"}
+
+
+def breach_mark(row: dict[str, Any]) -> str:
+    """A quota row's breach, as the quota table and the report show it (empty when within)."""
+    if row.get("breach") == "below":
+        return "低于目标（提醒）/ below (warning)"
+    if row.get("breach") == "above":
+        return "高于目标（提醒）/ above (warning)" if row["outcome"] == "warn" else "高于目标（再确定将被阻止）/ above (further confirms blocked)"
+    return ""
 
 
 @click.command(cls=Command)
@@ -164,10 +179,10 @@ def _print_report(d: dict[str, Any]) -> None:
     _more(out, len(towns), "乡镇（街道）", "townships")
     if d["quota"]:
         q = d["quota"]
-        out.print(table(f"后进比例 / quota — 目标 {q['target']:.0%}±{q['tolerance']:.0%}",
-                        ["乡镇（街道）", "基层党组织", "已确定", "比例", ""],
-                        [[r["name"], r["organizations"], r["confirmed"], f"{r['ratio']:.1%}",
-                          "" if r["outcome"] == "pass" else "超出"] for r in [*q["rows"][:-1][:LISTED], q["rows"][-1]]]))
+        out.print(table(f"后进比例 / quota — 目标 {q['target']:.0%}±{q['tolerance']:.0%}，{CHECKED[q['below']]}",
+                        ["乡镇（街道）", "基层党组织", "已确定", "比例", "对照目标 / vs target"],
+                        [[r["name"], r["organizations"], r["confirmed"], f"{r['ratio']:.1%}", breach_mark(r)]
+                         for r in [*q["rows"][:-1][:LISTED], q["rows"][-1]]]))
         _more(out, len(q["rows"]) - 1, "乡镇（街道）", "townships")
     for key, title, days in (("overdue", "逾期未完成 / overdue", "逾期天数"),
                              ("upcoming", f"{d['upcoming']['window']}天内到期 / due soon", "剩余天数")):

@@ -1,5 +1,6 @@
-"""What a command accepts, in its help and its shell completion: the roles, facts, triggers and
-states of the workflow in use, and the kinds of organization.
+"""What a command accepts, in its help and its shell completion: the roles, facts, triggers,
+states, problem categories and key-target circumstances of the workflow in use, and the kinds of
+organization.
 
 The workflow in use is the one deployed in the database named by --db / RECTIFY_DB (the default
 ./rectify.db otherwise), else the shipped workflows/backward_orgs.yaml. The values are read only
@@ -29,7 +30,7 @@ DB_BUDGET = 3.0
 TITLES = {"roles": "角色 / roles", "facts": "事实 / facts", "triggers": "操作 / triggers",
           "states": "状态 / states", "kinds": "组织类型 / organization kinds",
           "problems": "主要问题类别 / problem categories", "flags": "重点整顿情形 / key-target circumstances"}
-FIXED = ("kinds", "problems", "flags")  # the project's words, the same whatever workflow is deployed
+FIXED = ("kinds",)  # the project's words, the same whatever workflow is deployed
 FACT_TYPES = {"bool": "是/否 yes/no", "int": "整数 number", "date": "日期 date (YYYY-MM-DD)",
               "text": "文本 text"}
 SYSTEM_FACT = "（系统登记，不能手工设置 / recorded by the system）"
@@ -44,6 +45,8 @@ class Values:
     facts: dict[str, str] = field(default_factory=dict)
     triggers: dict[str, str] = field(default_factory=dict)
     states: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)  # problem_categories: number → label
+    flags: dict[str, str] = field(default_factory=dict)  # key_target_circumstances: name → label
     system_facts: set[str] = field(default_factory=set)  # shown in help, never offered for completion
 
     @property
@@ -52,24 +55,14 @@ class Values:
 
         return {kind.value: label for kind, label in KIND_LABELS.items()}
 
-    @property
-    def problems(self) -> dict[str, str]:
-        from engine.base.domain import PROBLEM_CATEGORIES
-
-        return {str(number): text for number, text in PROBLEM_CATEGORIES.items()}
-
-    @property
-    def flags(self) -> dict[str, str]:
-        from engine.base.domain import KEY_TARGET_FLAGS
-
-        return dict(KEY_TARGET_FLAGS)
-
 
 def values_of(workflows: list[Workflow], source: str) -> Values:
     values = Values(source)
     for wf in workflows:
         values.roles.update(wf.roles)
         values.states.update({name: s.label for name, s in wf.states.items()})
+        _merge(values.problems, wf.problem_categories)
+        _merge(values.flags, wf.key_target_circumstances)
         for name, f in wf.facts.items():
             values.facts[name] = f"{FACT_TYPES[f.type]} · {f.label}" + (SYSTEM_FACT if f.system_only else "")
             if f.system_only:
@@ -79,6 +72,13 @@ def values_of(workflows: list[Workflow], source: str) -> Values:
             known = values.triggers.get(t.trigger)
             values.triggers[t.trigger] = route if not known or route in known else f"{known}；{route}"
     return values
+
+
+def _merge(words: dict[str, str], more: dict[str, str]) -> None:
+    """Add ``more``; a word two campaigns' workflows mean differently shows both meanings."""
+    for word, text in more.items():
+        known = words.get(word)
+        words[word] = text if not known or text in known.split("；") else f"{known}；{text}"
 
 
 def values_for(ctx: click.Context) -> Values:
@@ -167,7 +167,7 @@ def bilingual_help(option: click.Option | None) -> click.Option | None:
 
 class Command(click.Command):
     """A command whose help ends with the values its arguments and options accept:
-    ``valid={"TRIGGER": "triggers"}`` (kinds: roles, facts, triggers, states, kinds)."""
+    ``valid={"TRIGGER": "triggers"}`` (kinds: roles, facts, triggers, states, kinds, problems, flags)."""
 
     def __init__(self, *args: Any, valid: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

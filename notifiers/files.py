@@ -96,8 +96,9 @@ class FileChannel(Channel):
             raise DeliveryError(f"无法写入 {folder} / cannot write to {folder}: {exc}") from exc
 
     def write(self, message: Message, path: Path) -> None:
-        number = f"通知 #{message.notice_id}（{message.key}）" if message.notice_id is not None else message.key
-        text = f"{message.title}\n\n{message.body}\n——\n致：{'、'.join(message.recipients) or '—'}\n编号：{number}\n"
+        number = f"#{message.notice_id}（{message.key}）" if message.notice_id is not None else message.key
+        text = (f"{message.title}\n\n{message.body}\n——\n送达：{'、'.join(message.recipients) or '—'}\n"
+                f"系统登记号：{number}\n")
         path.write_text(plain_text(text), encoding="utf-8")
 
 

@@ -1,8 +1,9 @@
 """Notices as printable official documents (.docx), laid out after GB/T 9704-2012
 (党政机关公文格式), so an office can print them or edit them in WPS or Word.
 
-A rendered notice is plain text: its title, the recipient line (主送机关, ending in "："),
-the body, then the issuing unit (发文机关署名) and the date (成文日期). ``split_notice``
+A rendered notice is plain text: its title, its number (发文字号) if it is a numbered
+document, the recipient line (主送机关, ending in "："), the body, then the issuing unit
+(发文机关署名), the date (成文日期) and the 抄送 line. ``split_notice``
 recovers those parts; ``notice_document`` lays them out: A4 with the standard margins, the
 title in 2号小标宋 centred, the body in 3号仿宋 with a two-character first-line indent on
 a fixed 28-point line, the signature and date right-aligned four characters in, and the
@@ -39,6 +40,10 @@ _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _CN_DATE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
 
 
+# 发文字号: ×组通〔2014〕12号 (engine.store.doc_numbers), or the mark of a held notice.
+_NUMBER = re.compile(r"^[^〔〕\s]+〔\d{4}〕[1-9]\d*号$|^（暂缓发出，未编号）$|^〔发文字号〕$")
+
+
 @dataclass(frozen=True)
 class OfficialNotice:
     title: str
@@ -46,6 +51,8 @@ class OfficialNotice:
     paragraphs: list[str] = field(default_factory=list)
     issuer: str = ""
     date: str = ""  # 2014年3月18日
+    number: str = ""  # 发文字号
+    copied: str = ""  # the 抄送 line of the 版记
 
 
 def clean_text(text: str) -> str:
@@ -69,14 +76,16 @@ def split_notice(title: str, body: str) -> OfficialNotice:
     """The parts of a rendered notice, as the shipped templates lay them out."""
     title, body = clean_text(title), clean_text(body)  # first: splitlines() breaks at \x0b, \x1c…
     lines = [line.strip() for line in body.splitlines() if line.strip()]
+    number = lines.pop(0) if lines and _NUMBER.match(lines[0]) else ""
     recipient = lines.pop(0) if lines and lines[0].endswith(("：", ":")) else ""
+    copied = lines.pop() if lines and lines[-1].startswith("抄送：") else ""
     date = issuer = ""
     if lines and (_ISO_DATE.match(lines[-1]) or _CN_DATE.match(lines[-1])):
         date = chinese_date(lines.pop())
         # A short last line with no sentence punctuation is the issuing unit.
         if lines and len(lines[-1]) <= 30 and not re.search(r"[。；！？，]", lines[-1]):
             issuer = lines.pop()
-    return OfficialNotice(title.strip(), recipient, lines, issuer, date)
+    return OfficialNotice(title.strip(), recipient, lines, issuer, date, number, copied)
 
 
 def _font(run, name: str, size: Pt, bold: bool = False) -> None:
@@ -131,6 +140,9 @@ def notice_document(notice: OfficialNotice, key: str = ""):
     doc.core_properties.author = _property(notice.issuer)
     if key:
         doc.core_properties.identifier = _property(key)  # the notice's idempotency key, for tracing a printout
+    if notice.number:  # 发文字号, centred above the title
+        _paragraph(doc, notice.number, WD_ALIGN_PARAGRAPH.CENTER)
+        _paragraph(doc, "", WD_ALIGN_PARAGRAPH.LEFT)
     _paragraph(doc, notice.title, WD_ALIGN_PARAGRAPH.CENTER, font=TITLE_FONT, size=TITLE_SIZE)
     _paragraph(doc, "", WD_ALIGN_PARAGRAPH.LEFT)  # one blank line below the title
     if notice.recipient:
@@ -144,6 +156,10 @@ def notice_document(notice: OfficialNotice, key: str = ""):
             _paragraph(doc, notice.issuer, WD_ALIGN_PARAGRAPH.RIGHT, right_chars=4)
         if notice.date:
             _paragraph(doc, notice.date, WD_ALIGN_PARAGRAPH.RIGHT, right_chars=4)
+    if notice.copied:  # the 版记 at the foot: 抄送 one character in from the left
+        _paragraph(doc, "", WD_ALIGN_PARAGRAPH.LEFT)
+        _paragraph(doc, notice.copied, WD_ALIGN_PARAGRAPH.LEFT, size=NUMBER_SIZE).paragraph_format.left_indent = \
+            Pt(NUMBER_SIZE.pt)
     return doc
 
 

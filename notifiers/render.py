@@ -47,6 +47,38 @@ class RenderedNotice:
     template_hash: str
     title: str
     body: str
+    # What the notice needed and the record does not hold (``Unrecorded`` values it wrote): a
+    # notice that states "主要问题：待补充" is not sent; the outbox holds it (engine.ops.notices).
+    missing: tuple[str, ...] = ()
+
+
+class Unrecorded:
+    """A value a notice's context should carry and the record does not hold yet (a case
+    listed without its problems). False in ``{% if %}``, so a template can say something else;
+    written or joined, it writes a visible mark and the render reports it as missing."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: str):
+        self.label = label
+
+    def __bool__(self) -> bool:
+        return False
+
+    def _mark(self) -> str:
+        run = _RUN.get()
+        if run is not None and self.label not in run.missing:
+            run.missing.append(self.label)
+        return f"【待补充：{self.label}】"
+
+    def __str__(self) -> str:
+        return self._mark()
+
+    def __iter__(self) -> Iterator[str]:
+        yield self._mark()
+
+    def __repr__(self) -> str:
+        return f"Unrecorded({self.label!r})"
 
 
 class NoticeTemplateError(BadInput):
@@ -134,6 +166,7 @@ class _Run:
         self.budget = budget
         self.deadline = time.monotonic() + budget.seconds
         self.steps = self.text = self.depth = 0
+        self.missing: list[str] = []  # labels of the Unrecorded values written
 
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
@@ -678,7 +711,8 @@ class NoticeRenderer:
         inside the template (its budget included) never escapes as another exception."""
         if name not in self.sources:
             raise NoticeTemplateError(name, 1, f"no template '{name}'; known: {', '.join(sorted(self.sources))}")
-        token = _RUN.set(_Run(self.budget))
+        run = _Run(self.budget)
+        token = _RUN.set(run)
         try:
             text = self._text(name, context)
         except Exception as exc:  # the template's fault, whatever it raised
@@ -686,7 +720,8 @@ class NoticeRenderer:
         finally:
             _RUN.reset(token)
         title, _, body = text.strip().partition("\n")
-        return RenderedNotice(name, template_hash(self.sources[name]), title.strip(), body.strip() + "\n")
+        return RenderedNotice(name, template_hash(self.sources[name]), title.strip(), body.strip() + "\n",
+                              tuple(run.missing))
 
     def _text(self, name: str, context: Mapping[str, Any]) -> str:
         stream = cast("Generator[str, None, None]", self._env.get_template(name).generate(**context))
@@ -803,11 +838,15 @@ def _error_line(exc: BaseException) -> int:
 # states' counts add up to the total; the one overdue case missed its screening deadline).
 SAMPLE_BULLETIN_FIGURES: dict[str, Any] = {
     "total": 16,
-    "by_state": [{"state": "screening", "label": "排查建账", "count": 2},
-                 {"state": "rectifying", "label": "整顿转化", "count": 14}],
+    "by_state": [{"state": "screening", "label": "排查建账", "count": 2, "final": False},
+                 {"state": "rectifying", "label": "整顿转化", "count": 14, "final": False}],
+    "finished": 0,
+    # Cumulative: every case ever sent back to rectify, split by where it stands now.
+    "re_rectified": {"total": 0, "finished": 0, "ongoing": 0},
     "overdue": [{"ref": "2014-1-0007", "organization": "××镇××村党支部", "township": "××镇党委",
-                 "state_label": "排查建账", "due": "2014-03-16"}],
-    "accepted": 0, "re_rectify": 0, "average_satisfaction": None,
+                 "state_label": "排查建账", "due": "3月16日", "overdue_days": 66}],
+    # Every survey concluded so far (each round's); none yet in May.
+    "surveys": {"count": 0, "passed": 0, "failed": 0, "threshold": "70%", "average": "", "distribution": []},
 }
 
 SAMPLE_CONTEXT: dict[str, Any] = {
@@ -818,15 +857,29 @@ SAMPLE_CONTEXT: dict[str, Any] = {
         "township": "××镇党委", "superior": "××镇党委", "state": "rectifying", "state_label": "整顿转化",
         "round": 1, "key_target": True, "weak_and_lax": False,
         "problems": ["班子配备不齐、书记缺职、工作停滞"], "flags": ["换届选举拉票贿选问题突出"],
-        "secretary": "张三", "secretary_phone": "13800000000",
+        "secretary": "张三", "secretary_phone": "13800000000", "kind": "village",
+        # The acceptance checks the case went through this round (engine.ops.notice_facts).
+        "checks": ["基层党组织自查", "上级党组织检查", "群众满意度测评"],
     },
     "transition": {"trigger": "confirm", "label": "确认列为整顿对象", "source": "screening",
-                   "source_label": "排查建账", "dest": "rectifying", "dest_label": "整顿转化", "note": ""},
-    "deadline": {"kind": "reminder", "due": "2014-11-30", "label": "整顿转化", "offset": "7 days",
-                 "days": 7, "notice_label": ""},
-    "recurring": {"label": "每两个月报送整顿建设情况", "occurrence": 2, "due": "2014-05-21",
-                  "missed": ["2014-07-21", "2014-09-21"]},
-    "now": "2014-03-20",
+                   "source_label": "排查建账", "dest": "rectifying", "dest_label": "整顿转化", "note": "",
+                   "next_round": 2,
+                   "grounds": [{"rule": "satisfaction_passes", "label": "群众满意度不低于70%", "negated": True,
+                                "reason": "满意度 63.0%（29/46），阈值 70%", "outcome": "fail"}],
+                   "satisfaction": {"respondents": 46, "satisfied": 29, "ratio": "63%", "threshold": "70%",
+                                    "passed": False},
+                   "findings": [{"fact": "spot_check_opinion", "label": "县委组织部抽查意见",
+                                 "value": "整改方案未向群众公布"}]},
+    "deadline": {"kind": "reminder", "due": "11月30日", "due_date": "2014年11月30日", "label": "整顿转化",
+                 "offset": "7 days", "days": 7, "notice_label": "", "as_of": "11月23日", "days_left": 7,
+                 "overdue_days": 0},
+    "recurring": {"label": "每两个月报送整顿建设情况", "occurrence": 2, "due": "5月21日",
+                  "missed": ["7月21日", "9月21日"]},
+    "now": "2014年3月20日",
+    "today": "3月20日",
+    # A document's kind (通知, 通报, 督办通知; "" for a message), its number (发文字号), the unit
+    # it is addressed to (主送) and the roles it is copied to (抄送): engine.ops.documents.
+    "document": {"kind": "通知", "number": "×组通〔2014〕12号", "to": "××镇党委", "cc": ["联系领导"]},
     "actor": "县委组织部 李四",
     "bulletin": {"period": "2014年5月", "number": 3, **SAMPLE_BULLETIN_FIGURES},
 }

@@ -395,10 +395,11 @@ def test_concurrent_change_is_a_conflict_and_writes_nothing(county, db_url):
 
 def seed_with_county_quota_blocking(store, workflow_copy) -> None:
     """The small county, its workflow's quota set to block above 10 % of the county."""
-    text = workflow_copy.read_text(encoding="utf-8").replace(
-        "params: {target: 0.05, tolerance: 0.02, mode: warn}",
-        "params: {target: 0.05, tolerance: 0.05, mode: block, per: county}")
-    workflow_copy.write_text(text, encoding="utf-8")
+    shipped = "params: {target: 0.05, tolerance: 0.02, mode: warn, below: warn}"
+    text = workflow_copy.read_text(encoding="utf-8")
+    assert shipped in text  # the swap below must not silently do nothing
+    workflow_copy.write_text(text.replace(shipped, "params: {target: 0.05, tolerance: 0.05, mode: block, per: county}"),
+                             encoding="utf-8")
     seed_county(store, workflow_copy)
 
 

@@ -50,11 +50,12 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from cli import main
-from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
 from engine.base.errors import BadInput, InvalidDefinition, Problem
 from engine.ops.ledger import COLUMNS as LEDGER_COLUMNS
 from engine.ops.ledger import TITLE as LEDGER_TITLE
 from engine.ops.orgs import COLUMNS as ORG_COLUMNS
+from engine.spec.definition import DEFAULT_KEY_TARGET_CIRCUMSTANCES as KEY_TARGET_FLAGS
+from engine.spec.definition import DEFAULT_PROBLEM_CATEGORIES as PROBLEM_CATEGORIES
 from engine.spec.loader import load_workflow_file, load_workflow_text, read_templates
 from tests.conftest import WORKFLOW
 from tests.runner import Rectify, build_county, fingerprint, prepare

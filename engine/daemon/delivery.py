@@ -314,6 +314,12 @@ def retry(session: Session, notice_id: int, now: datetime) -> int:
         from engine.base.errors import NotFound
 
         raise NotFound("notice 通知", notice_id, "list notices with 'rectify notices list'")
+    if notice.status == NoticeStatus.HELD.value:
+        from engine.base.errors import Refused
+
+        raise Refused(f"通知 #{notice.id} 因缺少事实暂缓发出，不会带着空缺发送：{notice.last_error}；登记后由县委组织部另行"
+                      f"发文 / notice #{notice.id} is held for missing facts and is never sent with a gap: "
+                      f"record them and issue a corrected notice")
     count = 0
     for delivery in undelivered(session, notice_id, NO_CHANNEL):
         delivery.status, delivery.attempts, delivery.next_attempt_at = NoticeStatus.PENDING.value, 0, now

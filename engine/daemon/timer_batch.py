@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from engine.base import failpoints
 from engine.base.errors import Conflict
 from engine.ops.deploy import compiled_version
+from engine.ops.documents import document_context, numbered
 from engine.ops.notices import (
     CaseCard,
     Holder,
@@ -129,7 +130,7 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
         if timer.kind == "deadline":
             continue
         wf = compiled[head.version_id]
-        event, notice = _notice(wf, head, timer, now, holders, facts.get(timer.case_id, {}))
+        event, notice = _notice(session, wf, head, timer, now, holders, facts.get(timer.case_id, {}))
         anchors.append(_anchor(anchor_heads[head.campaign_id], event))
         events.append(event)
         notices.append(notice)
@@ -168,13 +169,14 @@ def _read_cases(session: Session, case_ids: list[int]) -> dict[int, _Head]:
     heads = {}
     for r in case_heads(session, case_ids):
         card = CaseCard(r.id, r.ref, r.state, r.round, r.key_target, r.weak_and_lax, list(r.problems), list(r.flags),
-                        r.name, r.code, r.path, r.superior or "", r.township, r.secretary_name, r.secretary_phone)
+                        r.name, r.code, r.path, r.superior or "", r.township, r.secretary_name, r.secretary_phone,
+                        r.kind)
         heads[r.id] = _Head(card, r.campaign_id, r.workflow_version_id, r.version, r.due_at, r.event_seq,
                             r.event_head or GENESIS)
     return heads
 
 
-def _notice(compiled: CompiledWorkflow, head: _Head, timer: Any, now: datetime, holders: list[Holder],
+def _notice(session: Session, compiled: CompiledWorkflow, head: _Head, timer: Any, now: datetime, holders: list[Holder],
             facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The timer's event (linked into the case's chain) and its rendered notice, planned as a
     timer fired alone plans them (engine.ops.notices.plan_due_notice)."""
@@ -188,10 +190,12 @@ def _notice(compiled: CompiledWorkflow, head: _Head, timer: Any, now: datetime, 
     event = {"case_id": card.id, "seq": seq, "at": now, "actor": SYSTEM.name, "kind": "timer",
              "trigger": timer.kind, "from_state": None, "to_state": None, "round": card.round, "note": None,
              "data": plan.event_data, "prev_hash": prev, "hash": digest}
-    rendered = compiled.renderer.render(plan.template, plan.context)
+    context = {**plan.context, "document": document_context(compiled, plan.template, plan.audience, card.superior)}
+    rendered, number = numbered(session, compiled, compiled.renderer.render(plan.template, context), now)
     recipients = pick_recipients(holders, facts, card.org_path, plan.audience) if plan.audience else []
     notice = notice_row(key=f"timer:{timer.id}", template=plan.template, template_hash=rendered.template_hash,
-                        title=rendered.title, body=rendered.body, recipients=recipients, now=now, case_id=card.id)
+                        title=rendered.title, body=rendered.body, recipients=recipients, now=now, case_id=card.id,
+                        missing=rendered.missing, document_number=number)
     return event, notice
 
 

@@ -9,12 +9,17 @@ daemons run. The figures are gathered only when a bulletin is due.
 from __future__ import annotations
 
 from datetime import datetime
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from engine.base.clock import due_day, local, start_of
+from engine.base.clock import local, start_of
+from engine.base.cndate import closing_day, cn_date, cn_day, days_between
 from engine.base.errors import BadInput
 from engine.ops.deploy import campaigns, compiled_version
-from engine.ops.notices import notice_row, resolve_admins
+from engine.ops.documents import document_context, numbered
+from engine.ops.notice_facts import percent
+from engine.ops.notices import notice_row, resolve_admins, workflow_context
+from engine.ops.survey_results import distribution, survey_results
 from engine.spec.deadlines import shift
 from engine.spec.machine import CompiledWorkflow
 from engine.store import campaign_queries
@@ -43,28 +48,48 @@ def schedule(compiled: CompiledWorkflow) -> list[datetime]:
 
 
 def figures(session: Session, campaign: Campaign, compiled: CompiledWorkflow, now: datetime) -> dict[str, Any]:
+    """The bulletin's figures at ``now``, each of one kind so that they add up: the cases by
+    their current state (which sum to the total); the cumulative count of cases sent back to
+    rectify, split into those since finished and those still under way; every survey concluded
+    so far, each round's, with its average and distribution. Finished means a final state of
+    the workflow and a survey is what its satisfaction rule judged: no state or fact name is
+    assumed."""
     wf = compiled.definition
-    by_state = campaign_queries.cases_by_state(session, campaign.id)
-    rounds = campaign_queries.cases_past_first_round(session, campaign.id)
+    final = {name for name, state in wf.states.items() if state.final}
+    by_state: dict[str, int] = {}
+    again = {"total": 0, "finished": 0, "ongoing": 0}
+    for state, past_first, count in campaign_queries.cases_by_state_and_round(session, campaign.id):
+        by_state[state] = by_state.get(state, 0) + count
+        if past_first:
+            again["total"] += count
+            again["finished" if state in final else "ongoing"] += count
     overdue = campaign_queries.overdue_cases(session, campaign.id, now, OVERDUE_LISTED)
-    pairs = campaign_queries.facts_in_state(session, campaign.id, "accepted",
-                                            ("survey_respondents", "survey_satisfied"))
-    surveys: dict[int, dict[str, int]] = {}
-    for case_id, name, value in pairs:
-        surveys.setdefault(case_id, {})[name] = value.get("v")
-    ratios = [s["survey_satisfied"] / s["survey_respondents"] for s in surveys.values()
-              if s.get("survey_respondents") and s.get("survey_satisfied") is not None]
+    tz, year = wf.timezone, local(now, wf.timezone).year
+    today = closing_day(now, tz)
     return {
         "total": sum(by_state.values()),
-        "by_state": [{"state": name, "label": state.label, "count": by_state[name]}
+        "by_state": [{"state": name, "label": state.label, "count": by_state[name], "final": state.final}
                      for name, state in wf.states.items() if by_state.get(name)],
+        "finished": sum(by_state.get(name, 0) for name in final),
+        "re_rectified": again,
         "overdue": [{"ref": c.ref, "organization": c.organization.name, "township": town or "",
                      "state_label": wf.states[c.state].label,
-                     "due": due_day(c.due_at, wf.timezone) if c.due_at else ""}
+                     "due": cn_day(closing_day(c.due_at, tz), year) if c.due_at else "",
+                     "overdue_days": days_between(closing_day(c.due_at, tz), today) if c.due_at else 0}
                     for c, town in overdue],
-        "accepted": by_state.get("accepted", 0), "re_rectify": rounds,
-        "average_satisfaction": sum(ratios) / len(ratios) if ratios else None,
+        "surveys": survey_figures(survey_results(session, campaign, compiled, now)),
     }
+
+
+def survey_figures(results: dict[str, Any]) -> dict[str, Any]:
+    """Every survey concluded so far: how many, passed and failed against the threshold, the
+    average satisfaction over all of them (each survey counts once), and how they spread."""
+    rows, threshold = results["rows"], results["threshold"]
+    ratios = [Fraction(r["satisfied"], r["respondents"]) for r in rows if r["respondents"]]
+    return {"count": len(rows), "passed": results["passed"], "failed": results["failed"],
+            "threshold": percent(threshold) if threshold is not None else "",
+            "average": percent(float(sum(ratios) / len(ratios))) if ratios else "",
+            "distribution": distribution(rows, threshold) if rows and threshold is not None else []}
 
 
 def bulletin_context(session: Session, campaign: Campaign, compiled: CompiledWorkflow, issued: datetime,
@@ -80,13 +105,21 @@ def bulletin_notice_context(compiled: CompiledWorkflow, issued: datetime, number
     wf = compiled.definition
     local_day = local(issued, wf.timezone)
     return {
-        "workflow": {"name": wf.name, "title": wf.title, "year": wf.year, "issuer": wf.issuer},
+        "workflow": workflow_context(compiled),
         # Every part a notice's context has (notifiers.render.SAMPLE_CONTEXT), so that a template
         # the workflow check passed cannot meet an undefined ``recurring`` here.
         "case": None, "transition": None, "deadline": None, "recurring": None, "actor": "system",
-        "now": local_day.strftime("%Y-%m-%d"),
+        "now": cn_date(local_day.date()), "today": cn_day(local_day.date(), local_day.year),
+        "document": document_context(compiled, wf.bulletin.notice if wf.bulletin else "", wf.bulletin.notify
+                                     if wf.bulletin else (), all_units(compiled)),
         "bulletin": {"period": f"{local_day.year}年{local_day.month}月", "number": number, **counted},
     }
+
+
+def all_units(compiled: CompiledWorkflow) -> str:
+    """The addressee of a document to every unit (主送): 各乡镇（街道）党委."""
+    docs, roles = compiled.definition.documents, compiled.definition.roles
+    return f"各{roles[docs.addressee_role]}" if docs.addressee_role in roles else ""
 
 
 def render_bulletin(session: Session, campaign: Campaign, now: datetime) -> RenderedNotice:
@@ -119,9 +152,10 @@ def issue_due_bulletins(session: Session, now: datetime) -> list[str]:
         if latest is not None and latest >= key:
             continue  # written already, or a later one was: after the clock went back, nothing again
         context = bulletin_context(session, campaign, compiled, due[-1], now, len(due))
-        rendered = compiled.renderer.render(spec.notice, context)
+        rendered, number = numbered(session, compiled, compiled.renderer.render(spec.notice, context), now)
         session.add(Notice(**notice_row(key=key, template=spec.notice, template_hash=rendered.template_hash,
                                         title=rendered.title, body=rendered.body, now=now,
-                                        recipients=resolve_admins(session, spec.notify))))
+                                        recipients=resolve_admins(session, spec.notify),
+                                        missing=rendered.missing, document_number=number)))
         written.append(key)
     return written

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.base import failpoints
-from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
+from engine.base.domain import ORG_KIND_LABELS
 from engine.base.errors import (
     BadInput,
     GuardFailure,
@@ -25,7 +25,7 @@ from engine.base.natural import natural_key
 from engine.base.text import many_lines, visible
 from engine.ops.audit import chain
 from engine.ops.deploy import compiled_version
-from engine.ops.notices import notice_context, queue_notice
+from engine.ops.notices import queue_notice, transition_notice_context
 from engine.ops.officials import Actor
 from engine.ops.orgs import case_kind_refusal, get_org, is_within
 from engine.ops.timers import cancel_case_timers, schedule_state_timers
@@ -33,10 +33,12 @@ from engine.spec.machine import CompiledWorkflow, guard_passes, split_guard
 from engine.store import case_queries
 from engine.store.facts import case_facts, fact_row, fact_rows
 from engine.store.models import Campaign, Case, CaseFact, Event, Organization
-from rules.base import CaseView, Outcome, RuleContext, Verdict, evaluate_safely
+from rules.base import CaseView, Outcome, RuleContext, Verdict, evaluate_safely, passed
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from engine.spec.definition import Fact, Workflow
 
 
 def get_case(session: Session, ref: str) -> Case:
@@ -92,14 +94,7 @@ def open_case(session: Session, campaign: Campaign, org_code: str, actor: Actor,
     refusal = case_kind_refusal(org, wf.openable_kinds)
     if refusal is not None:  # a rule of the workflow (case_kinds), not a typing mistake: exit 1
         raise Refused(refusal)
-    for p in problems:
-        if p not in PROBLEM_CATEGORIES:
-            raise InvalidValue(f"未知问题类别 / unknown problem category {p}; categories: "
-                               + "; ".join(f"{k} {v}" for k, v in PROBLEM_CATEGORIES.items()))
-    for f in flags:
-        if f not in KEY_TARGET_FLAGS:
-            raise InvalidValue(f"未知重点整顿情形 / unknown flag '{f}'; flags: "
-                               + "; ".join(f"{k}（{v}）" for k, v in KEY_TARGET_FLAGS.items()))
+    _check_vocabulary(wf, problems, flags)
     exists = case_queries.case_ref_of_org(session, campaign.id, org.id)
     if exists:
         raise BadInput(f"“{org.name}”已是整顿对象 / {org.code} is already case {exists} in this campaign")
@@ -117,6 +112,19 @@ def open_case(session: Session, campaign: Campaign, org_code: str, actor: Actor,
                   "key_target": case.key_target, "weak_and_lax": weak_and_lax})
     schedule_state_timers(session, compiled, case, now)
     return case
+
+
+def _check_vocabulary(wf: Workflow, problems: tuple[int, ...], flags: tuple[str, ...]) -> None:
+    """Problem categories and key-target circumstances are the workflow's own words."""
+    categories = wf.problem_labels
+    for p in problems:
+        if p not in categories:
+            raise InvalidValue(f"未知问题类别 / unknown problem category {p}; categories (problem_categories): "
+                               + ("; ".join(f"{k} {v}" for k, v in categories.items()) or "none"))
+    for f in flags:
+        if f not in wf.key_target_circumstances:
+            raise InvalidValue(f"未知重点整顿情形 / unknown flag '{visible(f)}'; flags (key_target_circumstances): "
+                               + ("; ".join(f"{k}（{v}）" for k, v in wf.key_target_circumstances.items()) or "none"))
 
 
 # --- facts -----------------------------------------------------------------------------
@@ -165,6 +173,8 @@ def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Ac
     if wf.facts[name].system_only and not system:
         raise PermissionDenied(f"“{wf.facts[name].label}”由系统自动登记，不能手工修改 / '{name}' is recorded by "
                                "the system (e.g. the spot-check draw) and cannot be set by hand")
+    if raw is not None and not wf.facts[name].applies(case.organization.kind):
+        raise Refused(_fact_kind_refusal(name, wf.facts[name], case.organization))
     value = None if raw is None else parse_fact(wf.facts[name].type, raw)
     facts = case_facts(session, case.id)
     old = facts.get(name)
@@ -189,6 +199,25 @@ def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Ac
     return old, value
 
 
+def _fact_kind_refusal(name: str, fact: Fact, org: Organization) -> str:
+    """Why ``fact`` cannot be recorded on a case of ``org``: the workflow limits it to some kinds.
+
+    A rule of the workflow, not a typing mistake (exit 1, recorded like any refusal), as a case of a
+    kind ``case_kinds`` leaves out. Clearing stays allowed: a value recorded before the workflow said
+    so can be taken back."""
+    kinds = fact.applies_to or ()
+    zh, en = "、".join(ORG_KIND_LABELS.get(k, k) for k in kinds), ", ".join(kinds)
+    return (f"“{fact.label}”（{name}）只适用于{zh}党组织，“{org.name}”（{org.code}）是"
+            f"{ORG_KIND_LABELS.get(org.kind, org.kind)}党组织，不能登记 / fact '{name}' applies to {en} "
+            f"organizations only; {org.code} is a {org.kind} organization (applies_to)")
+
+
+def not_applicable(kind: str) -> Verdict:
+    """The verdict of a rule instance whose ``applies_to`` leaves out a case's kind: passed."""
+    return passed(f"不适用于{ORG_KIND_LABELS.get(kind, kind)}党组织", f"not applicable to {kind} organizations",
+                  not_applicable=kind)
+
+
 # --- guards and firing -----------------------------------------------------------------
 
 def _figures(session: Session, case: Case, needs: set[str]) -> dict[str, Any]:
@@ -206,7 +235,12 @@ def _figures(session: Session, case: Case, needs: set[str]) -> dict[str, Any]:
 
 def evaluate_guards(session: Session, compiled: CompiledWorkflow, case: Case, names: set[str],
                     now: datetime, facts: dict[str, Any] | None = None) -> dict[str, Verdict]:
-    rules = {name: compiled.loaded.rules[name] for name in names}
+    """The verdict of each rule instance in ``names`` on ``case``; one whose ``applies_to`` leaves out
+    the case's kind of organization is not run (nor are its figures gathered): it passes."""
+    kind = case.organization.kind
+    uses = compiled.definition.rules
+    skipped = {name: not_applicable(kind) for name in names if not uses[name].applies(kind)}
+    rules = {name: compiled.loaded.rules[name] for name in names if name not in skipped}
     needs = set().union(*(r.needs for r in rules.values())) if rules else set()
     ctx = RuleContext(
         case=CaseView(case.ref, case.state, case.round, case.key_target, case.weak_and_lax,
@@ -214,7 +248,7 @@ def evaluate_guards(session: Session, compiled: CompiledWorkflow, case: Case, na
         facts=case_facts(session, case.id) if facts is None else facts, now=now,
         dates=compiled.definition.resolved_dates(), figures=_figures(session, case, needs),
         fact_labels={n: f.label for n, f in compiled.definition.facts.items()})
-    return {name: evaluate_safely(name, rule, ctx) for name, rule in rules.items()}
+    return skipped | {name: evaluate_safely(name, rule, ctx) for name, rule in rules.items()}
 
 
 def guard_failures(candidates, verdicts: dict[str, Verdict], labels: dict[str, str]) -> list[GuardFailure]:
@@ -307,7 +341,7 @@ def _apply(session: Session, compiled: CompiledWorkflow, case: Case, transition,
     schedule_state_timers(session, compiled, case, now)
     result = FireResult(case, source, case.state, event, warnings)
     if transition.notice:
-        context = notice_context(compiled, case, now, actor.name, transition, note, source)
+        context = transition_notice_context(session, compiled, case, now, actor.name, transition, note, source, event)
         queue_notice(session, compiled, transition.notice, context,
                      f"{case.ref}:event:{event.seq}:{transition.notice}", case, event, now, transition.notify)
         result.notices.append(transition.notice)

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
 from engine.base.errors import ImportFileError
 from engine.ops.cases import case_facts, open_case, record_event, set_fact
 from engine.ops.deploy import compiled_version
@@ -29,12 +28,12 @@ from engine.store.people_queries import orgs_named
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from engine.spec.definition import Workflow
+
 TITLE = "后进基层党组织情况汇总表"
 COLUMNS = ["序号", "后进基层党组织名称", "党组织书记姓名", "党组织书记联系电话", "上级党组织名称", "主要问题", "整改措施", "联系领导"]
 FIELDS = ["填表单位", "填报人及联系方式", "填表日期"]
 SEPARATOR = "；"
-_BY_LABEL = {label: ("problem", key) for key, label in PROBLEM_CATEGORIES.items()} | {
-    label: ("flag", key) for key, label in KEY_TARGET_FLAGS.items()}
 CHUNK = 2_000  # rows fetched at a time while the ledger is written
 
 
@@ -60,10 +59,20 @@ class Ledger:
             yield row
 
 
-def problems_text(problems: Iterable[int], flags: Iterable[str]) -> str:
-    labels = [PROBLEM_CATEGORIES[p] for p in problems if p in PROBLEM_CATEGORIES]
-    labels += [KEY_TARGET_FLAGS[f] for f in flags if f in KEY_TARGET_FLAGS]
+def problems_text(problems: Iterable[int], flags: Iterable[str], wf: Workflow) -> str:
+    """The 主要问题 cell: the labels of the case's problem categories and circumstances, in the
+    words of ``wf``. A key ``wf`` no longer declares (dropped by a later version of the workflow) is
+    written as it is stored, so that importing the ledger back names it rather than losing it."""
+    categories, circumstances = wf.problem_labels, wf.key_target_circumstances
+    labels = [categories.get(p, str(p)) for p in problems] + [circumstances.get(f, f) for f in flags]
     return SEPARATOR.join(labels)
+
+
+def labels_to_keys(wf: Workflow) -> dict[str, tuple[str, int | str]]:
+    """Each label of ``wf``'s problem categories and circumstances → ("problem", number) or
+    ("flag", name): how the 主要问题 cell is read back (the workflow check keeps labels distinct)."""
+    return {label.strip(): ("problem", key) for key, label in wf.problem_labels.items()} | {
+        label.strip(): ("flag", key) for key, label in wf.key_target_circumstances.items()}
 
 
 def build_ledger(session: Session, campaign: Campaign, unit: str, reporter: str, now: datetime,
@@ -76,10 +85,11 @@ def build_ledger(session: Session, campaign: Campaign, unit: str, reporter: str,
 def ledger_rows(session: Session, campaign: Campaign) -> Iterator[list[str]]:
     """One row per case, from one query read in chunks: the organization, its parent and the
     two facts the ledger shows come joined to the case (a facts query per case made 250 000
-    cases take minutes)."""
+    cases take minutes). The labels are the campaign's current workflow's: one table, one wording."""
+    wf = compiled_version(campaign.current_version).definition
     for number, (name, secretary, phone, superior, problems, flags, case_measures, measures_fact, leader_fact) \
             in enumerate(ledger_lines(session, campaign.id, CHUNK), start=1):
-        yield [str(number), name, secretary or "", phone or "", superior or "", problems_text(problems, flags),
+        yield [str(number), name, secretary or "", phone or "", superior or "", problems_text(problems, flags, wf),
                _fact(measures_fact) or case_measures or "", _fact(leader_fact) or ""]
 
 
@@ -97,8 +107,7 @@ class LedgerRow:
     secretary: str
     phone: str
     superior: str
-    problems: tuple[int, ...]
-    flags: tuple[str, ...]
+    issues: tuple[str, ...]  # the 主要问题 cell's labels, read against the workflow on import
     measures: str
     contact_leader: str
 
@@ -182,20 +191,28 @@ def _parse_row(number: int, get) -> tuple[LedgerRow | None, list[str]]:
         bad("后进基层党组织名称", "名称为空 / the organization's name is empty")
     if phone and not PHONE.match(phone):
         bad("党组织书记联系电话", f"电话号码格式不对 '{phone}' / not a phone number")
-    problems, flags = [], []
-    for label in filter(None, (p.strip() for p in get("主要问题").replace(";", SEPARATOR).split(SEPARATOR))):
-        kind, key = _BY_LABEL.get(label, (None, None))
-        if kind == "problem":
-            problems.append(key)
-        elif kind == "flag":
-            flags.append(key)
-        else:
-            bad("主要问题", f"未知的问题类别 '{label}' / unknown problem category; use: "
-                            + SEPARATOR.join([*PROBLEM_CATEGORIES.values(), *KEY_TARGET_FLAGS.values()]))
+    issues = tuple(filter(None, (p.strip() for p in get("主要问题").replace(";", SEPARATOR).split(SEPARATOR))))
     if errors:
         return None, errors
-    return LedgerRow(number, name, get("党组织书记姓名"), phone, superior, tuple(problems), tuple(flags),  # type: ignore[arg-type]
-                     get("整改措施"), get("联系领导")), []
+    return LedgerRow(number, name, get("党组织书记姓名"), phone, superior, issues, get("整改措施"), get("联系领导")), []
+
+
+def _issue_keys(row: LedgerRow, by_label: dict[str, tuple[str, int | str]],
+                problems: list[str]) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
+    """The row's problem numbers and circumstance names, or None with a message per unknown label."""
+    numbers: list[int] = []
+    names: list[str] = []
+    unknown = [label for label in row.issues if label not in by_label]
+    for label in unknown:
+        problems.append(f"第 {row.row} 行 row {row.row}, 列 column '主要问题': 未知的问题类别 '{label}' / unknown "
+                        "problem category; use (problem_categories, key_target_circumstances): " + SEPARATOR.join(by_label))
+    for label in row.issues:
+        kind, key = by_label.get(label, ("", ""))
+        if kind == "problem":
+            numbers.append(int(key))
+        elif kind == "flag":
+            names.append(str(key))
+    return None if unknown else (tuple(numbers), tuple(names))
 
 
 def _trimmed(stored: object) -> object:
@@ -225,9 +242,13 @@ def import_ledger(session: Session, campaign: Campaign, path: str, rows: list[Le
                   actor: Actor, now: datetime, skip_bad: bool = False) -> ImportResult:
     """Open or update one case per row; all or nothing unless ``skip_bad`` (then listed)."""
     result = ImportResult()
-    found: list[tuple[LedgerRow, Organization]] = []
-    kinds = compiled_version(campaign.current_version).definition.openable_kinds
+    found: list[tuple[LedgerRow, Organization, tuple[tuple[int, ...], tuple[str, ...]]]] = []
+    wf = compiled_version(campaign.current_version).definition
+    kinds, by_label = wf.openable_kinds, labels_to_keys(wf)
     for row in rows:
+        keys = _issue_keys(row, by_label, problems)
+        if keys is None:
+            continue
         org = _find_org(session, row)
         refusal = None if org is None else case_kind_refusal(org, kinds)
         if org is not None and refusal is not None and case_of_org(session, campaign.id, org.id) is not None:
@@ -238,28 +259,28 @@ def import_ledger(session: Session, campaign: Campaign, path: str, rows: list[Le
         elif refusal is not None:  # a row of the file, reported with the others (or skipped)
             problems.append(f"第 {row.row} 行 row {row.row}, 列 column '后进基层党组织名称': {refusal}")
         else:
-            found.append((row, org))
+            found.append((row, org, keys))
     if problems and not skip_bad:
         raise ImportFileError(path, problems)
     result.skipped = problems
-    for row, org in found:
-        _apply_row(session, campaign, row, org, actor, now, result)
+    for row, org, (numbers, names) in found:
+        _apply_row(session, campaign, row, org, numbers, names, actor, now, result)
     return result
 
 
-def _apply_row(session: Session, campaign: Campaign, row: LedgerRow, org: Organization, actor: Actor,
-               now: datetime, result: ImportResult) -> None:
+def _apply_row(session: Session, campaign: Campaign, row: LedgerRow, org: Organization, numbers: tuple[int, ...],
+               names: tuple[str, ...], actor: Actor, now: datetime, result: ImportResult) -> None:
     case = case_of_org(session, campaign.id, org.id)
     changed = False
     if (_trimmed(org.secretary_name), _trimmed(org.secretary_phone)) != (row.secretary, row.phone):
         org.secretary_name, org.secretary_phone = row.secretary or None, row.phone or None
         changed = True
     if case is None:
-        case = open_case(session, campaign, org.code, actor, now, problems=row.problems, flags=row.flags,
+        case = open_case(session, campaign, org.code, actor, now, problems=numbers, flags=names,
                          measures=row.measures or None)
         result.opened.append(case.ref)
     else:
-        problems, flags = sorted(set(row.problems)), list(dict.fromkeys(row.flags))
+        problems, flags = sorted(set(numbers)), list(dict.fromkeys(names))
         if (case.problems, case.flags) != (problems, flags):
             record_event(session, case, actor, now, "updated", note="台账导入 / ledger import",
                          data={"problems": [case.problems, problems], "flags": [case.flags, flags]})
@@ -271,7 +292,8 @@ def _apply_row(session: Session, campaign: Campaign, row: LedgerRow, org: Organi
     shown = {"measures": facts.get("measures") or case.measures, "contact_leader": facts.get("contact_leader")}
     wanted = {"measures": row.measures, "contact_leader": row.contact_leader}
     for name, value in wanted.items():
-        if value and name in declared and _trimmed(shown[name]) != value:  # compare with what the export shows
+        if (value and name in declared and declared[name].applies(org.kind)  # a fact of other kinds: not asked
+                and _trimmed(shown[name]) != value):  # compare with what the export shows
             set_fact(session, case, name, value, actor, now)
             changed = True
     if case.ref not in result.opened:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from engine.base.clock import local, start_of
 from engine.base.errors import BadInput, InvalidValue
 from engine.ops.bulletin import bulletin_notice_context, render_bulletin, schedule
+from engine.ops.documents import document_context
 from engine.ops.notices import CaseCard, card_of, notice_context, plan_due_notice
 from engine.ops.officials import SYSTEM
 from engine.ops.timers import pending_timers
@@ -265,7 +266,7 @@ def _transition(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject, no
     # As engine.ops.cases._apply: the case is in its new state (and round) when its notice is written.
     moved = replace(card, state=t.dest, round=card.round + (1 if t.new_round else 0))
     context = notice_context(compiled, moved, at, subject.actor, t, note, source)
-    return PreviewedUse(use, at, compiled.renderer.render(use.template, context), remark)
+    return PreviewedUse(use, at, _render(compiled, use, context), remark)
 
 
 def _spot_check(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject) -> PreviewedUse:
@@ -279,7 +280,7 @@ def _spot_check(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject) ->
                   f"previewed as if drawn now")
     # As engine.ops.spotcheck.draw: the drawn case, waiting in the spot-check state.
     context = notice_context(compiled, replace(subject.card, state=use.state), at, subject.actor)
-    return PreviewedUse(use, at, compiled.renderer.render(use.template, context), remark)
+    return PreviewedUse(use, at, _render(compiled, use, context), remark)
 
 
 def _bulletin(session: Session, compiled: CompiledWorkflow, use: NoticeUse, subject: Subject) -> PreviewedUse:
@@ -291,7 +292,30 @@ def _bulletin(session: Session, compiled: CompiledWorkflow, use: NoticeUse, subj
         return PreviewedUse(use, None, None, "通报日程为空 / the bulletin's schedule has no date")
     number = min(3, len(moments))  # the third bulletin: a few months into the campaign
     context = bulletin_notice_context(compiled, moments[number - 1], number, SAMPLE_BULLETIN_FIGURES)
-    return PreviewedUse(use, moments[number - 1], compiled.renderer.render(use.template, context))
+    return PreviewedUse(use, moments[number - 1], _render(compiled, use, context))
+
+
+def _audience(compiled: CompiledWorkflow, use: NoticeUse) -> tuple[str, ...]:
+    """The roles ``use``'s notice is for, as the engine addresses it (its 抄送 line)."""
+    wf = compiled.definition
+    if use.kind == "transition":
+        return tuple(wf.transitions[use.index].notify)
+    if use.kind in ("reminder", "escalation") and use.deadline is not None:
+        return tuple(use.deadline.remind if use.kind == "reminder" else use.deadline.escalate_to)
+    if use.kind == "recurring" and use.state is not None:
+        return tuple(wf.states[use.state].recurring[use.index].notify)
+    if use.kind == "spot_check" and wf.spot_check is not None:
+        return tuple(wf.spot_check.notify)
+    return ()
+
+
+def _render(compiled: CompiledWorkflow, use: NoticeUse, context: dict[str, Any]) -> RenderedNotice:
+    """The notice as the engine renders it (its ``document`` part included); the number's mark
+    stays: a preview takes no number from the register."""
+    if context.get("case") is not None:
+        context = {**context, "document": document_context(compiled, use.template, _audience(compiled, use),
+                                                            context["case"]["superior"])}
+    return compiled.renderer.render(use.template, context)
 
 
 def _unreached(state: str) -> str:
@@ -315,7 +339,7 @@ def _timer(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject) -> Prev
         at = max(pending.due_at, subject.now)
         plan = plan_due_notice(compiled, subject.card, subject.case.due_at, pending.id, pending.kind, pending.payload,
                                at, SYSTEM.name, timer_due_at=pending.due_at)
-        return PreviewedUse(use, at, compiled.renderer.render(plan.template, plan.context))
+        return PreviewedUse(use, at, _render(compiled, use, plan.context))
     entries = _entries(use, subject, round_)
     for entered, remark in entries:
         planned = plan_timers(wf.states[use.state], round_, entered, wf.resolved_dates(), wf.timezone,
@@ -338,7 +362,7 @@ def _render_planned(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject
     card = replace(subject.card, state=use.state, round=round_)
     plan = plan_due_notice(compiled, card, due, 0, timer.kind, timer.payload, timer.due_at, SYSTEM.name,
                            timer_due_at=timer.due_at)
-    return compiled.renderer.render(plan.template, plan.context)
+    return _render(compiled, use, plan.context)
 
 
 def _round(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject) -> int:

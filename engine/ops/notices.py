@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.base.clock import due_day, fmt
-from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
+from engine.base.clock import local
+from engine.base.cndate import cn_date, cn_day
+from engine.ops.documents import document_context, numbered
+from engine.ops.notice_facts import checks_passed, deadline_facts, transition_grounds
 from engine.ops.timers import recurrence_after
 from engine.spec.definition import Transition
 from engine.spec.machine import CompiledWorkflow
@@ -15,6 +17,7 @@ from engine.store.case_queries import role_holders
 from engine.store.facts import case_facts
 from engine.store.models import Case, Event, Notice, NoticeStatus
 from engine.store.people_queries import active_officials_in_roles
+from notifiers.render import Unrecorded
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -40,6 +43,7 @@ class CaseCard:
     township: str | None
     secretary: str | None
     secretary_phone: str | None
+    kind: str = "village"  # the organization's kind (Organization.kind): some measures concern some kinds only
 
 
 def card_of(case: Case) -> CaseCard:
@@ -47,7 +51,7 @@ def card_of(case: Case) -> CaseCard:
     return CaseCard(case.id, case.ref, case.state, case.round, case.key_target, case.weak_and_lax,
                     list(case.problems), list(case.flags), org.name, org.code, org.path,
                     org.parent.name if org.parent else "", case.township.name if case.township else None,
-                    org.secretary_name, org.secretary_phone)
+                    org.secretary_name, org.secretary_phone, org.kind)
 
 
 def case_context(compiled: CompiledWorkflow, case: Case | CaseCard) -> dict[str, Any]:
@@ -58,8 +62,8 @@ def case_context(compiled: CompiledWorkflow, case: Case | CaseCard) -> dict[str,
         "township": card.township if card.township is not None else card.superior, "superior": card.superior,
         "state": card.state, "state_label": wf.states[card.state].label, "round": card.round,
         "key_target": card.key_target, "weak_and_lax": card.weak_and_lax,
-        "problems": [PROBLEM_CATEGORIES.get(p, str(p)) for p in card.problems],
-        "flags": [KEY_TARGET_FLAGS.get(f, f) for f in card.flags],
+        "problems": [wf.problem_labels.get(p, str(p)) for p in card.problems],
+        "flags": [wf.key_target_circumstances.get(f, f) for f in card.flags],
         "secretary": card.secretary or "", "secretary_phone": card.secretary_phone or "",
     }
 
@@ -67,22 +71,56 @@ def case_context(compiled: CompiledWorkflow, case: Case | CaseCard) -> dict[str,
 def notice_context(compiled: CompiledWorkflow, case: Case | CaseCard, now: datetime, actor: str,
                    transition: Transition | None = None, note: str | None = None,
                    source: str | None = None, deadline: dict[str, Any] | None = None,
-                   recurring: dict[str, Any] | None = None) -> dict[str, Any]:
+                   recurring: dict[str, Any] | None = None, grounds: dict[str, Any] | None = None,
+                   checks: list[str] | None = None) -> dict[str, Any]:
+    """The context every case notice is rendered with. ``grounds`` (``notice_facts.transition_grounds``)
+    says why a transition fired; ``checks`` (``notice_facts.checks_passed``) which acceptance
+    checks the case went through this round. Dates are in the official form (2014年3月18日;
+    3月18日 in a body)."""
     wf = compiled.definition
+    today = local(now, wf.timezone).date()
+    context_case = case_context(compiled, case)
+    context_case["checks"] = list(checks or [])
+    context_case["kind"] = case.organization.kind if isinstance(case, Case) else case.kind
+    if not context_case["problems"]:  # a notice never goes out saying "主要问题：待补充"
+        context_case["problems"] = Unrecorded("主要问题")
     return {
-        "workflow": {"name": wf.name, "title": wf.title, "year": wf.year, "issuer": wf.issuer},
-        "case": case_context(compiled, case),
+        "workflow": workflow_context(compiled),
+        "case": context_case,
         "transition": None if transition is None else {
             "trigger": transition.trigger, "label": transition.label, "source": source,
             "source_label": wf.states[source].label if source else "", "dest": transition.dest,
             "dest_label": wf.states[transition.dest].label, "note": note or "",
+            "next_round": card_round(case) + (1 if _opens_round(compiled, transition.dest) else 0),
+            **(grounds or {"grounds": [], "satisfaction": None, "findings": []}),
         },
         "deadline": deadline,
         "recurring": recurring,
-        "now": fmt(now, wf.timezone, with_time=False),
+        "now": cn_date(today),
+        "today": cn_day(today, today.year),
         "actor": actor,
         "bulletin": None,
+        # What kind of document it is, its number, 主送 and 抄送: filled in by the one who issues
+        # it (queue_notice, the daemon), which knows the template and its audience.
+        "document": {"kind": "", "number": "", "to": context_case["superior"], "cc": []},
     }
+
+
+def workflow_context(compiled: CompiledWorkflow) -> dict[str, Any]:
+    wf = compiled.definition
+    return {"name": wf.name, "title": wf.title, "year": wf.year, "issuer": wf.issuer}
+
+
+def card_round(case: Case | CaseCard) -> int:
+    return case.round
+
+
+def _opens_round(compiled: CompiledWorkflow, dest: str) -> bool:
+    """Whether a case in ``dest`` goes on to a new round without anyone's decision: a state
+    whose automatic transition opens one (重新整顿 → 开始新一轮整顿)."""
+    wf = compiled.definition
+    autos = {a.trigger for a in wf.states[dest].auto}
+    return any(t.new_round and t.trigger in autos and dest in t.sources for t in wf.transitions)
 
 
 def resolve_recipients(session: Session, case: Case, audience: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
@@ -139,26 +177,37 @@ TITLE_WIDTH = 300  # the outbox's title column
 
 
 def notice_row(*, key: str, template: str, title: str, body: str, recipients: list[dict[str, Any]], now: datetime,
-               template_hash: str = "", case_id: int | None = None, event_id: int | None = None) -> dict[str, Any]:
+               template_hash: str = "", case_id: int | None = None, event_id: int | None = None,
+               missing: tuple[str, ...] = (), document_number: str | None = None) -> dict[str, Any]:
     """The column values of one new outbox row: the one place a notice row is made, whether
     it is added through the ORM (a transition's notice, a due timer fired alone, a bulletin,
     an alert) or inserted with many others (the daemon's chunks, engine.daemon.timer_batch).
-    Pending, due at once, not yet expanded into deliveries."""
+    Pending, due at once, not yet expanded into deliveries; or, when the notice needed facts
+    the record does not hold (``missing``), held: never delivered with a placeholder, listed
+    by ``rectify notices list`` with what is missing."""
+    held = bool(missing)
     return {"case_id": case_id, "event_id": event_id, "idempotency_key": key, "template": template,
             "template_hash": template_hash, "title": title[:TITLE_WIDTH], "body": body, "created_at": now,
-            "status": NoticeStatus.PENDING.value, "attempts": 0, "last_error": None, "next_attempt_at": now,
-            "expanded": False, "recipients": recipients}
+            "status": (NoticeStatus.HELD if held else NoticeStatus.PENDING).value, "attempts": 0,
+            "last_error": held_reason(missing) if held else None, "next_attempt_at": None if held else now,
+            "expanded": False, "recipients": recipients, "document_number": document_number}
+
+
+def held_reason(missing: tuple[str, ...] | list[str]) -> str:
+    return f"暂缓发出，缺少：{'、'.join(missing)} / held: the record lacks {', '.join(missing)}"
 
 
 def queue_notice(session: Session, compiled: CompiledWorkflow, template: str, context: dict[str, Any],
                  key: str, case: Case | None, event: Event | None, now: datetime,
                  audience: tuple[str, ...] | list[str] = ()) -> Notice:
     """Render ``template`` and add its notice, for the officials of ``audience``, to the outbox."""
-    rendered = compiled.renderer.render(template, context)
+    context = {**context, "document": document_context(compiled, template, audience, context["case"]["superior"])}
+    rendered, number = numbered(session, compiled, compiled.renderer.render(template, context), now)
     notice = Notice(**notice_row(key=key, template=template, template_hash=rendered.template_hash,
                                  title=rendered.title, body=rendered.body, now=now,
                                  recipients=resolve_recipients(session, case, audience) if case else [],
-                                 case_id=case.id if case else None, event_id=event.id if event else None))
+                                 case_id=case.id if case else None, event_id=event.id if event else None,
+                                 missing=rendered.missing, document_number=number))
     session.add(notice)
     return notice
 
@@ -184,9 +233,11 @@ def plan_due_notice(compiled: CompiledWorkflow, case: Case | CaseCard, case_due_
     state = case.state
     deadline = None
     if kind != "recurring":
-        deadline = {"kind": kind, "due": due_day(case_due_at, wf.timezone) if case_due_at else "",
-                    "label": wf.states[state].label, "offset": payload.get("offset", ""),
-                    "days": payload.get("days", 0), "notice_label": ""}
+        # ``days`` is the timer's planned offset; what the notice states is ``days_left`` /
+        # ``overdue_days``, measured on the calendar now (the daemon may have been down).
+        deadline = {"kind": kind, "label": wf.states[state].label, "offset": payload.get("offset", ""),
+                    "days": payload.get("days", 0), "notice_label": "",
+                    **deadline_facts(kind, case_due_at, now, wf.timezone)}
     recurring = None
     data: dict[str, Any] = {"timer": timer_id, "notice": str(payload["notice"])}
     if kind == "recurring":
@@ -194,10 +245,11 @@ def plan_due_notice(compiled: CompiledWorkflow, case: Case | CaseCard, case_due_
         missed = recurrence_after(compiled, state, timer_due_at or now, payload, now, case_due_at).missed
         rec = wf.states[state].recurring[payload["index"]]
         # The days the requests were due to go out: a request due at midnight is the new day's
-        # (unlike a deadline at midnight, which closes the day before: due_day).
+        # (unlike a deadline at midnight, which closes the day before).
+        year = local(now, wf.timezone).year
         recurring = {"label": rec.label, "occurrence": int(payload["occurrence"]),
-                     "missed": [fmt(m, wf.timezone, with_time=False) for m in missed],
-                     "due": fmt(timer_due_at, wf.timezone, with_time=False)}
+                     "missed": [cn_day(local(m, wf.timezone).date(), year) for m in missed],
+                     "due": cn_day(local(timer_due_at or now, wf.timezone).date(), year)}
         data |= {"occurrence": int(payload["occurrence"]), **({"missed": len(missed)} if missed else {})}
     context = notice_context(compiled, case, now, actor, deadline=deadline, recurring=recurring)
     return DueNotice(str(payload["notice"]), context, tuple(payload.get("notify", ())), data)
@@ -223,3 +275,14 @@ def alert_notice(template: str, key: str, title: str, body: str, recipients: lis
     assert key.startswith("alert:"), key
     return Notice(**notice_row(key=key, template=template, title=title, body=body, recipients=recipients, now=now,
                                case_id=case_id, event_id=event_id))
+
+
+def transition_notice_context(session: Session, compiled: CompiledWorkflow, case: Case, now: datetime, actor: str,
+                              transition: Transition, note: str | None, source: str, event: Event) -> dict[str, Any]:
+    """The context of a transition's notice, with what the record says at that moment: why it
+    fired (its event's verdicts, the findings its guards read) and the checks the case went
+    through this round."""
+    facts = case_facts(session, case.id)
+    grounds = transition_grounds(compiled, transition, (event.data or {}).get("guards", {}), facts)
+    checks = checks_passed(session, compiled, case.id, case.round, facts)
+    return notice_context(compiled, case, now, actor, transition, note, source, grounds=grounds, checks=checks)

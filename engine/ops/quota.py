@@ -9,7 +9,7 @@ from engine.ops.deploy import compiled_version
 from engine.store import campaign_queries
 from engine.store.models import Campaign
 from rules.base import Verdict
-from rules.quota import BackwardRatio, QuotaParams, judge_ratio
+from rules.quota import BackwardRatio, Breach, QuotaParams, breach, judge_ratio
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -40,23 +40,26 @@ class QuotaRow:
     screening: int
     confirmed: int
     verdict: Verdict
+    breach: Breach | None  # "above" or "below" target ± tolerance ("below" only if the rule checks it)
+
+
+def _row(code: str, name: str, organizations: int, screening: int, confirmed: int, params: QuotaParams) -> QuotaRow:
+    return QuotaRow(code, name, organizations, screening, confirmed, judge_ratio(confirmed, organizations, params),
+                    breach(confirmed, organizations, params))
 
 
 def quota_table(session: Session, campaign: Campaign, params: QuotaParams) -> tuple[list[QuotaRow], QuotaRow]:
-    """One row per township, and the county's total."""
+    """One row per township, every one even with no case (zero cases may be below the target),
+    and the county's total."""
     initial = compiled_version(campaign.current_version).definition.initial_state
     orgs = campaign_queries.grassroots_by_township(session)
     counts: dict[tuple[int | None, bool], int] = {}
     for township, state, n in campaign_queries.campaign_cases_by_township_state(session, campaign.id):
         key = (township, state != initial)
         counts[key] = counts.get(key, 0) + n
-    rows = []
-    for tid, code, name in campaign_queries.townships(session):
-        confirmed = counts.get((tid, True), 0)
-        rows.append(QuotaRow(code, name, orgs.get(tid, 0), counts.get((tid, False), 0), confirmed,
-                             judge_ratio(confirmed, orgs.get(tid, 0), params.model_copy(update={"per": "township"}))))
-    total_orgs = sum(orgs.values())
-    total_confirmed = sum(n for (_, c), n in counts.items() if c)
-    total = QuotaRow("", "全县合计", total_orgs, sum(n for (_, c), n in counts.items() if not c), total_confirmed,
-                     judge_ratio(total_confirmed, total_orgs, params.model_copy(update={"per": "county"})))
+    township, county = params.model_copy(update={"per": "township"}), params.model_copy(update={"per": "county"})
+    rows = [_row(code, name, orgs.get(tid, 0), counts.get((tid, False), 0), counts.get((tid, True), 0), township)
+            for tid, code, name in campaign_queries.townships(session)]
+    total = _row("", "全县合计", sum(orgs.values()), sum(n for (_, c), n in counts.items() if not c),
+                 sum(n for (_, c), n in counts.items() if c), county)
     return rows, total

@@ -23,9 +23,9 @@ from engine.ops.cases import case_facts
 from engine.ops.deploy import compiled_version
 from engine.ops.notices import resolve_recipients
 from engine.ops.quota import quota_params, quota_table
+from engine.ops.survey_results import survey_results
 from engine.spec.machine import CompiledWorkflow
 from engine.store.models import Campaign, Case, Event, Organization, OrgKind, SpotCheckDraw
-from rules.survey import SatisfactionAtLeast
 
 LISTED = 100  # overdue and upcoming cases listed by name; the counts are always complete
 UPCOMING_DAYS = 14
@@ -96,9 +96,10 @@ def quota(session: Session, campaign: Campaign) -> dict[str, Any] | None:
     if params is None:
         return None
     rows, total = quota_table(session, campaign, params)
-    return {"target": params.target, "tolerance": params.tolerance, "mode": params.mode,
+    return {"target": params.target, "tolerance": params.tolerance, "mode": params.mode, "below": params.below,
             "rows": [{"code": r.code, "name": r.name, "organizations": r.organizations, "screening": r.screening,
-                      "confirmed": r.confirmed, "ratio": r.verdict.figures["ratio"], "outcome": r.verdict.outcome.value}
+                      "confirmed": r.confirmed, "ratio": r.verdict.figures["ratio"], "outcome": r.verdict.outcome.value,
+                      "breach": r.breach}
                      for r in [*rows, total]]}
 
 
@@ -162,29 +163,7 @@ def upcoming(session: Session, campaign: Campaign, compiled: CompiledWorkflow, n
 
 def surveys(session: Session, campaign: Campaign, compiled: CompiledWorkflow, now: datetime) -> dict[str, Any]:
     """Every concluded survey (each round's), read from the events that concluded it."""
-    loaded, wf = compiled.loaded, compiled.definition
-    guards = {name for name, rule in loaded.rules.items() if isinstance(rule, SatisfactionAtLeast)}
-    thresholds = [loaded.rules[g].params.threshold for g in sorted(guards)]  # type: ignore[attr-defined]
-    sources = {s for t in wf.transitions if any(g.split()[-1] in guards for g in t.guards) for s in t.sources}
-    rows = []
-    if sources:
-        events = session.execute(  # the columns shown, not whole events: a large campaign has as many as cases
-            select(Event.round, Event.at, Event.data, Case.ref, Organization.name).join(Case, Case.id == Event.case_id)
-            .join(Organization, Organization.id == Case.organization_id)
-            .where(Case.campaign_id == campaign.id, Event.kind == "transition", Event.from_state.in_(sources),
-                   Event.at <= now)
-            .order_by(Event.at, Case.sort_key))
-        for event_round, at, data, ref, name in events:
-            verdict = next((data.get("guards", {}).get(g) for g in sorted(guards) if g in data.get("guards", {})), None)
-            figures = verdict.get("figures", {}) if verdict else {}
-            if "ratio" not in figures:
-                continue
-            rows.append({"ref": ref, "organization": name, "round": event_round, "at": fmt(at, wf.timezone, False),
-                         "respondents": figures["respondents"], "satisfied": figures["satisfied"],
-                         "ratio": figures["ratio"], "threshold": figures["threshold"],
-                         "passed": verdict["outcome"] == "pass" if verdict else False})
-    return {"threshold": thresholds[0] if thresholds else None, "rows": rows,
-            "passed": sum(r["passed"] for r in rows), "failed": sum(not r["passed"] for r in rows)}
+    return survey_results(session, campaign, compiled, now)
 
 
 def spot_checks(session: Session, campaign: Campaign, compiled: CompiledWorkflow,

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.base.clock import fmt
-from engine.base.domain import KEY_TARGET_FLAGS, PROBLEM_CATEGORIES
 from engine.ops.cases import case_facts, trigger_statuses
 from engine.ops.deploy import compiled_version
 from engine.ops.timers import pending_timers
@@ -75,14 +74,18 @@ def case_detail(session: Session, case: Case, now: datetime) -> dict[str, Any]:
     wf = compiled.definition
     facts = case_facts(session, case.id)
     detail = case_row(case, now)
+    categories, kind = wf.problem_labels, case.organization.kind
     detail.update({
         "workflow": f"{wf.name} v{case.workflow_version.version}",
         "opened": fmt(case.opened_at, wf.timezone), "entered": fmt(case.entered_at, wf.timezone),
-        "problems": [f"{p} {PROBLEM_CATEGORIES.get(p, '')}" for p in case.problems],
-        "flags": [KEY_TARGET_FLAGS.get(f, f) for f in case.flags],
+        "problems": [f"{p} {categories.get(p, '')}".rstrip() for p in case.problems],
+        "flags": [wf.key_target_circumstances.get(f, f) for f in case.flags],
         "superior": case.organization.parent.name if case.organization.parent else "",
         "secretary": case.organization.secretary_name or "",
-        "facts": [{"name": n, "label": f.label, "value": facts.get(n)} for n, f in wf.facts.items()],
+        # a fact of other kinds of organization (applies_to) is not this case's to record: not listed
+        # as missing, only shown if it was recorded before the workflow said so
+        "facts": [{"name": n, "label": f.label, "value": facts.get(n)} for n, f in wf.facts.items()
+                  if f.applies(kind) or facts.get(n) is not None],
         "timers": [{"kind": t.kind, "kind_label": TIMER_LABELS.get(t.kind, t.kind), "due": fmt(t.due_at, wf.timezone, end_of_day=t.kind == "deadline"),
                     "detail": _timer_detail(t, wf)} for t in pending_timers(session, case.id)],
         "triggers": [{"trigger": s.trigger, "label": s.label, "available": s.available, "dest": s.dest,

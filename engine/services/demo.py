@@ -101,13 +101,14 @@ def generate_county(rng: random.Random) -> list[OrgRow]:
 
 
 class Demo:
-    def __init__(self, folder: Path, seed: int, progress: Callable[[str], None]):
+    def __init__(self, folder: Path, seed: int, progress: Callable[[str], None], url: str | None = None):
         self.folder, self.rng, self.say = folder, random.Random(seed), progress
         self.loaded = load_workflow_file(DEFAULT_WORKFLOW)
         self.wf = self.loaded.definition
         self.tz = ZoneInfo(self.wf.timezone)
-        url = f"sqlite:///{folder / 'rectify.db'}"
-        create_private_sqlite_file(url)  # 0660, as 'rectify init' creates a database
+        if url is None:  # the demo's own SQLite file; a test passes an empty database of either backend
+            url = f"sqlite:///{folder / 'rectify.db'}"
+            create_private_sqlite_file(url)  # 0660, as 'rectify init' creates a database
         self.store = Store(url)
         self.notices = folder / "notices"
         self.plans: list[Plan] = []
@@ -235,7 +236,8 @@ class Demo:
                 if case.key_target:
                     facts |= {"county_contact_leader": "周建国", "county_cadre": "陈静"}
                 for name, value in facts.items():
-                    set_fact(s, case, name, value, actor, now)
+                    if self.wf.facts[name].applies(case.organization.kind):  # 驻村干部: villages, communities
+                        set_fact(s, case, name, value, actor, now)
         return action
 
     def _action(self, plan: Plan, who: str, trigger: str, note: str | None = None, skip: bool = False):
@@ -357,7 +359,7 @@ class Demo:
             "过程摘要 / highlights:",
             *[f"  {line}" for line in sorted(self.log)],
             "",
-            "逾期督办通报样例 / a sample escalation notice:",
+            "督办通知样例 / a sample overdue notice:",
             *[f"  | {line}" for line in sample_text.strip().splitlines()],
             "",
             "继续查看 / explore the demo database:",
@@ -371,12 +373,13 @@ class Demo:
         return "\n".join(lines)
 
 
-def run_demo(folder: Path, seed: int = 2014, progress: Callable[[str], None] = print) -> str:
-    """Build ``folder/rectify.db`` from scratch and run the campaign; returns a summary."""
+def run_demo(folder: Path, seed: int = 2014, progress: Callable[[str], None] = print, url: str | None = None) -> str:
+    """Build ``folder/rectify.db`` (or the empty database at ``url``) from scratch and run the
+    campaign; returns a summary."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    demo = Demo(folder, seed, progress)
+    demo = Demo(folder, seed, progress, url)
     try:
         demo.setup()
         progress("模拟整顿全过程 / simulating the campaign, March to the next spring …")

@@ -60,7 +60,7 @@ def list_notices(store: Store, caller: Caller, *, status: str | None = None, cas
         zone = access.zone()
         found = notices_within(access.session, within, status=status, case_id=case_id, limit=limit)
         return [{"id": n.id, "created": fmt(n.created_at, zone), "template": n.template, "title": n.title,
-                 "status": n.status, "attempts": n.attempts, "recipients": [p["name"] for p in n.recipients],
+                 "number": n.document_number or "", "status": n.status, "attempts": n.attempts, "recipients": [p["name"] for p in n.recipients],
                  "last_error": n.last_error} for n in found]
     return read(store, caller, work)
 
@@ -72,7 +72,8 @@ def show_notice(store: Store, caller: Caller, notice_id: int) -> Done[dict[str, 
         zone = access.zone()
         rows = deliveries_of(access.session, n.id)
         return {"id": n.id, "key": n.idempotency_key, "template": n.template, "template_hash": n.template_hash,
-                "title": n.title, "body": n.body, "status": n.status, "created": fmt(n.created_at, zone),
+                "title": n.title, "number": n.document_number or "", "body": n.body, "status": n.status,
+                "last_error": n.last_error, "created": fmt(n.created_at, zone),
                 "recipients": n.recipients,
                 "deliveries": [{"channel": d.channel, "address": d.address, "recipient": d.recipient,
                                 "status": d.status, "attempts": d.attempts, "last_error": d.last_error,

@@ -1,5 +1,5 @@
-"""The words of the deployed workflows — roles, facts, triggers, states — for help texts and
-shell completion (``commands/valid_values.py``).
+"""The words of the deployed workflows — roles, facts, triggers, states, problem categories and
+key-target circumstances — for help texts and shell completion (``commands/valid_values.py``).
 
 Read without a caller's rights, on purpose: a workflow's vocabulary is the campaign's published
 definition, not case data (any official reads it with ``workflow show --deployed``), and a help

@@ -18,6 +18,23 @@ from engine.base.domain import GRASSROOTS_KINDS
 NAME = r"^[a-z][a-z0-9_]*$"
 Name = Annotated[str, Field(pattern=NAME)]
 
+# The source document's words (一、整顿对象): the default of a workflow that does not declare its
+# own ``problem_categories`` / ``key_target_circumstances`` — a workflow text deployed before those
+# keys existed reads as it always did. The shipped YAML declares the same words itself (a test
+# holds them equal); a county changes them there, never here.
+DEFAULT_PROBLEM_CATEGORIES: dict[str, str] = {
+    "1": "班子配备不齐、书记缺职、工作停滞",
+    "2": "书记不胜任现职、工作不在状态",
+    "3": "班子不团结、内耗严重",
+    "4": "组织制度形同虚设、不开展活动",
+}
+DEFAULT_KEY_TARGET_CIRCUMSTANCES: dict[str, str] = {
+    "canvassing": "换届选举拉票贿选问题突出",
+    "interference": "“三宗”和黑恶势力干扰渗透严重",
+    "disclosure": "村务居务财务公开和民主管理混乱",
+    "petitions": "社会治安问题和信访矛盾纠纷集中",
+}
+
 
 class Spec(BaseModel):
     # defer_build: the validators are built by the first model_validate (check, deploy). A
@@ -121,6 +138,9 @@ class State(Spec):
     label: str
     initial: bool = False
     final: bool = False
+    # An acceptance check (自查, 上级检查, 抽查, 测评): the acceptance notice names the checks a
+    # case went through, read from its event log.
+    check: bool = False
     description: str = ""
     deadline: Deadline | None = None
     recurring: tuple[Recurring, ...] = ()
@@ -151,16 +171,37 @@ class Transition(Spec):
         return guards
 
 
-class RuleUse(Spec):
-    """A rule instance: a registered rule with its parameters, used as a guard by name."""
+class KindLimited(Spec):
+    """Something of the workflow that may concern some kinds of organization only.
+
+    ``applies_to: [village, community]``: the source document's 驻村干部 and the county's training
+    of secretaries concern villages and communities, not a school's party branch. None: every kind.
+    """
+
+    applies_to: tuple[Name, ...] | None = None
+
+    def applies(self, kind: str) -> bool:
+        """Whether it concerns an organization of ``kind`` (``Organization.kind``)."""
+        return self.applies_to is None or kind in self.applies_to
+
+
+class RuleUse(KindLimited):
+    """A rule instance: a registered rule with its parameters, used as a guard by name.
+
+    Limited by ``applies_to``, it is not evaluated for a case of another kind: it counts as
+    passed, its verdict saying it does not apply.
+    """
 
     rule: str
     label: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class Fact(Spec):
-    """A fact officials record on a case (``rectify fact set``)."""
+class Fact(KindLimited):
+    """A fact officials record on a case (``rectify fact set``).
+
+    Limited by ``applies_to``, it cannot be recorded on a case of another kind.
+    """
 
     label: str
     type: Literal["bool", "int", "text", "date"]
@@ -191,6 +232,23 @@ class Bulletin(Spec):
     notify: tuple[Name, ...] = ()
 
 
+class DocumentKind(Spec):
+    """A kind of official document (通知, 通报, 督办通知) and the prefix of its numbers."""
+
+    prefix: str | None = None  # None: the workflow's ``document_prefix``
+
+
+class Documents(Spec):
+    """Which notices are official documents (公文), numbered from the yearly register (发文字号),
+    addressed to a unit (主送) and copied to the others (抄送); a template not listed in
+    ``templates`` is a message (a reminder): no number."""
+
+    issuer_role: Name | None = None  # the issuing department's own role: never copied to itself
+    addressee_role: Name | None = None  # the unit a case's documents are addressed to (主送)
+    kinds: dict[str, DocumentKind] = Field(default_factory=dict)  # 通知: {prefix: ×组通}
+    templates: dict[Name, str] = Field(default_factory=dict)  # template → kind
+
+
 class Workflow(Spec):
     """A whole workflow file."""
 
@@ -206,6 +264,12 @@ class Workflow(Spec):
     # Kinds of organization that may be opened as cases; None: every grassroots kind (all but
     # county and township). Checked against engine.base.domain by engine.spec.validate.
     case_kinds: tuple[Name, ...] | None = None
+    # 主要问题 (number → label: `case open --problem N`) and the circumstances that make a case a
+    # key target (name → label: `case open --flag NAME`); absent: the source document's.
+    # Keys and labels are checked by engine.spec.validate.
+    problem_categories: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PROBLEM_CATEGORIES))
+    key_target_circumstances: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_KEY_TARGET_CIRCUMSTANCES))
     dates: dict[Name, CampaignDate] = Field(default_factory=dict)
     facts: dict[Name, Fact] = Field(default_factory=dict)
     rules: dict[Name, RuleUse] = Field(default_factory=dict)
@@ -213,11 +277,17 @@ class Workflow(Spec):
     transitions: tuple[Transition, ...]
     spot_check: SpotCheck | None = None
     bulletin: Bulletin | None = None
+    documents: Documents = Field(default_factory=Documents)
 
     @property
     def openable_kinds(self) -> tuple[str, ...]:
         """The kinds of organization a case may be opened for (``case_kinds``, or its default)."""
         return GRASSROOTS_KINDS if self.case_kinds is None else self.case_kinds
+
+    @property
+    def problem_labels(self) -> dict[int, str]:
+        """Problem category number → label; cases store the numbers (``Case.problems``)."""
+        return {int(key): label for key, label in self.problem_categories.items()}
 
     @property
     def initial_state(self) -> str:

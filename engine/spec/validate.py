@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
 from datetime import date
 from pathlib import Path
@@ -12,9 +13,10 @@ from pydantic import ValidationError
 from engine.base.domain import GRASSROOTS_KINDS, LEADING_KINDS, ORG_KIND_LABELS
 from engine.base.errors import Problem, UnknownPlugin
 from engine.base.yamlsafe import Located
-from engine.spec.definition import Deadline, Transition, Workflow
+from engine.spec.definition import NAME, Deadline, Transition, Workflow
 from engine.spec.problems import pydantic_problems
 from engine.spec.rule_registry import rules_registry
+from engine.spec.validate_documents import check_documents
 from notifiers.render import NoticeRenderer, NoticeTemplateError, sample_context
 from rules.base import Rule
 
@@ -29,13 +31,16 @@ def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
     _check_transitions(wf, add)
     _check_open_roles(wf, add)
     _check_case_kinds(wf, add)
+    _check_vocabulary(wf, add)
     _check_reachability(wf, add)
     _check_ambiguity(wf, add)
     rules = _check_rules(wf, located, add, problems)
     _check_guards(wf, add)
     _check_fact_guards(wf, add)
+    _check_applies_to(wf, rules, add)
     _check_spot_check(wf, add)
     _check_bulletin(wf, add)
+    check_documents(wf, templates, add)
     _check_notices(wf, templates, template_dir, located, add, problems)
     return problems, rules
 
@@ -145,6 +150,86 @@ def _check_case_kinds(wf: Workflow, add) -> None:
                                    f"{', '.join(GRASSROOTS_KINDS)}")
         elif kind in wf.case_kinds[:j]:
             add(("case_kinds", j), f"组织类型重复 / kind '{kind}' is listed twice")
+
+
+_LEDGER_SEPARATORS = ("；", ";")  # the ledger's 主要问题 column joins the labels with them
+
+
+def _check_vocabulary(wf: Workflow, add) -> None:
+    """Problem categories are numbered (``case open --problem N``; cases store the numbers) and
+    circumstances named (``--flag NAME``). A label is one line without the ledger's separator,
+    and no two labels are alike: the ledger's 主要问题 column reads each label back to its key."""
+    for key in wf.problem_categories:
+        if not re.fullmatch(r"[1-9][0-9]{0,5}", key):
+            add(("problem_categories", key), f"问题类别的编号须为正整数 / problem category '{key}' must be a whole "
+                                             "number from 1 (what 'rectify case open --problem N' takes)")
+    for key in wf.key_target_circumstances:
+        if not re.fullmatch(NAME, key):
+            add(("key_target_circumstances", key), f"重点整顿情形的代号只能用小写字母、数字和下划线 / circumstance "
+                                                   f"'{key}' must be lowercase letters, digits and underscores, "
+                                                   "starting with a letter (what 'rectify case open --flag NAME' takes)")
+    first: dict[str, tuple[str, str]] = {}
+    for section in ("problem_categories", "key_target_circumstances"):
+        for key, label in getattr(wf, section).items():
+            path, text = (section, key), label.strip()
+            if not text:
+                add(path, "名称为空 / the label is empty: write what it means (as the source document words it)")
+            elif "\n" in text or any(sep in text for sep in _LEDGER_SEPARATORS):
+                add(path, "名称须为一行且不含分号 / a label is one line without '；' or ';': the ledger's 主要问题 "
+                          "column separates the labels with them")
+            elif text in first:
+                add(path, f"名称与 {'.'.join(first[text])} 相同 / the label '{text}' is also {'.'.join(first[text])}'s: "
+                          "the ledger's 主要问题 column could not tell them apart")
+            else:
+                first[text] = path
+
+
+def _kind_words(kinds) -> tuple[str, str]:
+    return "、".join(ORG_KIND_LABELS.get(k, k) for k in kinds), ", ".join(kinds)
+
+
+def _check_applies_to(wf: Workflow, rules: dict[str, Rule], add) -> None:
+    """``applies_to`` names grassroots kinds, each once (one ``case_kinds`` leaves out is allowed: a
+    county narrowing ``case_kinds`` need not edit every list); a rule reading a fact limited to kinds
+    is limited to those kinds too (elsewhere it could never pass); and the spot check's drawn fact,
+    recorded on every case drawn among, is not limited."""
+    limited = [(("rules", n), u) for n, u in wf.rules.items()] + [(("facts", n), f) for n, f in wf.facts.items()]
+    for path, item in limited:
+        kinds = item.applies_to
+        if kinds is None:
+            continue
+        if not kinds:
+            add((*path, "applies_to"), "'applies_to' 为空 / 'applies_to' is empty: it would apply to no organization; "
+                                       "list kinds, or leave the key out for every kind")
+        for j, kind in enumerate(kinds):
+            where = (*path, "applies_to", j)
+            if kind not in ORG_KIND_LABELS:
+                add(where, f"未知的组织类型 / unknown organization kind '{kind}'; kinds: {', '.join(GRASSROOTS_KINDS)}")
+            elif kind in LEADING_KINDS:
+                add(where, f"{ORG_KIND_LABELS[kind]}党组织不是基层党组织，不会是整顿对象 / '{kind}' is not a grassroots "
+                           f"kind and is never a case; kinds: {', '.join(GRASSROOTS_KINDS)}")
+            elif kind in kinds[:j]:
+                add(where, f"组织类型重复 / kind '{kind}' is listed twice")
+    for name, rule in rules.items():
+        use = wf.rules[name]
+        for fact in rule.facts_used():
+            spec = wf.facts.get(fact)
+            if spec is None or spec.applies_to is None:
+                continue
+            wider = [k for k in (use.applies_to or wf.openable_kinds)  # a wrong kind is reported above
+                     if k in wf.openable_kinds and k not in spec.applies_to]
+            if wider:
+                (fact_zh, fact_en), (wider_zh, wider_en) = _kind_words(spec.applies_to), _kind_words(wider)
+                add(("rules", name) if use.applies_to is None else ("rules", name, "applies_to"),
+                    f"规则“{name}”读取的事实“{fact}”只适用于{fact_zh}党组织，规则却也适用于{wider_zh}党组织 / rule "
+                    f"'{name}' reads fact '{fact}', which applies to {fact_en} only, but the rule applies to "
+                    f"{wider_en} too: give the rule 'applies_to' within {fact_en}")
+    spot = wf.spot_check
+    drawn = wf.facts.get(spot.drawn_fact) if spot is not None else None
+    if spot is not None and drawn is not None and drawn.applies_to is not None:
+        add(("facts", spot.drawn_fact, "applies_to"), "抽查抽签结果须适用于所有组织类型 / the spot check records its "
+                                                      f"drawn fact '{spot.drawn_fact}' on every case drawn among: it "
+                                                      "cannot be limited to kinds")
 
 
 def _audiences(wf: Workflow):

@@ -12,13 +12,14 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
 from engine.store.models import (
     Campaign,
     Case,
     CaseFact,
+    Event,
     Notice,
     Organization,
     OrgKind,
@@ -76,12 +77,6 @@ def cases_by_state(session: Session, campaign_id: int) -> dict[str, int]:
                                 .group_by(Case.state)).all())
 
 
-def cases_past_first_round(session: Session, campaign_id: int) -> int:
-    """How many of the campaign's cases were sent back to rectify at least once (round > 1)."""
-    return session.scalar(select(func.count()).select_from(Case).where(Case.campaign_id == campaign_id,
-                                                                        Case.round > 1)) or 0
-
-
 def overdue_cases(session: Session, campaign_id: int, now: datetime, limit: int) -> list[Row]:
     """The first ``limit`` of the campaign's cases past their deadline at ``now``, most overdue
     first (equally overdue ones in the natural order of their references), as rows (case, township name or None): one query with the township joined."""
@@ -91,12 +86,23 @@ def overdue_cases(session: Session, campaign_id: int, now: datetime, limit: int)
         .limit(limit)).all())
 
 
-def facts_in_state(session: Session, campaign_id: int, state: str, names: Iterable[str]) -> list[Row]:
-    """The facts called ``names`` of the campaign's cases in ``state``, as rows (case id, name,
-    stored value ``{"v": value}``), in one query."""
-    return list(session.execute(select(CaseFact.case_id, CaseFact.name, CaseFact.value).join(Case)
-                                .where(Case.campaign_id == campaign_id, Case.state == state,
-                                       CaseFact.name.in_(tuple(names)))).all())
+def cases_by_state_and_round(session: Session, campaign_id: int) -> list[Row]:
+    """(state, whether past its first round, count) for the campaign's cases, in one query."""
+    again = case((Case.round > 1, True), else_=False).label("again")
+    return list(session.execute(select(Case.state, again, func.count()).where(Case.campaign_id == campaign_id)
+                                .group_by(Case.state, again)).all())
+
+
+def transitions_from(session: Session, campaign_id: int, sources: Iterable[str], until: datetime) -> list[Row]:
+    """Every transition event of the campaign's cases out of ``sources`` up to ``until``, as rows
+    (round, at, data, case ref, organization name), oldest first: the columns, not whole events
+    (a large campaign has as many as cases)."""
+    return list(session.execute(
+        select(Event.round, Event.at, Event.data, Case.ref, Organization.name).join(Case, Case.id == Event.case_id)
+        .join(Organization, Organization.id == Case.organization_id)
+        .where(Case.campaign_id == campaign_id, Event.kind == "transition", Event.from_state.in_(tuple(sources)),
+               Event.at <= until)
+        .order_by(Event.at, Case.sort_key)).all())
 
 
 def latest_notice_key(session: Session, prefix: str) -> str | None:

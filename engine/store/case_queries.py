@@ -149,3 +149,11 @@ def chain_heads(session: Session) -> list[Row]:
 def events_of(session: Session, case_id: int) -> list[Event]:
     """A case's events in chain order (their number)."""
     return list(session.scalars(select(Event).where(Event.case_id == case_id).order_by(Event.seq)))
+
+
+def states_left_in_round(session: Session, case_id: int, round_: int, states: Iterable[str]) -> list[str]:
+    """The states among ``states`` the case left by a transition in round ``round_``, in order
+    (one indexed read of the case's events)."""
+    return list(session.scalars(select(Event.from_state).where(
+        Event.case_id == case_id, Event.round == round_, Event.kind == "transition",
+        Event.from_state.in_(tuple(states))).order_by(Event.seq)))

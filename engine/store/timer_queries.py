@@ -60,7 +60,7 @@ def case_heads(session: Session, case_ids: Sequence[int]) -> list[Row]:
     Each row: the case's ``id``, ``ref``, ``state``, ``round``, ``key_target``,
     ``weak_and_lax``, ``problems``, ``flags``, ``workflow_version_id``, ``version`` (for the
     optimistic lock), ``due_at``, ``event_seq``, ``event_head``; its organization's ``name``,
-    ``code``, ``path``, ``secretary_name``, ``secretary_phone``; ``superior`` and
+    ``code``, ``path``, ``secretary_name``, ``secretary_phone``, ``kind``; ``superior`` and
     ``township`` (names, None when absent). On PostgreSQL the cases are locked
     (``FOR UPDATE OF cases``): an official's commit is waited for, then its row is seen."""
     parent, township = aliased(Organization), aliased(Organization)
@@ -68,7 +68,8 @@ def case_heads(session: Session, case_ids: Sequence[int]) -> list[Row]:
                     Case.problems,
                     Case.flags, Case.workflow_version_id, Case.version, Case.due_at, Case.event_seq, Case.event_head,
                     Organization.name, Organization.code, Organization.path, Organization.secretary_name,
-                    Organization.secretary_phone, parent.name.label("superior"), township.name.label("township"))
+                    Organization.secretary_phone, Organization.kind, parent.name.label("superior"),
+                    township.name.label("township"))
              .join(Organization, Case.organization_id == Organization.id)
              .outerjoin(parent, Organization.parent_id == parent.id)
              .outerjoin(township, Case.township_id == township.id)
