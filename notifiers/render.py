@@ -81,6 +81,14 @@ class Unrecorded:
         return f"Unrecorded({self.label!r})"
 
 
+class SampleFacts(dict):
+    """``case.facts`` of the sample context: any fact reads "样例". Which names a template may
+    use is the workflow's to say: engine.spec.validate checks ``case.facts.NAME`` against it."""
+
+    def __missing__(self, key: str) -> str:
+        return "样例"
+
+
 class NoticeTemplateError(BadInput):
     """A notice template cannot be rendered (``TEMPLATE:LINE: message``): exit 2, the fix is in
     the template the administrators wrote. The workflow check reports it as a problem of the
@@ -858,6 +866,9 @@ SAMPLE_CONTEXT: dict[str, Any] = {
         "round": 1, "key_target": True, "weak_and_lax": False,
         "problems": ["班子配备不齐、书记缺职、工作停滞"], "flags": ["换届选举拉票贿选问题突出"],
         "secretary": "张三", "secretary_phone": "13800000000", "kind": "village",
+        # Every declared fact as a notice states it (是/否, 2014年3月16日…); an unrecorded one holds
+        # the notice that writes it (engine.ops.notices.fact_view).
+        "facts": SampleFacts(),
         # The acceptance checks the case went through this round (engine.ops.notice_facts).
         "checks": ["基层党组织自查", "上级党组织检查", "群众满意度测评"],
     },

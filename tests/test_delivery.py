@@ -87,7 +87,7 @@ def test_file_channel_writes_one_file_per_notice_and_retries_rewrite_it(county, 
     assert len(files) == 1
     text = files[0].read_text(encoding="utf-8")
     assert text.startswith("关于将城关镇第1村党支部列为后进基层党组织整顿对象的通知")
-    assert "致：县委组织部李、城关镇王" in text
+    assert "送达：县委组织部李、城关镇王" in text
     assert deliver(county, config, at("2014-03-10T10:05")).outcomes == {}  # nothing twice
     assert notices_by(county) == [("case_listed", "delivered", ["县委组织部李", "城关镇王"])]
 
@@ -176,9 +176,13 @@ def test_the_monthly_county_bulletin_is_written_once_with_the_figures(county):
         bulletins = s.scalars(select(Notice).where(Notice.template == "county_bulletin")).all()
     assert [b.idempotency_key.rsplit(":", 1)[1] for b in bulletins] == ["2014-04-21"]
     (bulletin,) = bulletins
-    assert bulletin.title == "关于整顿后进基层党组织工作进展情况的通报（2014年4月，第2期）"
-    assert "全县共确定整顿对象3个，其中：排查建账1个，整顿转化2个。" in bulletin.body
-    assert "1. 河西乡党委 河西乡第1村党支部（2014-1-0003），“排查建账”阶段应于2014-03-16前完成" in bulletin.body
+    assert bulletin.title == "关于全县整顿后进基层党组织工作进展情况的通报"
+    assert bulletin.document_number == "×组通〔2014〕3号"  # after the two cases' listing notices
+    assert "截至4月21日全县整顿后进基层党组织工作进展情况（2014年4月，第2期）" in bulletin.body
+    assert "全县共确定整顿对象3个，目前处于“排查建账”的1个，处于“整顿转化”的2个。" in bulletin.body
+    assert "1. 河西乡党委 河西乡第1村党支部（2014-1-0003），“排查建账”阶段应于3月16日前完成，已逾期36天" in bulletin.body
+    assert "满意度" not in bulletin.body
+    assert "重新整顿" not in bulletin.body
     assert {p["name"] for p in bulletin.recipients} == {"县委组织部李", "城关镇王", "河西乡赵"}
 
 
@@ -188,7 +192,7 @@ def test_drawn_cases_get_the_spot_check_notice(county):
     to_survey(county, open_(county))  # a single case waiting is always drawn
     with county.transaction() as s:
         notice = s.scalars(select(Notice).where(Notice.template == "spot_check_notice")).one()
-    assert notice.title == "抽查通知：城关镇第1村党支部被确定为县委组织部抽查对象"
+    assert notice.title == "关于确定城关镇第1村党支部为县委组织部抽查对象的通知"
     assert [p["name"] for p in notice.recipients] == ["县委组织部李", "城关镇王"]
 
 

@@ -41,6 +41,7 @@ def do(store, fn, *args, **kwargs):
 
 
 def open_(store, org="T1-01", who=WANG, when="2014-03-05", **kw):
+    kw.setdefault("problems", (1,))  # a case is listed with its problems: its listing notice states them
     def run(s):
         case = open_case(s, resolve_campaign(s, None), org, actor_for(s, who), at(when), **kw)
         return case.ref
@@ -260,17 +261,24 @@ def test_tick_fires_reminders_once_and_recurring_notices_repeat(county):
     assert len(set(keys)) == len(keys)
     with county.transaction() as s:
         body = s.scalars(select(Notice.body).where(Notice.template == "deadline_reminder")).one()
-        assert "2014-03-16前完成" in body
+        # the 3-days-before reminder, fired at 09:00 on 03-14: 03-14 has begun, two days are left
+        assert "应于3月16日前完成，距期限还有2天" in body
 
 
 def test_overdue_escalation_names_the_days(county):
+    """The days overdue are the calendar's, as of the moment the notice is written: at midnight
+    the day that ends is the last one counted; a late daemon states the real delay, not the
+    escalation's planned offset."""
     open_(county)
-    tick(county, at("2014-03-24T09:00"))
+    tick(county, at("2014-03-18T00:00"))  # 1 day after the end of 03-16: 03-17 has passed
+    tick(county, at("2014-03-24T00:00"))  # 7 days after
     with county.transaction() as s:
         notices = s.scalars(select(Notice).where(Notice.template == "overdue_escalation").order_by(Notice.id)).all()
-    assert [n.title for n in notices] == [
-        "逾期督办通报：城关镇第1村党支部排查建账工作已逾期1天",
-        "逾期督办通报：城关镇第1村党支部排查建账工作已逾期7天"]
+    assert [n.title for n in notices] == ["关于督促城关镇第1村党支部加快“排查建账”工作的督办通知"] * 2
+    assert "应于3月16日前完成，截至3月17日已逾期1天" in notices[0].body
+    assert "应于3月16日前完成，截至3月23日已逾期7天" in notices[1].body
+    assert [n.document_number for n in notices] == ["×组督〔2014〕1号", "×组督〔2014〕2号"]
+    assert [n.body.splitlines()[0] for n in notices] == ["×组督〔2014〕1号", "×组督〔2014〕2号"]
 
 
 def test_skipped_timer_for_a_case_that_moved_on(county):

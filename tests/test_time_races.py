@@ -480,7 +480,11 @@ def test_a_jump_forward_fires_each_overdue_timer_once_in_due_order(county):
     with county.transaction() as s:
         titles = s.scalars(select(Notice.title).where(Notice.template == "overdue_escalation")
                            .order_by(Notice.id)).all()
-    assert [t[-4:] for t in titles] == ["逾期1天", "逾期1天", "逾期7天", "逾期7天"]
+    assert len(titles) == 4
+    with county.transaction() as s:
+        bodies = s.scalars(select(Notice.body).where(Notice.template == "overdue_escalation")).all()
+    # Written on 03-30, each states the delay as it is on 03-30, not its timer's planned offset.
+    assert all("应于3月16日前完成，截至3月30日已逾期14天" in b for b in bodies)
     assert tick(county, at("2014-03-30T09:00")).total == 0
 
 
@@ -505,7 +509,7 @@ def test_a_jump_forward_sends_one_request_naming_the_missed_ones_and_stops_at_th
         (event,) = s.scalars(select(Event).where(Event.kind == "timer", Event.trigger == "recurring"))
         body = s.scalar(select(Notice.body).where(Notice.template == "progress_report_request"))
     assert (event.data["occurrence"], event.data["missed"]) == (1, 3)
-    assert "本应于2014-05-05及2014-07-05、2014-09-05、2014-11-05发出的4次报送提醒" in body
+    assert "本应于5月5日及7月5日、9月5日、11月5日发出的4次报送提醒" in body
     assert [k for k, st, _, _ in timers_of(county, ref) if st == "pending" and k == "recurring"] == []
     assert tick(county, at("2014-12-20T09:00")).total == 0
 

@@ -35,6 +35,7 @@ from engine.ops.notices import plan_due_notice, queue_notice
 from engine.ops.officials import SYSTEM
 from engine.ops.timers import next_recurrence
 from engine.store.db import Store, describe_operational, is_operational
+from engine.store.facts import case_facts
 from engine.store.models import Case, Timer, TimerStatus
 from engine.store.timer_queries import due_timers
 from notifiers.render import NoticeTemplateError
@@ -257,7 +258,7 @@ def _fire_notice(session: Session, case: Case, timer: Timer, now: datetime, repo
     and a recurring notice's next timer; returns that timer's due time, if any."""
     compiled = compiled_version(case.workflow_version)
     plan = plan_due_notice(compiled, case, case.due_at, timer.id, timer.kind, timer.payload, now, SYSTEM.name,
-                           timer.due_at)
+                           timer.due_at, case_facts(session, case.id))
     event = record_event(session, case, SYSTEM, now, "timer", trigger=timer.kind, data=plan.event_data)
     queue_notice(session, compiled, plan.template, plan.context, f"timer:{timer.id}", case, event, now, plan.audience)
     if timer.kind != "recurring":

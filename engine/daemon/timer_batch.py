@@ -108,7 +108,9 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
     compiled = {v.id: compiled_version(v) for v in workflow_versions(session, {h.version_id for h in heads.values()})}
     roles = sorted({r for t in timers if t.kind != "deadline" for r in t.payload.get("notify", ())})
     holders = officials_in_roles(session, roles) if roles else []
-    facts = facts_by_case(session, list(heads), roles) if roles else {}
+    # Every fact of the chunk's cases, in one query: a notice may state one (case.facts), and
+    # a fact named after a role names whom the notice is for.
+    facts = facts_by_case(session, list(heads))
 
     settled: list[tuple[int, str]] = []  # (timer, status)
     events: list[dict[str, Any]] = []
@@ -182,7 +184,7 @@ def _notice(session: Session, compiled: CompiledWorkflow, head: _Head, timer: An
     timer fired alone plans them (engine.ops.notices.plan_due_notice)."""
     card = head.card
     plan = plan_due_notice(compiled, card, head.due_at, timer.id, timer.kind, timer.payload, now, SYSTEM.name,
-                           timer.due_at)
+                           timer.due_at, facts)
     seq, prev = head.seq + 1, head.head
     digest = event_hash(card.id, seq, now, SYSTEM.name, "timer", timer.kind, None, None, card.round, None,
                         plan.event_data, prev)

@@ -34,6 +34,7 @@ from engine.spec.deadlines import PlannedTimer, deadline_for, due_moment, plan_t
 from engine.spec.definition import Deadline, Duration, Workflow
 from engine.spec.machine import CompiledWorkflow
 from engine.spec.validate import notice_uses
+from engine.store.facts import case_facts
 from notifiers.render import (
     SAMPLE_BULLETIN_FIGURES,
     SAMPLE_CONTEXT,
@@ -171,11 +172,12 @@ class Subject:
     campaign: Campaign | None = None
     now: datetime | None = None  # the caller's clock (a real case)
     timers: tuple[Timer, ...] = ()  # the case's pending timers
+    facts: dict[str, Any] | None = None  # a real case's facts; None: the sample's
 
 
 def case_subject(session: Session, compiled: CompiledWorkflow, case: Case, now: datetime, actor: str) -> Subject:
     return Subject(card_of(case), actor, sample_timeline(compiled), case, case.campaign, now,
-                   tuple(pending_timers(session, case.id)))
+                   tuple(pending_timers(session, case.id)), case_facts(session, case.id))
 
 
 def sample_subject(compiled: CompiledWorkflow) -> Subject:
@@ -265,7 +267,7 @@ def _transition(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject, no
         at = subject.timeline.left.get(source, subject.timeline.entered[wf.initial_state])
     # As engine.ops.cases._apply: the case is in its new state (and round) when its notice is written.
     moved = replace(card, state=t.dest, round=card.round + (1 if t.new_round else 0))
-    context = notice_context(compiled, moved, at, subject.actor, t, note, source)
+    context = notice_context(compiled, moved, at, subject.actor, t, note, source, facts=subject.facts)
     return PreviewedUse(use, at, _render(compiled, use, context), remark)
 
 
@@ -279,7 +281,7 @@ def _spot_check(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject) ->
         remark = (f"案件目前不在状态 {use.state}，按现在抽中预览 / the case is not in state {use.state}: "
                   f"previewed as if drawn now")
     # As engine.ops.spotcheck.draw: the drawn case, waiting in the spot-check state.
-    context = notice_context(compiled, replace(subject.card, state=use.state), at, subject.actor)
+    context = notice_context(compiled, replace(subject.card, state=use.state), at, subject.actor, facts=subject.facts)
     return PreviewedUse(use, at, _render(compiled, use, context), remark)
 
 
@@ -338,7 +340,7 @@ def _timer(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject) -> Prev
     if pending is not None and subject.case is not None and subject.now is not None:  # what the daemon will fire
         at = max(pending.due_at, subject.now)
         plan = plan_due_notice(compiled, subject.card, subject.case.due_at, pending.id, pending.kind, pending.payload,
-                               at, SYSTEM.name, timer_due_at=pending.due_at)
+                               at, SYSTEM.name, timer_due_at=pending.due_at, facts=subject.facts)
         return PreviewedUse(use, at, _render(compiled, use, plan.context))
     entries = _entries(use, subject, round_)
     for entered, remark in entries:
@@ -361,7 +363,7 @@ def _render_planned(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject
     due = next((p.due_at for p in planned if p.kind == "deadline"), None)
     card = replace(subject.card, state=use.state, round=round_)
     plan = plan_due_notice(compiled, card, due, 0, timer.kind, timer.payload, timer.due_at, SYSTEM.name,
-                           timer_due_at=timer.due_at)
+                           timer_due_at=timer.due_at, facts=subject.facts)
     return _render(compiled, use, plan.context)
 
 

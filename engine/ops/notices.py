@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.base.clock import local
@@ -17,7 +18,7 @@ from engine.store.case_queries import role_holders
 from engine.store.facts import case_facts
 from engine.store.models import Case, Event, Notice, NoticeStatus
 from engine.store.people_queries import active_officials_in_roles
-from notifiers.render import Unrecorded
+from notifiers.render import SampleFacts, Unrecorded
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -72,7 +73,7 @@ def notice_context(compiled: CompiledWorkflow, case: Case | CaseCard, now: datet
                    transition: Transition | None = None, note: str | None = None,
                    source: str | None = None, deadline: dict[str, Any] | None = None,
                    recurring: dict[str, Any] | None = None, grounds: dict[str, Any] | None = None,
-                   checks: list[str] | None = None) -> dict[str, Any]:
+                   checks: list[str] | None = None, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The context every case notice is rendered with. ``grounds`` (``notice_facts.transition_grounds``)
     says why a transition fired; ``checks`` (``notice_facts.checks_passed``) which acceptance
     checks the case went through this round. Dates are in the official form (2014年3月18日;
@@ -81,6 +82,7 @@ def notice_context(compiled: CompiledWorkflow, case: Case | CaseCard, now: datet
     today = local(now, wf.timezone).date()
     context_case = case_context(compiled, case)
     context_case["checks"] = list(checks or [])
+    context_case["facts"] = fact_view(compiled, facts)
     context_case["kind"] = case.organization.kind if isinstance(case, Case) else case.kind
     if not context_case["problems"]:  # a notice never goes out saying "主要问题：待补充"
         context_case["problems"] = Unrecorded("主要问题")
@@ -104,6 +106,26 @@ def notice_context(compiled: CompiledWorkflow, case: Case | CaseCard, now: datet
         # it (queue_notice, the daemon), which knows the template and its audience.
         "document": {"kind": "", "number": "", "to": context_case["superior"], "cc": []},
     }
+
+
+def fact_view(compiled: CompiledWorkflow, facts: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """``case.facts``: each fact the workflow declares as a notice states it (a yes/no as 是/否,
+    a date as 2014年3月16日), an unrecorded one as ``Unrecorded`` (a notice that writes it is
+    held). ``facts`` None: the sample's (``rectify workflow check``, a preview without a case)."""
+    if facts is None:
+        return SampleFacts()
+    view: dict[str, Any] = {}
+    for name, spec in compiled.definition.facts.items():
+        value = facts.get(name)
+        if value is None or value == "":
+            view[name] = Unrecorded(spec.label)
+        elif spec.type == "bool":
+            view[name] = "是" if value in (True, "是") else "否"
+        elif spec.type == "date" and isinstance(value, str):
+            view[name] = cn_date(date.fromisoformat(value[:10]))
+        else:
+            view[name] = value
+    return view
 
 
 def workflow_context(compiled: CompiledWorkflow) -> dict[str, Any]:
@@ -224,7 +246,7 @@ class DueNotice:
 
 def plan_due_notice(compiled: CompiledWorkflow, case: Case | CaseCard, case_due_at: datetime | None, timer_id: int,
                     kind: str, payload: dict[str, Any], now: datetime, actor: str,
-                    timer_due_at: datetime | None = None) -> DueNotice:
+                    timer_due_at: datetime | None = None, facts: Mapping[str, Any] | None = None) -> DueNotice:
     """The one plan of a reminder, an escalation or a recurring request, used alike by the
     daemon firing a timer alone (engine.daemon.ticker) and in chunks (engine.daemon.timer_batch):
     the deadline it speaks of (none for a recurring request), its template and context, who
@@ -251,7 +273,7 @@ def plan_due_notice(compiled: CompiledWorkflow, case: Case | CaseCard, case_due_
                      "missed": [cn_day(local(m, wf.timezone).date(), year) for m in missed],
                      "due": cn_day(local(timer_due_at or now, wf.timezone).date(), year)}
         data |= {"occurrence": int(payload["occurrence"]), **({"missed": len(missed)} if missed else {})}
-    context = notice_context(compiled, case, now, actor, deadline=deadline, recurring=recurring)
+    context = notice_context(compiled, case, now, actor, deadline=deadline, recurring=recurring, facts=facts)
     return DueNotice(str(payload["notice"]), context, tuple(payload.get("notify", ())), data)
 
 
@@ -285,4 +307,5 @@ def transition_notice_context(session: Session, compiled: CompiledWorkflow, case
     facts = case_facts(session, case.id)
     grounds = transition_grounds(compiled, transition, (event.data or {}).get("guards", {}), facts)
     checks = checks_passed(session, compiled, case.id, case.round, facts)
-    return notice_context(compiled, case, now, actor, transition, note, source, grounds=grounds, checks=checks)
+    return notice_context(compiled, case, now, actor, transition, note, source, grounds=grounds, checks=checks,
+                          facts=facts)

@@ -182,8 +182,9 @@ def draw(session: Session, campaign: Campaign, actor: Actor, now: datetime, seed
             moved_on.append(case.ref)
         elif own.notice:
             compiled_case = compiled_version(case.workflow_version)
-            queue_notice(session, compiled_case, own.notice, notice_context(compiled_case, case, now, actor.name),
-                         f"spot:{record.id}:{case.ref}", case, None, now, own.notify)
+            context = notice_context(compiled_case, case, now, actor.name, facts=case_facts(session, case.id))
+            queue_notice(session, compiled_case, own.notice, context, f"spot:{record.id}:{case.ref}", case, None, now,
+                         own.notify)
     return DrawResult(record, moved_on)
 
 

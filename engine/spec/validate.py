@@ -16,7 +16,7 @@ from engine.base.yamlsafe import Located
 from engine.spec.definition import NAME, Deadline, Transition, Workflow
 from engine.spec.problems import pydantic_problems
 from engine.spec.rule_registry import rules_registry
-from engine.spec.validate_documents import check_documents
+from engine.spec.validate_documents import check_documents, unknown_facts_in_templates
 from notifiers.render import NoticeRenderer, NoticeTemplateError, sample_context
 from rules.base import Rule
 
@@ -41,6 +41,8 @@ def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
     _check_spot_check(wf, add)
     _check_bulletin(wf, add)
     check_documents(wf, templates, add)
+    problems.extend(Problem(f"{template_dir}/{name}.j2", line, 1, message)
+                    for name, line, message in unknown_facts_in_templates(wf, templates))
     _check_notices(wf, templates, template_dir, located, add, problems)
     return problems, rules
 

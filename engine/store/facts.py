@@ -17,12 +17,15 @@ def case_facts(session: Session, case_id: int) -> dict[str, Any]:
     return {f.name: f.value.get("v") for f in session.scalars(select(CaseFact).where(CaseFact.case_id == case_id))}
 
 
-def facts_by_case(session: Session, case_ids: Iterable[int], names: Iterable[str]) -> dict[int, dict[str, Any]]:
-    """The facts called ``names`` of each of ``case_ids``, in one query; cases without any are absent."""
+def facts_by_case(session: Session, case_ids: Iterable[int],
+                  names: Iterable[str] | None = None) -> dict[int, dict[str, Any]]:
+    """The facts called ``names`` (all, when None) of each of ``case_ids``, in one query; cases
+    without any are absent."""
     found: dict[int, dict[str, Any]] = {}
-    for case_id, name, value in session.execute(select(CaseFact.case_id, CaseFact.name, CaseFact.value)
-                                                .where(CaseFact.case_id.in_(list(case_ids)),
-                                                       CaseFact.name.in_(list(names)))):
+    query = select(CaseFact.case_id, CaseFact.name, CaseFact.value).where(CaseFact.case_id.in_(list(case_ids)))
+    if names is not None:
+        query = query.where(CaseFact.name.in_(list(names)))
+    for case_id, name, value in session.execute(query):
         found.setdefault(case_id, {})[name] = value.get("v")
     return found
 
