@@ -40,6 +40,8 @@ def test_workflow_new_writes_an_editable_checked_copy_with_the_county_s_values(t
     assert "year: 2015 " in text
     assert 'issuer: "中共某某县委组织部"' in text
     assert 'document_prefix: "某组通"' in text
+    assert "督办通知: {prefix: 某组督}" in text  # the 督办 series is the county's too
+    assert "{prefix: ×" not in text
     assert "# 活动年度" in text  # the comments an administrator edits by stay
     shipped = DEFAULT_WORKFLOW.parent / "templates"
     copied = sorted(p.name for p in (folder / "templates").glob("*.j2"))

@@ -102,7 +102,17 @@ def fill_in(text: str, wanted: Scaffold) -> str:
             title = re.search(r"^title:[^\n]*\n", text, re.M)
             at = title.end() if title else 0
             text = text[:at] + new + "\n" + text[at:]
-    return text
+    return _own_series(text, wanted.document_prefix)
+
+
+def _own_series(text: str, prefix: str | None) -> str:
+    """The shipped document kinds' own prefixes (督办通知 ``×组督``) made the county's: ×组通
+    given as 某组通 makes ×组督 某组督. A prefix not of the ``…组通`` form leaves them as they are
+    for the administrator to set (``workflow check`` accepts either)."""
+    if not prefix or not prefix.endswith("组通") or len(prefix) < 3:
+        return text
+    county = prefix[:-2]
+    return re.sub(r"(\{prefix: )×组", lambda m: f"{m[1]}{county}组", text)
 
 
 def _with_comment(new: str, match: re.Match[str]) -> str:
