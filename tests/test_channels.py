@@ -143,8 +143,12 @@ delivery: {{max_attempts: 2, backoff_seconds: 60}}
     assert "送达 delivered 2 · 待重试 retrying 1 · 失败 dead 0" in out
     (rcpts, raw, _), = inbox.messages
     assert rcpts == ["wang@example.org"]  # reminders go to the township committee only
-    assert email.message_from_bytes(raw, policy=default_policy)["Subject"].startswith("催办提醒")
-    assert len(list((tmp_path / "printed").glob("*.txt"))) == 1
+    mail = email.message_from_bytes(raw, policy=default_policy)
+    assert mail["Subject"] == "【催办提醒】城关镇第1村党支部“排查建账”工作3月16日到期"
+    # Written at 09:00 on 3月14日: 3月14日 has begun, 2 whole days (15日, 16日) are left.
+    assert "该阶段工作应于3月16日前完成，距期限还有2天。" in mail.get_content()
+    printed, = (tmp_path / "printed").glob("*.txt")
+    assert "【催办提醒】城关镇第1村党支部“排查建账”工作3月16日到期" in printed.read_text(encoding="utf-8")
     run(*base, "daemon", "--once", now="2014-03-14T09:02")  # second failure of the webhook: dead
     listed = run.json("notices", "list")
     statuses = {n["template"]: n["status"] for n in listed}

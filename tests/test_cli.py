@@ -252,7 +252,11 @@ def test_fact_clear_respects_the_facts_guards(rectify):
 def test_notices_preview_renders_without_sending(rectify):
     rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
     out = rectify("notices", "preview", "overdue_escalation", "T1-01", "--use", "1", now="2014-03-20").stdout
-    assert "\n逾期督办通报：城关镇第1村党支部排查建账工作已逾期1天\n" in out
+    assert "\n关于督促城关镇第1村党支部加快“排查建账”工作的督办通知\n\n〔发文字号〕\n中共城关镇委员会：\n" in out
+    # The 1-day escalation has been due since 3月18日 00:00; written now, at 00:00 on 3月20日,
+    # it speaks as of 3月19日: 3 days past 3月16日, not the 1 day of its offset.
+    assert "“排查建账”阶段工作应于3月16日前完成，截至3月19日已逾期3天。" in out
+    assert "\n中共××县委组织部\n2014年3月20日\n" in out
     assert rectify.json("notices", "list") == []  # nothing was written
     assert "no template 'nope'" in rectify("notices", "preview", "nope", "T1-01", code=2).output
     assert "notice not found" in rectify("notices", "show", "99", code=2).output

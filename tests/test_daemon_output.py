@@ -173,13 +173,16 @@ def notice(title: str, notice_id: int | None = 119, ref: str | None = "2014-1-00
     return Message(key, title, "正文", "overdue_escalation", ref, None, (), notice_id, issued)
 
 
+DUBAN = "关于督促城关镇第7村党支部加快“排查建账”工作的督办通知"
+
+
 def test_a_notice_file_is_named_by_date_case_title_and_number():
-    assert file_name(notice("逾期督办通报"), ".txt") == "2014-03-18_2014-1-0007_逾期督办通报_119.txt"
-    assert file_name(notice("逾期督办通报", ref=None), ".docx") == "2014-03-18_逾期督办通报_119.docx"  # an alert: no case
-    same_day = {file_name(notice("逾期督办通报", notice_id=n), ".txt") for n in (119, 120)}
+    assert file_name(notice(DUBAN), ".txt") == f"2014-03-18_2014-1-0007_{DUBAN}_119.txt"
+    assert file_name(notice(DUBAN, ref=None), ".docx") == f"2014-03-18_{DUBAN}_119.docx"  # an alert: no case
+    same_day = {file_name(notice(DUBAN, notice_id=n), ".txt") for n in (119, 120)}
     assert len(same_day) == 2  # one case, one day, one title: still two files
-    assert file_name(notice("逾期督办通报", notice_id=None, key="a"), ".txt") != \
-        file_name(notice("逾期督办通报", notice_id=None, key="b"), ".txt")  # no number: the key tells them apart
+    assert file_name(notice(DUBAN, notice_id=None, key="a"), ".txt") != \
+        file_name(notice(DUBAN, notice_id=None, key="b"), ".txt")  # no number: the key tells them apart
 
 
 def test_a_notice_file_name_is_safe_and_bounded(tmp_path):
@@ -206,6 +209,10 @@ def test_files_written_by_the_daemon_carry_the_notice_day_in_the_campaign_zone(r
     assert listed
     expected = {f"{n['created'][:10]}_2014-1-0001_{n['title']}_{n['id']}.txt" for n in listed}
     assert {p.name for p in folder.iterdir()} == expected
-    assert any(name.startswith("2014-03-14_2014-1-0001_催办提醒：") for name in expected)
-    written = (folder / min(expected)).read_text(encoding="utf-8")
-    assert re.search(r"编号：通知 #\d+（", written)
+    [reminder] = [n for n in listed if n["template"] == "deadline_reminder"]
+    name = f"2014-03-14_2014-1-0001_【催办提醒】城关镇第1村党支部“排查建账”工作3月16日到期_{reminder['id']}.txt"
+    assert name in expected
+    written = (folder / name).read_text(encoding="utf-8")
+    assert "\n2014年3月14日\n" in written
+    # The trailer: to whom it was delivered, and the notice's number in the system (not a 发文字号).
+    assert re.search(rf"\n——\n送达：王强\n系统登记号：#{reminder['id']}（timer:\d+\|printed\|printed）\n\Z", written), written

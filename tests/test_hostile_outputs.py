@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import stat
 import zipfile
 from html.parser import HTMLParser
@@ -309,7 +310,9 @@ def test_cli_docx_of_a_notice_naming_a_hostile_organization(hostile, tmp_path):
     path = tmp_path / "通知.docx"
     hostile("notices", "docx", str(notice["id"]), "-o", str(path))
     paragraphs, xml = docx_parts(path)
-    assert paragraphs[0].text == notice["title"]
+    # The 发文字号 above the title (the register's, nothing typed), then the title as stored.
+    assert re.fullmatch(r"×组通〔2014〕[1-9][0-9]*号", notice["number"]), notice
+    assert [p.text for p in paragraphs[:2]] == [notice["number"], notice["title"]]
     assert_plain_runs(paragraphs, xml)
     assert Document(str(path)).core_properties.title == notice["title"]
 

@@ -100,11 +100,13 @@ def check_deadline_counts(kind: str, title: str, body: str, used_by: str, at: st
         assert days > 0, title
         assert days == (due - as_of).days, (at, title, body)
     else:
-        due_text, as_of_text, overdue = re.search(r"阶段工作应于(\S+?日)前完成，截至(\S+?日)已逾期(\d+)天",
-                                                  body).groups()
+        stated = re.search(r"阶段工作应于(\S+?日)前完成，截至(\S+?日)已逾期(\d+)天", body)
+        assert stated is not None, body
+        due_text, as_of_text, overdue = stated.groups()
         due, days = day(due_text, written.year), int(overdue)
         label = found(r"（\d{4}-\d-\d{4}）“([^”]+)”阶段工作", body)
-        assert title.startswith("关于督促") and title.endswith(f"加快“{label}”工作的督办通知"), title
+        assert title.startswith("关于督促"), title
+        assert title.endswith(f"加快“{label}”工作的督办通知"), title
         assert day(as_of_text, written.year) == as_of, (at, body)
         assert days > 0, title
         assert days == (as_of - due).days, (at, title, body)
@@ -142,7 +144,8 @@ def test_every_use_of_every_shipped_template_reads_without_a_blank(cases):
                 assert blanks(use["title"], use["body"]) == [], (where, use["title"], use["body"])
                 # A document opens with its number's mark (no number is taken); a message has none.
                 assert (use["body"].splitlines()[0] == MARK) == (template in DOCUMENTS), where
-                assert MARK not in use["title"] and use["body"].count(MARK) <= 1, where
+                assert MARK not in use["title"], where
+                assert use["body"].count(MARK) <= 1, where
                 assert use["used_by"], where
                 assert use["used_by_en"], where
                 if use["kind"] in ("reminder", "escalation"):
@@ -162,10 +165,13 @@ def test_the_sample_bulletin_adds_up(rectify):
     assert int(total) == sum(int(n) for n in counts) > 0
     # The third monthly bulletin, dated on its day; its overdue case missed 3月16日 by the
     # calendar days from then to the day the bulletin speaks as of.
-    assert dated(body) == date(2014, 5, 21) and closing_day(use["at"]) == date(2014, 5, 21)
+    assert dated(body) == date(2014, 5, 21)
+    assert closing_day(use["at"]) == date(2014, 5, 21)
     overdue = int(found(r"（2014-1-0007），“排查建账”阶段应于3月16日前完成，已逾期(\d+)天", body))
     assert overdue == (date(2014, 5, 21) - date(2014, 3, 16)).days == 66
-    assert "目前没有逾期" not in body and "重新整顿" not in body and "测评" not in body  # none yet in May
+    assert "目前没有逾期" not in body
+    assert "重新整顿" not in body  # none yet in May
+    assert "测评" not in body
 
 
 def test_preview_names_each_use_and_shows_one_on_request(cases):
@@ -193,7 +199,8 @@ def test_a_transition_preview_is_the_notice_the_transition_writes(cases):
     # The one difference: the written notice took the next number of the register (B's listing
     # took 1), where the preview shows the mark.
     assert notice["number"] == "×组通〔2014〕2号"
-    assert shown[0]["body"].splitlines()[0] == MARK and notice["body"].splitlines()[0] == notice["number"]
+    assert shown[0]["body"].splitlines()[0] == MARK
+    assert notice["body"].splitlines()[0] == notice["number"]
     assert (shown[0]["title"], shown[0]["body"].replace(MARK, notice["number"], 1)) == (notice["title"], notice["body"])
     assert notice["title"] == "关于将城关镇第1村党支部列为后进基层党组织整顿对象的通知"
 
@@ -206,7 +213,8 @@ def test_a_timer_preview_is_the_notice_the_daemon_writes(cases):
     # all of 11月1日 to 11月30日 is left. Written by the late daemon at 08:00, 11月1日 has begun and
     # 29 whole days are left: the count is the calendar's at the moment of writing, nothing else.
     assert (planned["at"], reminder["at"]) == ("2014-11-01 00:00", "2014-11-01 08:00")
-    assert "距期限还有30天" in planned["body"] and "距期限还有29天" in reminder["body"]
+    assert "距期限还有30天" in planned["body"]
+    assert "距期限还有29天" in reminder["body"]
     assert planned["body"].replace("距期限还有30天", "距期限还有29天") == reminder["body"]
     assert planned["title"] == reminder["title"] == "【催办提醒】城关镇第2村党支部“整顿转化”工作11月30日到期"
     request = cases.json("notices", "preview", "progress_report_request", B, now=late)["uses"][0]
@@ -217,7 +225,9 @@ def test_a_timer_preview_is_the_notice_the_daemon_writes(cases):
     for shown, template in ((reminder, "deadline_reminder"), (request, "progress_report_request")):
         notice = cases.json("notices", "show", str(written[template]))
         # Messages, not documents: unnumbered, so the preview is the written notice to the letter.
-        assert template not in DOCUMENTS and notice["number"] == "" and MARK not in shown["body"]
+        assert template not in DOCUMENTS
+        assert notice["number"] == ""
+        assert MARK not in shown["body"]
         assert (shown["title"], shown["body"]) == (notice["title"], notice["body"]), template
 
 
