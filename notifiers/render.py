@@ -892,7 +892,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     # it is addressed to (主送) and the roles it is copied to (抄送): engine.ops.documents.
     "document": {"kind": "通知", "number": "×组通〔2014〕12号", "to": "××镇党委", "cc": ["联系领导"]},
     "actor": "县委组织部 李四",
-    "bulletin": {"period": "2014年5月", "number": 3, **SAMPLE_BULLETIN_FIGURES},
+    "bulletin": {"period": "2014年5月", "number": 3, "as_of": "5月21日", **SAMPLE_BULLETIN_FIGURES},
 }
 
 NOTICE_KINDS = ("transition", "deadline", "recurring", "bulletin")

@@ -65,7 +65,7 @@ def test_the_bulletin_dashboard_and_ledger_follow_the_workflow_s_names(renamed_c
     assert "累计有1个整顿对象" not in bulletin  # re_rectify is not yet a new round: nobody is past round 1
     # Both surveys, the failed one included: (70 % + 60 %) / 2.
     assert "已开展群众满意度测评2次（含重新整顿后的测评），平均满意率65%；达到70%的1次，低于70%的1次" in bulletin
-    assert "分布：90%及以上0次，80%—90%0次，70%—80%1次，低于70%1次。" in bulletin
+    assert "分布：90%及以上的0次，80%—90%的0次，70%—80%的1次，低于70%的1次。" in bulletin
 
     d = run.json("report", now="2014-12-05")
     finals = {s["state"]: s["count"] for s in d["states"] if s["final"]}

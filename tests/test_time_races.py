@@ -174,7 +174,9 @@ def test_a_daemon_that_read_its_due_list_before_another_daemon_fired_it_writes_n
 
 def test_two_daemons_ticking_at_once_fire_every_timer_once(county, db_url):
     refs = [open_(county, f"T1-0{i}") for i in range(1, 7)]
-    now = at("2014-03-20T09:00")  # two reminders, the deadline and the first escalation of each case
+    # Due: the deadline and the first escalation of each case; its two reminders too, but the
+    # deadline they announce has passed: they are skipped, once.
+    now = at("2014-03-20T09:00")
     stores = [Store(db_url), Store(db_url)]
     workers = [Worker(lambda s=s: tick(s, now)) for s in stores]
     for w in workers:
@@ -187,13 +189,13 @@ def test_two_daemons_ticking_at_once_fire_every_timer_once(county, db_url):
     fired = Counter()
     for w in workers:
         fired.update(w.result.fired)  # type: ignore[attr-defined]
-    assert fired == {"reminder": 12, "deadline": 6, "escalation": 6}
-    assert sorted(notices(county)) == sorted([("deadline_reminder", r) for r in refs] * 2
-                                             + [("overdue_escalation", r) for r in refs])
-    assert timer_events(county) == 18
+    assert fired == {"deadline": 6, "escalation": 6}
+    assert sum(w.result.skipped for w in workers) == 12  # type: ignore[attr-defined]
+    assert sorted(notices(county)) == sorted([("overdue_escalation", r) for r in refs])
+    assert timer_events(county) == 6
     with county.transaction() as s:
         keys = s.scalars(select(Notice.idempotency_key)).all()
-    assert len(keys) == len(set(keys)) == 18
+    assert len(keys) == len(set(keys)) == 6
 
 
 def test_a_timer_of_a_case_an_official_moved_on_stays_cancelled(county):
@@ -257,9 +259,11 @@ def test_a_timer_that_can_never_commit_does_not_hold_the_daemon_forever(county, 
 # --- 6. a deadline escalation racing an official's transition ------------------------------
 
 def past_deadline(store) -> str:
-    """A case whose 03-16 deadline has passed; its reminders and deadline fired on 03-17."""
+    """A case whose 03-16 deadline has passed; its deadline fired on 03-17 (its reminders, come
+    due too late to say anything true, skipped)."""
     ref = open_(store)
-    assert tick(store, at("2014-03-17T09:00")).fired == {"reminder": 2, "deadline": 1}
+    report = tick(store, at("2014-03-17T09:00"))
+    assert (report.fired, report.skipped) == ({"deadline": 1}, 2)
     return ref
 
 
@@ -272,9 +276,9 @@ def test_official_first_then_the_daemon_the_escalation_is_cancelled(county):
     assert [(st, fired) for _, st, _, fired in escalations] == [
         ("cancelled", at("2014-03-18T10:00")), ("cancelled", at("2014-03-18T10:00"))]
     assert tick(county, at("2014-03-25T09:00")).fired == {"bulletin": 1}  # and the 7-day one never fires
-    assert notices(county) == [("deadline_reminder", ref), ("deadline_reminder", ref), ("case_listed", ref),
+    assert notices(county) == [("case_listed", ref),
                                ("county_bulletin", None)]
-    assert timer_events(county) == 2
+    assert timer_events(county) == 0  # the late reminders were skipped: no event
 
 
 def test_official_fires_between_the_daemons_read_and_its_claim(county, db_url):
@@ -290,7 +294,7 @@ def test_official_fires_between_the_daemons_read_and_its_claim(county, db_url):
     assert [m[0] for m in moved] == ["rectifying"]
     assert (report.total, report.skipped) == (0, 0)
     assert daemon.count >= 3, "the daemon should have tried to claim the escalation it had read as due"
-    assert notices(county) == [("deadline_reminder", ref), ("deadline_reminder", ref), ("case_listed", ref)]
+    assert notices(county) == [("case_listed", ref)]
     assert [t[1] for t in timers_of(county, ref) if t[0] == "escalation" and t[2] < at("2014-04-01")] == [
         "cancelled", "cancelled"]
 
@@ -303,13 +307,12 @@ def test_daemon_first_then_the_official_the_transition_cancels_the_rest(county):
     assert [(st, fired) for _, st, _, fired in escalations] == [
         ("fired", at("2014-03-18T09:00")), ("cancelled", at("2014-03-18T10:00"))]
     assert tick(county, at("2014-03-25T09:00")).fired == {"bulletin": 1}
-    assert notices(county) == [("deadline_reminder", ref), ("deadline_reminder", ref),
+    assert notices(county) == [
                                ("overdue_escalation", ref), ("case_listed", ref), ("county_bulletin", None)]
     with county.transaction() as s:
         kinds = s.execute(select(Event.kind, Event.trigger).where(Event.case_id == get_case(s, ref).id)
                           .order_by(Event.seq)).all()
-    assert kinds == [("opened", None), ("timer", "reminder"), ("timer", "reminder"), ("timer", "escalation"),
-                     ("transition", "confirm")]
+    assert kinds == [("opened", None), ("timer", "escalation"), ("transition", "confirm")]
 
 
 def test_postgres_official_commits_while_the_daemon_is_ticking(county, db_url):
@@ -341,8 +344,8 @@ def test_postgres_official_commits_while_the_daemon_is_ticking(county, db_url):
         daemon.dispose()
     assert (worker.error, worker.result) == (None, "rectifying")
     assert (report.total, report.skipped) == (0, 0)
-    assert notices(county) == [("deadline_reminder", ref), ("deadline_reminder", ref), ("case_listed", ref)]
-    assert timer_events(county) == 2
+    assert notices(county) == [("case_listed", ref)]
+    assert timer_events(county) == 0  # the late reminders were skipped: no event
     assert [t[1] for t in timers_of(county, ref) if t[0] == "escalation" and t[2] < at("2014-04-01")] == [
         "cancelled", "cancelled"]
 
@@ -379,9 +382,9 @@ def test_postgres_daemon_commits_while_the_official_fires_the_official_conflicts
     assert report.fired == {"escalation": 1}
     assert isinstance(worker.error, Conflict), worker.error
     assert state_of(county, ref) == ("screening", 1)
-    assert notices(county) == [("deadline_reminder", ref), ("deadline_reminder", ref), ("overdue_escalation", ref)]
+    assert notices(county) == [("overdue_escalation", ref)]
     assert [(k, st) for k, st, due, _ in timers_of(county, ref) if due < at("2014-04-01")] == [
-        ("reminder", "fired"), ("reminder", "fired"), ("deadline", "fired"), ("escalation", "fired"),
+        ("reminder", "skipped"), ("reminder", "skipped"), ("deadline", "fired"), ("escalation", "fired"),
         ("escalation", "pending")]  # the official's cancellation was rolled back with the rest
     assert fire_(county, ref, "confirm", LI, "2014-03-18T10:01")[0] == "rectifying"  # trying again works
     assert [(k, st) for k, st, due, _ in timers_of(county, ref) if k == "escalation" and due < at("2014-04-01")] \
@@ -448,20 +451,21 @@ def test_a_timer_does_not_fire_a_moment_before_it_is_due(county):
 
 def test_after_a_jump_back_nothing_fires_again(county):
     refs = [open_(county, org) for org in ("T1-01", "T1-02")]
-    assert tick(county, at("2014-03-25T09:00")).fired == {"reminder": 4, "deadline": 2, "escalation": 4,
-                                                          "bulletin": 1}
+    assert tick(county, at("2014-03-25T09:00")).fired == {"deadline": 2, "escalation": 4, "bulletin": 1}
     before = snapshot(county)
     for moment in ("2014-03-14T00:00", "2014-03-01T00:00", "2014-03-24T23:59", "2014-03-25T09:00"):
         report = tick(county, at(moment))
         assert (report.total, report.skipped) == (0, 0), moment
     assert snapshot(county) == before
     for ref in refs:
-        assert {st for _, st, _, _ in timers_of(county, ref)} == {"fired"}
+        # every timer settled once: the reminders skipped (due before their deadline passed), the rest fired
+        assert {(k, st) for k, st, _, _ in timers_of(county, ref)} == {
+            ("reminder", "skipped"), ("deadline", "fired"), ("escalation", "fired")}
 
 
 def test_after_a_jump_back_no_earlier_bulletin_is_written(county):
     open_(county)
-    assert tick(county, at("2014-04-25T09:00")).fired == {"reminder": 2, "deadline": 1, "escalation": 2,
+    assert tick(county, at("2014-04-25T09:00")).fired == {"deadline": 1, "escalation": 2,
                                                           "bulletin": 1}  # April's; March's was passed over
     report = tick(county, at("2014-03-25T09:00"))  # the clock is set back a month
     assert report.total == 0, f"fired {dict(report.fired)} after the clock went back"
@@ -470,11 +474,10 @@ def test_after_a_jump_back_no_earlier_bulletin_is_written(county):
 def test_a_jump_forward_fires_each_overdue_timer_once_in_due_order(county):
     a, b = open_(county, "T1-01"), open_(county, "T1-02")
     report = tick(county, at("2014-03-30T09:00"))  # from 03-05 over every screening due time
-    assert report.fired == {"reminder": 4, "deadline": 2, "escalation": 4, "bulletin": 1}
+    # The reminders of 03-14 and 03-16 come due after their deadline: skipped, never sent late.
+    assert (report.fired, report.skipped) == ({"deadline": 2, "escalation": 4, "bulletin": 1}, 4)
     # (due, id) order interleaves the two cases; the order of creation would not.
-    assert notices(county) == [("deadline_reminder", a), ("deadline_reminder", b),  # 03-14
-                               ("deadline_reminder", a), ("deadline_reminder", b),  # 03-16
-                               ("overdue_escalation", a), ("overdue_escalation", b),  # 03-18
+    assert notices(county) == [("overdue_escalation", a), ("overdue_escalation", b),  # 03-18
                                ("overdue_escalation", a), ("overdue_escalation", b),  # 03-24
                                ("county_bulletin", None)]
     with county.transaction() as s:
@@ -501,10 +504,10 @@ def test_a_jump_forward_sends_one_request_naming_the_missed_ones_and_stops_at_th
     with the state's deadline (11-30 here): none is planned for 2015."""
     ref = recurring_case(county)
     report = tick(county, at("2014-12-20T09:00"))
-    assert report.fired == {"recurring": 1, "reminder": 2, "deadline": 1, "escalation": 2, "bulletin": 1}
+    assert report.fired == {"recurring": 1, "deadline": 1, "escalation": 2, "bulletin": 1}
+    assert report.skipped == 2  # the 11-30 deadline's reminders, due before it and fired after it
     assert Counter(notices(county)) == {("case_listed", ref): 1, ("progress_report_request", ref): 1,
-                                        ("deadline_reminder", ref): 2, ("overdue_escalation", ref): 2,
-                                        ("county_bulletin", None): 1}
+                                        ("overdue_escalation", ref): 2, ("county_bulletin", None): 1}
     with county.transaction() as s:
         (event,) = s.scalars(select(Event).where(Event.kind == "timer", Event.trigger == "recurring"))
         body = s.scalar(select(Notice.body).where(Notice.template == "progress_report_request"))
@@ -523,8 +526,7 @@ def test_a_jump_forward_fires_what_is_due_in_due_order(county):
                for t in s.scalars(select(Timer).where(Timer.case_id == case_id))}
         fired = [due[e.data["timer"]] for e in s.scalars(
             select(Event).where(Event.case_id == case_id, Event.kind == "timer").order_by(Event.seq))]
-    assert fired == [("recurring", "05-05"), ("reminder", "11-01"), ("reminder", "11-24"), ("escalation", "12-02"),
-                     ("escalation", "12-16")]
+    assert fired == [("recurring", "05-05"), ("escalation", "12-02"), ("escalation", "12-16")]
 
 
 def test_recurring_requests_on_time_are_sent_one_by_one_until_the_window_ends(county):

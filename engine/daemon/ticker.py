@@ -33,7 +33,7 @@ from engine.ops.cases import fire, record_event
 from engine.ops.deploy import compiled_version
 from engine.ops.notices import plan_due_notice, queue_notice
 from engine.ops.officials import SYSTEM
-from engine.ops.timers import next_recurrence
+from engine.ops.timers import moved_on, next_recurrence
 from engine.store.db import Store, describe_operational, is_operational
 from engine.store.facts import case_facts
 from engine.store.models import Case, Timer, TimerStatus
@@ -223,7 +223,7 @@ def _fire_timer(session: Session, timer: Timer, now: datetime, report: TickRepor
     case = session.get(Case, timer.case_id)
     assert case is not None
     timer.fired_at = now
-    if case.state != timer.state or case.round != timer.round:
+    if moved_on(timer.kind, timer.state, timer.round, case.state, case.round, case.due_at, now):
         timer.status = TimerStatus.SKIPPED.value
         report.skipped += 1
         return None

@@ -36,7 +36,7 @@ from engine.ops.notices import (
     plan_due_notice,
 )
 from engine.ops.officials import SYSTEM
-from engine.ops.timers import next_recurrence
+from engine.ops.timers import moved_on, next_recurrence
 from engine.spec.machine import CompiledWorkflow
 from engine.store.chain import GENESIS, anchor_hash, event_hash, locked_anchor_head
 from engine.store.db import reserve_ids
@@ -123,7 +123,7 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
             break
         failpoints.point("tick.after_claim")
         head = heads[timer.case_id]
-        if head.card.state != timer.state or head.card.round != timer.round:
+        if moved_on(timer.kind, timer.state, timer.round, head.card.state, head.card.round, head.due_at, now):
             settled.append((timer.id, TimerStatus.SKIPPED.value))
             out.skipped += 1
             continue

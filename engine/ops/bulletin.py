@@ -92,27 +92,34 @@ def survey_figures(results: dict[str, Any]) -> dict[str, Any]:
             "distribution": distribution(rows, threshold) if rows and threshold is not None else []}
 
 
-def bulletin_context(session: Session, campaign: Campaign, compiled: CompiledWorkflow, issued: datetime,
+def bulletin_context(session: Session, campaign: Campaign, compiled: CompiledWorkflow, scheduled: datetime,
                      now: datetime, number: int) -> dict[str, Any]:
-    """The notice context of bulletin number ``number``, dated ``issued``, with the figures at ``now``."""
-    return bulletin_notice_context(compiled, issued, number, figures(session, campaign, compiled, now))
+    """The notice context of bulletin number ``number`` (the one scheduled at ``scheduled``),
+    written at ``now`` with the figures at ``now``: a daemon that was down writes the latest
+    bulletin due with today's figures, dated today."""
+    return bulletin_notice_context(compiled, scheduled, number, figures(session, campaign, compiled, now), now)
 
 
-def bulletin_notice_context(compiled: CompiledWorkflow, issued: datetime, number: int,
-                            counted: dict[str, Any]) -> dict[str, Any]:
-    """The notice context of bulletin number ``number``, dated ``issued``, with the figures
-    ``counted`` (``figures``, or the sample ``rectify notices preview`` shows)."""
+def bulletin_notice_context(compiled: CompiledWorkflow, scheduled: datetime, number: int,
+                            counted: dict[str, Any], written: datetime | None = None) -> dict[str, Any]:
+    """The notice context of bulletin number ``number`` of the period of ``scheduled``, with the
+    figures ``counted`` (``figures``, or the sample ``rectify notices preview`` shows) as they
+    stood at ``written`` (default: ``scheduled``): its date line, and the day its figures run to
+    (``bulletin.as_of``: at midnight, the day that just ended, as ``figures`` counts)."""
     wf = compiled.definition
-    local_day = local(issued, wf.timezone)
+    period = local(scheduled, wf.timezone)
+    written = written or scheduled
+    day, counted_to = local(written, wf.timezone).date(), closing_day(written, wf.timezone)
     return {
         "workflow": workflow_context(compiled),
         # Every part a notice's context has (notifiers.render.SAMPLE_CONTEXT), so that a template
         # the workflow check passed cannot meet an undefined ``recurring`` here.
         "case": None, "transition": None, "deadline": None, "recurring": None, "actor": "system",
-        "now": cn_date(local_day.date()), "today": cn_day(local_day.date(), local_day.year),
+        "now": cn_date(day), "today": cn_day(day, day.year),
         "document": document_context(compiled, wf.bulletin.notice if wf.bulletin else "", wf.bulletin.notify
                                      if wf.bulletin else (), all_units(compiled)),
-        "bulletin": {"period": f"{local_day.year}年{local_day.month}月", "number": number, **counted},
+        "bulletin": {"period": f"{period.year}年{period.month}月", "number": number,
+                     "as_of": cn_day(counted_to, day.year), **counted},
     }
 
 
@@ -130,9 +137,12 @@ def render_bulletin(session: Session, campaign: Campaign, now: datetime) -> Rend
     if spec is None:
         raise BadInput("工作流没有配置定期通报（bulletin）/ the workflow has no bulletin section: "
                        "add one (see docs/workflow-format.md) and deploy it")
-    number = max(len([m for m in schedule(compiled) if m <= now]), 1)
+    moments = schedule(compiled)
+    number = max(len([m for m in moments if m <= now]), 1)
+    scheduled = moments[number - 1] if moments else now  # the period of the bulletin numbered so
     try:
-        return compiled.renderer.render(spec.notice, bulletin_context(session, campaign, compiled, now, now, number))
+        return compiled.renderer.render(spec.notice, bulletin_context(session, campaign, compiled, scheduled, now,
+                                                                      number))
     except NoticeTemplateError as exc:
         raise BadInput(str(exc)) from exc
 

@@ -91,3 +91,14 @@ def next_recurrence(compiled: CompiledWorkflow, case_id: int, state: str, round_
             "due_at": after.following.at, "status": TimerStatus.PENDING.value, "fired_at": None,
             "payload": {**payload, "occurrence": payload["occurrence"] + 1 + len(after.missed),
                         "explain": after.following.explain}}
+
+
+def moved_on(timer_kind: str, timer_state: str, timer_round: int, case_state: str, case_round: int,
+             case_due_at: datetime | None, now: datetime) -> bool:
+    """Whether a due timer no longer has anything true to say, and is settled as skipped: its
+    case left the state or round it was set for, or it is a reminder of a deadline that has
+    passed (a daemon that was down would tell "today is the last day" after it; the
+    escalations tell what is true then)."""
+    if (case_state, case_round) != (timer_state, timer_round):
+        return True
+    return timer_kind == "reminder" and case_due_at is not None and now >= case_due_at

@@ -45,6 +45,7 @@ def unknown_facts_in_templates(wf: Workflow, templates: dict[str, str]) -> list[
         except TemplateSyntaxError:
             continue  # reported with its line by the template's own check
         for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            assert isinstance(node, (nodes.Getattr, nodes.Getitem))
             inner = node.node
             if not (isinstance(inner, nodes.Getattr) and inner.attr == "facts" and isinstance(inner.node, nodes.Name)
                     and inner.node.name == "case"):
