@@ -234,7 +234,8 @@ def test_a_timer_preview_is_the_notice_the_daemon_writes(cases):
 def test_a_transition_note_and_the_rounds_read_as_fired(surveyed_county):
     run = surveyed_county
     accepted = run.json("notices", "preview", "accepted_notice", "--note", "群众满意度80%", now="2014-12-10")
-    assert "整顿工作验收通过。群众满意度80%。" in accepted["uses"][0]["body"]
+    # The note after the figures a preview shows: the satisfaction rule's sample verdict, 40 of 50.
+    assert "整顿工作验收通过，群众满意度测评参评50人，满意40人，满意率80%。群众满意度80%。" in accepted["uses"][0]["body"]
     # 2014-1-0002 scored 60 %: its re-rectification notice names the round it starts.
     written = [n for n in run.json("notices", "list", "--case", "2014-1-0002") if n["template"] == "re_rectify_notice"]
     body = run.json("notices", "show", str(written[0]["id"]))["body"]

@@ -27,12 +27,13 @@ from engine.base.clock import local, start_of
 from engine.base.errors import BadInput, InvalidValue
 from engine.ops.bulletin import bulletin_notice_context, render_bulletin, schedule
 from engine.ops.documents import document_context
+from engine.ops.notice_facts import transition_grounds
 from engine.ops.notices import CaseCard, card_of, notice_context, plan_due_notice
 from engine.ops.officials import SYSTEM
 from engine.ops.timers import pending_timers
 from engine.spec.deadlines import PlannedTimer, deadline_for, due_moment, plan_timers, shift
-from engine.spec.definition import Deadline, Duration, Workflow
-from engine.spec.machine import CompiledWorkflow
+from engine.spec.definition import Deadline, Duration, Transition, Workflow
+from engine.spec.machine import CompiledWorkflow, split_guard
 from engine.spec.validate import notice_uses
 from engine.store.facts import case_facts
 from notifiers.render import (
@@ -41,6 +42,7 @@ from notifiers.render import (
     NoticeTemplateError,
     RenderedNotice,
 )
+from rules.survey import SatisfactionAtLeast
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -267,8 +269,36 @@ def _transition(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject, no
         at = subject.timeline.left.get(source, subject.timeline.entered[wf.initial_state])
     # As engine.ops.cases._apply: the case is in its new state (and round) when its notice is written.
     moved = replace(card, state=t.dest, round=card.round + (1 if t.new_round else 0))
-    context = notice_context(compiled, moved, at, subject.actor, t, note, source, facts=subject.facts)
+    grounds, checks = sample_grounds(compiled, t, subject.facts)
+    context = notice_context(compiled, moved, at, subject.actor, t, note, source, facts=subject.facts,
+                             grounds=grounds, checks=checks)
     return PreviewedUse(use, at, _render(compiled, use, context), remark)
+
+
+def sample_grounds(compiled: CompiledWorkflow, t: Transition,
+                   facts: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    """What a preview shows of why ``t`` fired and of the checks passed: each guard decided as
+    the transition needs it (a satisfaction rule on 50 respondents, ten points above or below
+    its threshold), the text facts its guards read as recorded (or 样例), every check state. A
+    preview of a possible firing: the real notice states the real verdicts and checks."""
+    wf, loaded = compiled.definition, compiled.loaded
+    verdicts: dict[str, dict[str, Any]] = {}
+    for guard in t.guards:
+        name, negated = split_guard(guard)
+        rule, outcome = loaded.rules[name], "fail" if negated else "pass"
+        figures: dict[str, Any] = {}
+        if isinstance(rule, SatisfactionAtLeast):
+            threshold = rule.params.threshold
+            satisfied = max(0, min(50, round(50 * (threshold + (-0.1 if negated else 0.1)))))
+            figures = {"respondents": 50, "satisfied": satisfied, "ratio": satisfied / 50, "threshold": threshold}
+        verdicts[name] = {"outcome": outcome, "reason_zh": "（样例）", "figures": figures}
+    shown = dict(facts or {})
+    for guard in t.guards:
+        for fact in loaded.rules[split_guard(guard)[0]].facts_used():
+            if fact in wf.facts and wf.facts[fact].type == "text" and not shown.get(fact):
+                shown[fact] = "（样例）"
+    checks = [state.label for state in wf.states.values() if state.check]
+    return transition_grounds(compiled, t, verdicts, shown), checks
 
 
 def _spot_check(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject) -> PreviewedUse:
