@@ -208,6 +208,9 @@ def test_demo_runs_the_campaign(tmp_path):
     assert "第2轮" in summary
     assert "overdue_escalation" in summary
     assert "deadline_reminder" in summary
+    for heading in ("督办通知样例", "重新整顿通知样例", "验收通过通知样例"):  # quoted as the record has them
+        assert heading in summary
+    assert "转入第2轮整顿" in summary
     assert (tmp_path / "demo" / "rectify.db").stat().st_mode & 0o777 == 0o660  # as 'rectify init' makes one
     run = Rectify(f"sqlite:///{Path(tmp_path / 'demo' / 'rectify.db')}")
     cases = run.json("case", "list")

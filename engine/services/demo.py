@@ -342,8 +342,8 @@ class Demo:
             rounds = Counter(case_counts_by_round(s))
             notices = Counter(notice_counts_by_template(s))
             events = event_count(s)
-            sample = first_notice_of(s, "overdue_escalation")
-            sample_text = f"{sample.title}\n{sample.body}" if sample else ""
+            samples = [(heading, first_notice_of(s, template, last)) for heading, template, last in SAMPLES]
+            shown = [(heading, f"{n.title}\n{n.body}") for heading, n in samples if n is not None]
         labels = {n: st.label for n, st in self.wf.states.items()}
         db = self.folder / "rectify.db"
         lines = [
@@ -359,9 +359,8 @@ class Demo:
             "过程摘要 / highlights:",
             *[f"  {line}" for line in sorted(self.log)],
             "",
-            "督办通知样例 / a sample overdue notice:",
-            *[f"  | {line}" for line in sample_text.strip().splitlines()],
-            "",
+            *[line for heading, text in shown
+              for line in (heading, *[f"  | {row}" for row in text.strip().splitlines()], "")],
             "继续查看 / explore the demo database:",
             f"  export RECTIFY_DB={db}",
             "  rectify case list",
@@ -371,6 +370,13 @@ class Demo:
             "  rectify report",
         ]
         return "\n".join(lines)
+
+
+# The notices the summary quotes: the first 督办通知, the last re-rectification (the survey's
+# failure) and the last acceptance (a case accepted the next year, in its second round).
+SAMPLES = (("督办通知样例 / a sample overdue notice:", "overdue_escalation", False),
+           ("重新整顿通知样例 / a sample re-rectification notice:", "re_rectify_notice", True),
+           ("验收通过通知样例 / a sample acceptance notice:", "accepted_notice", True))
 
 
 def run_demo(folder: Path, seed: int = 2014, progress: Callable[[str], None] = print, url: str | None = None) -> str:

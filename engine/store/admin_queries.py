@@ -73,6 +73,7 @@ def event_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Event)) or 0
 
 
-def first_notice_of(session: Session, template: str) -> Notice | None:
-    """One notice made from ``template`` (the first the database returns), to show as a sample."""
-    return session.scalars(select(Notice).where(Notice.template == template).limit(1)).first()
+def first_notice_of(session: Session, template: str, last: bool = False) -> Notice | None:
+    """The first (or ``last``) notice made from ``template``, to show as a sample."""
+    order = Notice.id.desc() if last else Notice.id
+    return session.scalars(select(Notice).where(Notice.template == template).order_by(order).limit(1)).first()
