@@ -140,7 +140,7 @@ def build_ready_county(folder: Path) -> None:
     run("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
     run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1")
     for code in ("T1-01", "T1-02"):
-        run("case", "open", code, who="王强", now="2014-03-05")
+        run("case", "open", code, "--problem", "1", who="王强", now="2014-03-05")
     prepare(run, "2014-1-0001")
     run("fact", "set", "T1-01", "measures", "整改", who="王强", now="2014-11-25")
     # Nothing listens on port 9: every notice dies at its first attempt.

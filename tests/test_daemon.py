@@ -49,9 +49,10 @@ def count(store: Store, what) -> int:
 
 def test_sigterm_mid_run_then_restart_loses_and_doubles_nothing(tmp_path):
     store, url = seeded(tmp_path)
-    env = {**os.environ, "RECTIFY_DB": url, "RECTIFY_NOW": "2014-03-25T09:00", "PYTHONUNBUFFERED": "1"}
+    # Both screening reminders of every case are due, and their deadline has not passed yet.
+    env = {**os.environ, "RECTIFY_DB": url, "RECTIFY_NOW": "2014-03-16T09:00", "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-c", "import cli; cli.main()", "daemon", "--interval", "0.2"]
-    # Held at its 100th timer: the daemon fires 1 600 in about a second, faster than a test can
+    # Held at its 100th timer: the daemon fires 800 in under a second, faster than a test can
     # poll, so the signal is sent while it is known to be in the middle of the tick.
     gate = tmp_path / "gate"
     gate.mkdir()
@@ -65,7 +66,7 @@ def test_sigterm_mid_run_then_restart_loses_and_doubles_nothing(tmp_path):
     assert "signal SIGTERM: finishing the current tick" in log
     assert "daemon stopped: signal SIGTERM" in log
     first = count(store, Notice.case_id.is_not(None))
-    assert 5 <= first < 4 * CASES, "the signal should arrive while timers are still being fired"
+    assert 5 <= first < 2 * CASES, "the signal should arrive while timers are still being fired"
     done = subprocess.run([*cmd[:3], "daemon", "--once"], env=env, capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
@@ -73,10 +74,10 @@ def test_sigterm_mid_run_then_restart_loses_and_doubles_nothing(tmp_path):
         keys = s.scalars(select(Notice.idempotency_key).where(Notice.case_id.is_not(None))).all()
         templates = s.execute(select(Notice.template, func.count()).group_by(Notice.template)).all()
         pending = s.scalar(select(func.count()).select_from(Timer).where(
-            Timer.status == "pending", Timer.due_at <= at("2014-03-25T09:00")))
-    # Two reminders and two escalations per case, every one exactly once; the bulletin once.
-    assert len(keys) == len(set(keys)) == 4 * CASES
-    assert dict(templates) == {"deadline_reminder": 2 * CASES, "overdue_escalation": 2 * CASES, "county_bulletin": 1}
+            Timer.status == "pending", Timer.due_at <= at("2014-03-16T09:00")))
+    # Two reminders per case, every one exactly once.
+    assert len(keys) == len(set(keys)) == 2 * CASES
+    assert dict(templates) == {"deadline_reminder": 2 * CASES}
     assert pending == 0
     store.dispose()
 

@@ -547,7 +547,7 @@ def test_recurring_requests_on_time_are_sent_one_by_one_until_the_window_ends(co
 
 CASES = 50
 DB_FILE = "daemon.db"
-NOW = "2014-03-25T09:00"
+NOW = "2014-03-16T09:00"  # both screening reminders of every case due, their deadline not yet passed
 
 
 def many_cases(store, n: int) -> None:
@@ -624,7 +624,7 @@ def test_sigterm_mid_tick_leaves_nothing_claimed_and_a_restart_delivers_every_no
         assert "daemon stopped: signal SIGTERM" in log
         return log
 
-    expected = 4 * CASES + 1  # two reminders and two escalations per case, the 03-21 bulletin
+    expected = 2 * CASES  # two reminders per case
     # 1. SIGTERM while the tick is firing timers: held at its 40th timer (a chunk's worth have
     # been committed before it; the daemon fires hundreds in a blink otherwise).
     first = start(f"tick.after_claim=pause:{gate}@40")
@@ -650,8 +650,8 @@ def test_sigterm_mid_tick_leaves_nothing_claimed_and_a_restart_delivers_every_no
         notice_status = Counter(s.scalars(select(Notice.status)))
         deliveries = s.execute(select(Delivery.idempotency_key, Delivery.status, Delivery.attempts)).all()
         timer_status = Counter(s.scalars(select(Timer.status)))
-    assert templates == {"deadline_reminder": 2 * CASES, "overdue_escalation": 2 * CASES, "county_bulletin": 1}
-    assert timer_status == {"fired": 5 * CASES}
+    assert templates == {"deadline_reminder": 2 * CASES}
+    assert timer_status == {"fired": 2 * CASES, "pending": 3 * CASES}  # the deadline and escalations: not due yet
     assert notice_status == {"delivered": expected}
     assert Counter((st, n) for _, st, n in deliveries) == {("delivered", 1): expected}
     received = Counter(json.loads(body)["key"] for _, _, body in Hook.requests)
