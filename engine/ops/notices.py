@@ -111,21 +111,35 @@ def notice_context(compiled: CompiledWorkflow, case: Case | CaseCard, now: datet
 def fact_view(compiled: CompiledWorkflow, facts: Mapping[str, Any] | None) -> Mapping[str, Any]:
     """``case.facts``: each fact the workflow declares as a notice states it (a yes/no as 是/否,
     a date as 2014年3月16日), an unrecorded one as ``Unrecorded`` (a notice that writes it is
-    held). ``facts`` None: the sample's (``rectify workflow check``, a preview without a case)."""
+    held). ``facts`` None: the sample's (``rectify workflow check``, a preview without a case).
+    Each is worked out when a template reads it: most notices read none, and the daemon writes
+    thousands a second."""
     if facts is None:
         return SampleFacts()
-    view: dict[str, Any] = {}
-    for name, spec in compiled.definition.facts.items():
-        value = facts.get(name)
+    return _FactView(compiled, facts)
+
+
+class _FactView(dict):
+    """The facts of one case as a notice states them, each computed on first read (a dict to the
+    sandbox: ``case.facts.NAME`` finds it; an undeclared name is a KeyError, caught by the check)."""
+
+    def __init__(self, compiled: CompiledWorkflow, facts: Mapping[str, Any]):
+        super().__init__()
+        self._specs, self._facts = compiled.definition.facts, facts
+
+    def __missing__(self, name: str) -> Any:
+        spec = self._specs[name]  # KeyError for a name the workflow does not declare
+        value = self._facts.get(name)
         if value is None or value == "":
-            view[name] = Unrecorded(spec.label)
+            shown: Any = Unrecorded(spec.label)
         elif spec.type == "bool":
-            view[name] = "是" if value in (True, "是") else "否"
+            shown = "是" if value in (True, "是") else "否"
         elif spec.type == "date" and isinstance(value, str):
-            view[name] = cn_date(date.fromisoformat(value[:10]))
+            shown = cn_date(date.fromisoformat(value[:10]))
         else:
-            view[name] = value
-    return view
+            shown = value
+        self[name] = shown
+        return shown
 
 
 def workflow_context(compiled: CompiledWorkflow) -> dict[str, Any]:
