@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from engine.base import failpoints
 from engine.base.errors import Conflict
 from engine.ops.deploy import compiled_version
-from engine.ops.documents import document_context, numbered
+from engine.ops.documents import render_issued
 from engine.ops.notices import (
     CaseCard,
     Holder,
@@ -192,8 +192,7 @@ def _notice(session: Session, compiled: CompiledWorkflow, head: _Head, timer: An
     event = {"case_id": card.id, "seq": seq, "at": now, "actor": SYSTEM.name, "kind": "timer",
              "trigger": timer.kind, "from_state": None, "to_state": None, "round": card.round, "note": None,
              "data": plan.event_data, "prev_hash": prev, "hash": digest}
-    context = {**plan.context, "document": document_context(compiled, plan.template, plan.audience, card.superior)}
-    rendered, number = numbered(session, compiled, compiled.renderer.render(plan.template, context), now)
+    rendered, number = render_issued(session, compiled, plan.template, plan.context, plan.audience, now)
     recipients = pick_recipients(holders, facts, card.org_path, plan.audience) if plan.audience else []
     notice = notice_row(key=f"timer:{timer.id}", template=plan.template, template_hash=rendered.template_hash,
                         title=rendered.title, body=rendered.body, recipients=recipients, now=now, case_id=card.id,

@@ -62,6 +62,15 @@ def numbered(session: Session, compiled: CompiledWorkflow, rendered: RenderedNot
     return _fill(rendered, number), number
 
 
+def render_issued(session: Session, compiled: CompiledWorkflow, template: str, context: dict[str, Any],
+                  audience: tuple[str, ...] | list[str], now: datetime) -> tuple[RenderedNotice, str | None]:
+    """A case's notice as it is issued: rendered with its ``document`` part (addressed to the
+    case's superior), then numbered if it is a document that goes out. The one path of a
+    transition's notice (engine.ops.notices.queue_notice) and of the daemon's chunks."""
+    context = {**context, "document": document_context(compiled, template, audience, context["case"]["superior"])}
+    return numbered(session, compiled, compiled.renderer.render(template, context), now)
+
+
 def _fill(rendered: RenderedNotice, text: str) -> RenderedNotice:
     if NUMBER_MARK not in rendered.title and NUMBER_MARK not in rendered.body:
         return rendered

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.base.clock import local
 from engine.base.cndate import cn_date, cn_day
-from engine.ops.documents import document_context, numbered
+from engine.ops.documents import render_issued
 from engine.ops.notice_facts import checks_passed, deadline_facts, transition_grounds
 from engine.ops.timers import recurrence_after
 from engine.spec.definition import Transition
@@ -65,7 +65,7 @@ def case_context(compiled: CompiledWorkflow, case: Case | CaseCard) -> dict[str,
         "key_target": card.key_target, "weak_and_lax": card.weak_and_lax,
         "problems": [wf.problem_labels.get(p, str(p)) for p in card.problems],
         "flags": [wf.key_target_circumstances.get(f, f) for f in card.flags],
-        "secretary": card.secretary or "", "secretary_phone": card.secretary_phone or "",
+        "secretary": card.secretary or "", "secretary_phone": card.secretary_phone or "", "kind": card.kind,
     }
 
 
@@ -83,7 +83,6 @@ def notice_context(compiled: CompiledWorkflow, case: Case | CaseCard, now: datet
     context_case = case_context(compiled, case)
     context_case["checks"] = list(checks or [])
     context_case["facts"] = fact_view(compiled, facts)
-    context_case["kind"] = case.organization.kind if isinstance(case, Case) else case.kind
     if not context_case["problems"]:  # a notice never goes out saying "主要问题：待补充"
         context_case["problems"] = Unrecorded("主要问题")
     return {
@@ -93,7 +92,7 @@ def notice_context(compiled: CompiledWorkflow, case: Case | CaseCard, now: datet
             "trigger": transition.trigger, "label": transition.label, "source": source,
             "source_label": wf.states[source].label if source else "", "dest": transition.dest,
             "dest_label": wf.states[transition.dest].label, "note": note or "",
-            "next_round": card_round(case) + (1 if _opens_round(compiled, transition.dest) else 0),
+            "next_round": case.round + (1 if _opens_round(compiled, transition.dest) else 0),
             **(grounds or {"grounds": [], "satisfaction": None, "findings": []}),
         },
         "deadline": deadline,
@@ -145,10 +144,6 @@ class _FactView(dict):
 def workflow_context(compiled: CompiledWorkflow) -> dict[str, Any]:
     wf = compiled.definition
     return {"name": wf.name, "title": wf.title, "year": wf.year, "issuer": wf.issuer}
-
-
-def card_round(case: Case | CaseCard) -> int:
-    return case.round
 
 
 def _opens_round(compiled: CompiledWorkflow, dest: str) -> bool:
@@ -237,8 +232,7 @@ def queue_notice(session: Session, compiled: CompiledWorkflow, template: str, co
                  key: str, case: Case | None, event: Event | None, now: datetime,
                  audience: tuple[str, ...] | list[str] = ()) -> Notice:
     """Render ``template`` and add its notice, for the officials of ``audience``, to the outbox."""
-    context = {**context, "document": document_context(compiled, template, audience, context["case"]["superior"])}
-    rendered, number = numbered(session, compiled, compiled.renderer.render(template, context), now)
+    rendered, number = render_issued(session, compiled, template, context, audience, now)
     notice = Notice(**notice_row(key=key, template=template, template_hash=rendered.template_hash,
                                  title=rendered.title, body=rendered.body, now=now,
                                  recipients=resolve_recipients(session, case, audience) if case else [],
