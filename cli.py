@@ -55,6 +55,10 @@ COMMANDS = {
     "notices": "commands.outbox:notices",
     "timers": "commands.daemon:timers",
     "daemon": "commands.daemon:daemon",
+    "duty": "commands.duties:duty",
+    "person": "commands.persons:person",
+    "evidence": "commands.evidence:evidence",
+    "problem": "commands.problems:problem",
 }
 
 

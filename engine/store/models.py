@@ -5,13 +5,14 @@ Schema changes go through alembic (``engine/migrations``); ``rectify init`` upgr
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -346,6 +347,10 @@ class Notice(Base):
     # DocumentCounter in the same transaction; None for one that is not. Several NULLs pass the
     # unique index on both backends.
     document_number: Mapped[str | None] = mapped_column(String(60), index=True, unique=True)
+    # The audiences nobody could be found for when it was written (a role no official holds in
+    # the jurisdiction, a contact leader nobody assigned): [{"role", "label"}]. Shown loudly by
+    # ``rectify notices list`` and the dashboard, never dropped silently.
+    unreached: Mapped[list[Any]] = mapped_column(default=list)
 
 
 Index("ix_notices_pending", Notice.next_attempt_at, sqlite_where=text("status = 'pending'"))
@@ -418,3 +423,159 @@ class SpotCheckAnnouncement(Base):
     commitment: Mapped[str] = mapped_column(String(64))
     seed: Mapped[str | None] = mapped_column(String(100))  # None: the county keeps it until the draw
     draw_id: Mapped[int | None] = mapped_column()  # set by the draw that used it
+
+
+# --- the campaign as it is run: units' duties, people, evidence, problem lists (issue 16) ------
+
+class DutyStatus(str, Enum):
+    OPEN = "open"  # nothing filed yet (or what was filed was returned)
+    SUBMITTED = "submitted"  # filed and not returned: the duty is done
+
+
+class UnitDuty(Base):
+    """One occurrence of a duty a unit owes (a township's 汇总表 due 03-16, its progress report due
+    05-20): created for each unit the workflow's ``duties`` name, with the next moment its
+    reminders and escalations are due (``next_at``: the duty's own timer, read along a partial
+    index by the daemon, engine.ops.duties)."""
+
+    __tablename__ = "unit_duties"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "unit_id", "duty", "occurrence"),
+        Index("ix_unit_duties_next_at", "next_at", sqlite_where=text("next_at IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    duty: Mapped[str] = mapped_column(String(50))
+    occurrence: Mapped[int] = mapped_column(Integer)  # 1, 2, … for a recurring duty
+    due_at: Mapped[datetime] = mapped_column()  # the end of its last day (midnight after it)
+    status: Mapped[str] = mapped_column(String(20), default=DutyStatus.OPEN.value)
+    # When what stands now was filed (None while open): on time or late is ``submitted_at`` ≤ ``due_at``.
+    submitted_at: Mapped[datetime | None] = mapped_column()
+    next_at: Mapped[datetime | None] = mapped_column()  # the next reminder or escalation; None: none left
+    step: Mapped[int] = mapped_column(Integer, default=0)  # how many of its reminders/escalations are past
+
+    unit: Mapped[Organization] = relationship()
+
+
+class DutyAction(Base):
+    """A submission of a duty (报送, with its note and files' hashes) or the county's return of it
+    (退回, with the reason): append-only and hash-chained (``seq``, ``prev_hash``, ``hash``) like
+    the refusals, so ``rectify audit verify`` finds an edited filing or a replaced file."""
+
+    __tablename__ = "duty_actions"
+    __table_args__ = (Index("ix_duty_actions_seq", "seq", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_duty_id: Mapped[int] = mapped_column(ForeignKey("unit_duties.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # submit | return
+    at: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str] = mapped_column(Text, default="")
+    files: Mapped[list[Any]] = mapped_column(default=list)  # [{"sha256", "name", "size"}]
+    seq: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Person(Base):
+    """Someone the campaign reaches who is not (necessarily) an official with a login: a contact
+    leader, a county leader, a cadre, a first secretary, a stationed cadre, a work-team member."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("name", "unit"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    unit: Mapped[str] = mapped_column(String(200), default="")  # 派出单位 / 工作单位
+    title: Mapped[str] = mapped_column(String(100), default="")  # 职务
+    phone: Mapped[str | None] = mapped_column(String(30))
+    email: Mapped[str | None] = mapped_column(String(200))
+    channels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_at: Mapped[datetime] = mapped_column()
+    added_by: Mapped[str] = mapped_column(String(50))
+
+
+class Assignment(Base):
+    """A person in a role on a case for a period (``ends_on`` None: still assigned)."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_case_role", "case_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    role: Mapped[str] = mapped_column(String(50))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column()
+    recorded_by: Mapped[str] = mapped_column(String(50))
+
+    person: Mapped[Person] = relationship()
+
+
+class SecretaryTerm(Base):
+    """A secretary of an organization and the period in office: the organization's
+    ``secretary_name`` is the current one's, and the ledger of a date shows the one then in office."""
+
+    __tablename__ = "secretary_terms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    starts_on: Mapped[date | None] = mapped_column(Date)  # None: in office before the record began
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column()
+    recorded_by: Mapped[str] = mapped_column(String(50))
+
+
+class Problem(Base):
+    """One problem on a case's list (一支一策): its measure, who is responsible, its deadline, and
+    whether it is closed (销号, with evidence) or reopened. Every change is also a case event."""
+
+    __tablename__ = "problems"
+    __table_args__ = (
+        UniqueConstraint("case_id", "number"),
+        Index("ix_problems_due_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, … within the case
+    category: Mapped[int | None] = mapped_column(Integer)  # the workflow's problem_categories
+    description: Mapped[str] = mapped_column(Text)
+    measures: Mapped[str] = mapped_column(Text, default="")
+    responsible: Mapped[str] = mapped_column(String(100), default="")
+    responsible_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    deadline: Mapped[date | None] = mapped_column(Date)
+    due_at: Mapped[datetime | None] = mapped_column()  # the deadline's end, for the overdue query
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed | reopened
+    opened_at: Mapped[datetime] = mapped_column()
+    opened_by: Mapped[str] = mapped_column(String(50))
+    closed_at: Mapped[datetime | None] = mapped_column()
+    closed_by: Mapped[str | None] = mapped_column(String(50))
+
+
+class Evidence(Base):
+    """A file behind a fact, a problem or a duty submission: the file itself lives in the evidence
+    store, named by its SHA-256 (engine.store.evidence_files); the hash is also in the audit chain
+    of what it is attached to, so a replaced or missing file is found by ``audit verify``."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(255))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    fact: Mapped[str | None] = mapped_column(String(50))
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
+    duty_action_id: Mapped[int | None] = mapped_column(ForeignKey("duty_actions.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    added_at: Mapped[datetime] = mapped_column()
+    added_by: Mapped[str] = mapped_column(String(50))
