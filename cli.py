@@ -29,6 +29,7 @@ from commands.valid_values import bilingual_help
 if TYPE_CHECKING:
     from engine.services import Caller, Done
     from engine.store.db import Store
+    from engine.store.evidence_files import EvidenceFiles
 
 T = TypeVar("T")
 
@@ -124,6 +125,7 @@ class Settings:
     actor: str | None
     config_path: str | None = None
     argv: tuple[str, ...] = ()
+    evidence_dir: str | None = None
     _store: Any = None
 
     def notifier_config(self):
@@ -137,7 +139,7 @@ class Settings:
         from engine.store.db import Store, database_url
 
         if self._store is None:
-            self._store = Store(database_url(self.db))
+            self._store = Store(database_url(self.db), evidence_dir=self.evidence_dir)
         return self._store
 
     @property
@@ -146,6 +148,11 @@ class Settings:
         store = self.raw_store
         self._check_database(store)
         return store
+
+    @property
+    def evidence(self) -> EvidenceFiles:
+        """The evidence store: --evidence-dir, RECTIFY_EVIDENCE_DIR, or beside the SQLite file."""
+        return self.raw_store.evidence_files
 
     @property
     def caller(self) -> Caller:
@@ -291,16 +298,20 @@ def fact_text(value: Any) -> str:
                    "(on a command that writes: administrators only; env RECTIFY_USER).")
 @click.option("--config", "config_path", envvar="RECTIFY_CONFIG", metavar="FILE",
               help="通知渠道配置文件 / notifier config: channels, retries (env RECTIFY_CONFIG, default ./rectify-notifiers.yaml).")
+@click.option("--evidence-dir", envvar="RECTIFY_EVIDENCE_DIR", metavar="DIR",
+              help="证据文件夹 / folder of the evidence files (default: beside the SQLite file, <db>.evidence; "
+                   "required for PostgreSQL; env RECTIFY_EVIDENCE_DIR).")
 @click.version_option(package_name="rectify", help="显示版本并退出 / Show the version and exit.")
 @click.pass_context
 def main(ctx: click.Context, db: str | None, now_text: str | None, actor: str | None,
-         config_path: str | None) -> None:
+         config_path: str | None, evidence_dir: str | None) -> None:
     """rectify — 整顿后进基层党组织工作流 / workflow engine for rectifying backward grassroots party organizations."""
     if now_text:  # a bad clock is bad input for every command, found before any work starts
         from engine.base.clock import parse_when
 
         parse_when(now_text)
-    ctx.obj = Settings(db, now_text, actor, config_path, tuple(ctx.meta.get("rectify.argv", ())))
+    ctx.obj = Settings(db, now_text, actor, config_path, tuple(ctx.meta.get("rectify.argv", ())),
+                       evidence_dir=evidence_dir)
     ctx.call_on_close(ctx.obj.close)
     _WARNED.clear()  # once per command (several run in one process under tests and scripts)
 

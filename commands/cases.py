@@ -119,6 +119,10 @@ def _print_case(d: dict[str, Any]) -> None:
     out.print(table("整顿事实 / facts", ["事实", "说明", "值"],
                     [[f["name"], f["label"], "—" if f["value"] is None else fact_text(f["value"])]
                      for f in d["facts"]]))
+    if d.get("problem_list"):
+        from commands.problems import print_problems  # only a case with a list needs it
+
+        print_problems(d["problem_list"], "问题清单 / problems")
     out.print(table("期限与定时 / deadlines and timers", ["类型", "时间", "依据"],
                     [[t["kind_label"], t["due"], t["detail"]] for t in d["timers"]]))
     rows = []

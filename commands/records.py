@@ -136,9 +136,10 @@ def audit_verify(settings: Settings, case_ref: str | None, checkpoint_file: str 
     that was altered, deleted, inserted or reordered behind the project's back (exit 1)."""
     document = _read_checkpoint(checkpoint_file) if checkpoint_file else None
     result = shown(records.verify_audit(settings.store, settings.caller, case_ref, document,
-                                        checkpoint_file or "checkpoint"))
+                                        checkpoint_file or "checkpoint", settings.evidence))
     counted = (f"{result.cases} 个整顿对象 cases, {result.events} 条事件 events, {result.anchors} 个锚点 anchors"
-               + ("" if case_ref else f", {result.refusals} 条拒绝记录 refusals"))
+               + ("" if case_ref else f", {result.refusals} 条拒绝记录 refusals")
+               + f", {result.evidence_files} 个证据文件 evidence files")
     if not result.ok:
         more = result.problem_count - len(result.problems)
         raise CheckFailed(f"审计日志核验失败 / the audit log does NOT verify ({counted} checked); "

@@ -36,17 +36,25 @@ def ledger() -> None:
               help="写入的文件 / file to write (default: 后进基层党组织情况汇总表.<format>).")
 @click.option("--unit", help="填表单位 / the reporting unit (default: the workflow's issuer).")
 @click.option("--reporter", default="", help="填报人及联系方式 / the reporter and how to reach them.")
+@click.option("--with-evidence", "package", type=click.Path(dir_okay=False), metavar="OUT.zip",
+              help="写出档案包：汇总表及各整顿对象的证据文件、清单.csv / write the archive package instead: the "
+                   "ledger, every case's evidence files in folders by township and case, and 清单.csv.")
 @CAMPAIGN
 @pass_settings
 def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | None, reporter: str,
-                  campaign_ref: str | None) -> None:
+                  package: str | None, campaign_ref: str | None) -> None:
     """导出台账 / Export the ledger.
 
-    按附件《后进基层党组织情况汇总表》的格式写出专项整治的整顿对象，可直接打印。
+    按附件《后进基层党组织情况汇总表》的格式写出专项整治的整顿对象，可直接打印；加 --with-evidence 则写出档案包（zip），每个文件打包时核对哈希。
 
-    Writes the campaign's cases in the attachment's layout, ready to print."""
+    Writes the campaign's cases in the attachment's layout, ready to print; with
+    --with-evidence, a zip archive with every evidence file, each verified as it is packed."""
     from engine.ops.ledger import TITLE
     from engine.reports.ledger_files import write_csv, write_html, write_xlsx
+
+    if package is not None:
+        _export_package(settings, Path(package), fmt, output, unit, reporter, campaign_ref)
+        return
 
     path = Path(output or f"{TITLE}.{fmt}")
     writer = {"xlsx": write_xlsx, "csv": write_csv, "html": write_html}[fmt]
@@ -56,6 +64,19 @@ def ledger_export(settings: Settings, fmt: str, output: str | None, unit: str | 
     written = shown(reports.export_ledger(settings.store, settings.caller, save, unit=unit, reporter=reporter,
                                           campaign_ref=campaign_ref))
     say(f"已导出 / exported {written} 行 rows: {path}")
+
+
+def _export_package(settings: Settings, path: Path, fmt: str, output: str | None, unit: str | None, reporter: str,
+                    campaign_ref: str | None) -> None:
+    from engine.base.errors import BadInput
+    from engine.services import evidence
+
+    if output is not None:
+        raise BadInput("--with-evidence 与 --output 只能给出一个 / give --with-evidence OUT.zip or --output, not both")
+    packed = shown(evidence.export_package(settings.store, settings.caller, settings.evidence, path, fmt_=fmt,
+                                           unit=unit, reporter=reporter, campaign_ref=campaign_ref))
+    say(f"已导出档案包 / archive written: {packed.path}（{packed.rows} 行 rows，{packed.files} 个证据文件 evidence "
+        f"files，{packed.size:,} 字节 bytes，均已核对 all verified）")
 
 
 @ledger.command("import")

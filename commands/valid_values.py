@@ -32,7 +32,7 @@ TITLES = {"roles": "角色 / roles", "facts": "事实 / facts", "triggers": "操
           "problems": "主要问题类别 / problem categories", "flags": "重点整顿情形 / key-target circumstances"}
 FIXED = ("kinds",)  # the project's words, the same whatever workflow is deployed
 FACT_TYPES = {"bool": "是/否 yes/no", "int": "整数 number", "date": "日期 date (YYYY-MM-DD)",
-              "text": "文本 text"}
+              "text": "文本 text", "person": "人员 person (rectify person add)", "secretary": "书记姓名 secretary"}
 SYSTEM_FACT = "（系统登记，不能手工设置 / recorded by the system）"
 
 

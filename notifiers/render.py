@@ -893,9 +893,21 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "document": {"kind": "通知", "number": "×组通〔2014〕12号", "to": "××镇党委", "cc": ["联系领导"]},
     "actor": "县委组织部 李四",
     "bulletin": {"period": "2014年5月", "number": 3, "as_of": "5月21日", **SAMPLE_BULLETIN_FIGURES},
+    # What a unit owes (engine.ops.duties): a duty's reminder or escalation speaks of it, with its
+    # date in ``deadline``; no case.
+    "duty": {"name": "progress_report", "label": "整顿建设情况报告", "unit": "××镇党委", "occurrence": 2,
+             "occurrences": 4, "returned": False, "reason": ""},
+    # One problem of the case's list (engine.ops.problem_timers): its reminder or escalation
+    # speaks of it, with its deadline in ``deadline``.
+    "problem": {"number": 2, "category": "组织制度形同虚设、不开展活动", "description": "全年未召开党员大会",
+                "measures": "制定“三会一课”计划，每季度召开党员大会", "responsible": "张三",
+                "deadline": "2014年6月30日"},
+    # 回头看 (engine.ops.look_back): when the case was accepted and how long ago.
+    "look_back": {"after": "6个月", "accepted": "2014年12月6日", "fact": "look_back_sound",
+                  "fact_label": "回头看：党组织仍然健全"},
 }
 
-NOTICE_KINDS = ("transition", "deadline", "recurring", "bulletin")
+NOTICE_KINDS = ("transition", "deadline", "recurring", "bulletin", "duty", "problem", "look_back")
 
 
 def sample_context(kind: str) -> dict[str, Any]:
@@ -914,6 +926,18 @@ def sample_context(kind: str) -> dict[str, Any]:
         context["bulletin"] = None
     else:
         context["case"] = None
+    if kind != "duty":
+        context["duty"] = None
+    else:  # a unit's duty: no case; its date is in ``deadline``
+        context["case"] = None
+        context["deadline"] = dict(SAMPLE_CONTEXT["deadline"], label="整顿建设情况报告")
+    if kind != "problem":
+        context["problem"] = None
+    else:  # a problem of the case's list: its own deadline in ``deadline``
+        context["deadline"] = dict(SAMPLE_CONTEXT["deadline"], label="第2项问题整改", due="6月30日",
+                                   due_date="2014年6月30日", as_of="6月23日")
+    if kind != "look_back":
+        context["look_back"] = None
     return context
 
 

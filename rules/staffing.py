@@ -68,3 +68,29 @@ class ReportsSubmitted(Rule[ReportsParams]):
             return passed(f"应报 {requested} 次，已报 {submitted} 次", f"{submitted} of {requested} submitted", **figures)
         return failed(f"应报送整顿建设情况 {requested} 次，仅报送 {submitted} 次",
                       f"only {submitted} of {requested} progress reports submitted", **figures)
+
+
+class DutyParams(Params):
+    duty: str = Field(description="单位报送事项（工作流 duties 中的名称）/ a duty of the workflow's 'duties'")
+
+
+class DutyFiled(Rule[DutyParams]):
+    """Every occurrence of a duty the case's township owed by now stands filed (e.g. its
+    bimonthly progress reports): the township's duty, filed with ``rectify duty submit``, not a
+    number typed on the case.
+
+    The engine counts, for the case's township, the occurrences of ``duty`` due by now and those
+    filed and not returned (``duty_counts``)."""
+
+    name = "duty_filed"
+    summary = "所在乡镇应报的该事项均已报送 / every occurrence due so far filed by the township"
+    needs = frozenset({"duty_counts"})
+
+    def evaluate(self, ctx: RuleContext) -> Verdict:
+        counts = ctx.figures["duty_counts"].get(self.params.duty, {"due": 0, "filed": 0})
+        due, filed = counts["due"], counts["filed"]
+        figures = {"due": due, "filed": filed}
+        if filed >= due:
+            return passed(f"应报 {due} 次，已报 {filed} 次", f"{filed} of {due} filed", **figures)
+        return failed(f"所在乡镇应报送 {due} 次，仅报送 {filed} 次（rectify duty list 查看）",
+                      f"the township filed only {filed} of the {due} due (see rectify duty list)", **figures)

@@ -27,6 +27,7 @@ KIND_WORDS = {
     "deadline": "期限到达 deadline",
     "auto": "自动转换 automatic transition",
     "bulletin": "定期通报 bulletin",
+    "duty": "单位报送催办督办 duty reminder/escalation",
 }
 MAX_ERROR_LINES = 10  # a command prints this many failed attempts, then says how many more
 

@@ -31,12 +31,17 @@ from engine.daemon.timer_batch import BULK_KINDS, ChunkOutcome, fire_chunk
 from engine.ops.bulletin import issue_due_bulletins
 from engine.ops.cases import fire, record_event
 from engine.ops.deploy import compiled_version
+from engine.ops.duties import fire_due_duties
+from engine.ops.look_back import fire_look_back
 from engine.ops.notices import plan_due_notice, queue_notice
 from engine.ops.officials import SYSTEM
+from engine.ops.problem_timers import fire_problem_timer
 from engine.ops.timers import moved_on, next_recurrence
 from engine.store.db import Store, describe_operational, is_operational
+from engine.store.duty_queries import due_duties
 from engine.store.facts import case_facts
 from engine.store.models import Case, Timer, TimerStatus
+from engine.store.problem_queries import PROBLEM_TIMER_KINDS
 from engine.store.timer_queries import due_timers
 from notifiers.render import NoticeTemplateError
 
@@ -64,7 +69,7 @@ FIRST_CHUNK, MAX_CHUNK = 4, 256  # timers per transaction: small at first (a sto
 
 
 def tick(store: Store, now: datetime, batch: int = 500, stop: threading.Event | None = None) -> TickReport:
-    """Fire every timer due at ``now``, in due order; then bulletins.
+    """Fire every timer due at ``now``, in due order; then units' duties and bulletins.
 
     Notice timers fire in chunks, one transaction each (engine.daemon.timer_batch); automatic
     transitions, and the timers of a chunk that conflicted or failed, fire one by one, each
@@ -102,6 +107,7 @@ def _fire_due(store: Store, now: datetime, batch: int, stop: threading.Event | N
         with store.transaction() as session:
             due = due_timers(session, now, passed_over, batch)
         if not due:
+            _duties(store, now, report)
             _bulletins(store, now, report)
             return
         at = 0
@@ -208,6 +214,21 @@ def _mark_failed(store: Store, timer_id: int, now: datetime, error: str, report:
     report.messages.append(f"timer {timer_id} failed: {error}")
 
 
+def _duties(store: Store, now: datetime, report: TickReport, chunk: int = 200) -> None:
+    """Units' duties due a reminder or an escalation (engine.ops.duties), a chunk per
+    transaction until none is due."""
+    while True:
+        with store.transaction() as session:
+            sent = fire_due_duties(session, now, chunk)
+        for message in sent:
+            report.fired["duty"] += 1
+            report.messages.append(message)
+        if not sent:
+            with store.transaction() as session:  # the chunk may have only moved timers on: look again
+                if not due_duties(session, now, 1):
+                    return
+
+
 def _bulletins(store: Store, now: datetime, report: TickReport) -> None:
     try:
         with store.transaction() as session:
@@ -223,8 +244,12 @@ def _fire_timer(session: Session, timer: Timer, now: datetime, report: TickRepor
     case = session.get(Case, timer.case_id)
     assert case is not None
     timer.fired_at = now
-    if moved_on(timer.kind, timer.state, timer.round, case.state, case.round, case.due_at, now):
-        timer.status = TimerStatus.SKIPPED.value
+    # A problem's deadline is its own, whatever the case's state (engine.ops.problem_timers).
+    own = timer.kind in PROBLEM_TIMER_KINDS
+    if (not own and moved_on(timer.kind, timer.state, timer.round, case.state, case.round, case.due_at, now)) \
+            or (own and not fire_problem_timer(session, case, timer, now)) \
+            or (timer.kind == "look_back" and not fire_look_back(session, case, timer, now)):
+        timer.status = TimerStatus.SKIPPED.value  # nothing true left to say: nothing written
         report.skipped += 1
         return None
     timer.status = TimerStatus.FIRED.value

@@ -24,17 +24,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.base import failpoints
+from engine.base.clock import local
 from engine.base.errors import Conflict
+from engine.ops.audience import Holder, officials_in_roles, reach_of
 from engine.ops.deploy import compiled_version
 from engine.ops.documents import render_issued
-from engine.ops.notices import (
-    CaseCard,
-    Holder,
-    notice_row,
-    officials_in_roles,
-    pick_recipients,
-    plan_due_notice,
-)
+from engine.ops.notices import CaseCard, notice_row, plan_due_notice
 from engine.ops.officials import SYSTEM
 from engine.ops.timers import moved_on, next_recurrence
 from engine.spec.machine import CompiledWorkflow
@@ -42,6 +37,7 @@ from engine.store.chain import GENESIS, anchor_hash, event_hash, locked_anchor_h
 from engine.store.db import reserve_ids
 from engine.store.facts import facts_by_case
 from engine.store.models import AnchorHead, TimerStatus
+from engine.store.people_queries import assigned_between
 from engine.store.timer_queries import (
     advance_case_heads,
     campaigns_of,
@@ -108,6 +104,10 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
     compiled = {v.id: compiled_version(v) for v in workflow_versions(session, {h.version_id for h in heads.values()})}
     roles = sorted({r for t in timers if t.kind != "deadline" for r in t.payload.get("notify", ())})
     holders = officials_in_roles(session, roles) if roles else []
+    # The people assigned to the chunk's cases in those roles (its person facts: 联系领导…) around
+    # today, in one query: cost the chunk's assignments, whatever the number of cases.
+    days = {local(now, wf.definition.timezone).date() for wf in compiled.values()} or {now.date()}
+    assigned = _by_case(assigned_between(session, list(heads), roles, min(days), max(days))) if roles else {}
     # Every fact of the chunk's cases, in one query: a notice may state one (case.facts), and
     # a fact named after a role names whom the notice is for.
     facts = facts_by_case(session, list(heads))
@@ -132,7 +132,8 @@ def fire_chunk(session: Session, ids: list[int], now: datetime, stop: threading.
         if timer.kind == "deadline":
             continue
         wf = compiled[head.version_id]
-        event, notice = _notice(session, wf, head, timer, now, holders, facts.get(timer.case_id, {}))
+        event, notice = _notice(session, wf, head, timer, now, holders, facts.get(timer.case_id, {}),
+                                assigned.get(timer.case_id, []))
         anchors.append(_anchor(anchor_heads[head.campaign_id], event))
         events.append(event)
         notices.append(notice)
@@ -178,8 +179,16 @@ def _read_cases(session: Session, case_ids: list[int]) -> dict[int, _Head]:
     return heads
 
 
+def _by_case(rows: list[Any]) -> dict[int, list[Any]]:
+    """Assignment rows grouped by their case."""
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.case_id, []).append(row)
+    return grouped
+
+
 def _notice(session: Session, compiled: CompiledWorkflow, head: _Head, timer: Any, now: datetime, holders: list[Holder],
-            facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+            facts: dict[str, Any], assigned: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The timer's event (linked into the case's chain) and its rendered notice, planned as a
     timer fired alone plans them (engine.ops.notices.plan_due_notice)."""
     card = head.card
@@ -193,10 +202,11 @@ def _notice(session: Session, compiled: CompiledWorkflow, head: _Head, timer: An
              "trigger": timer.kind, "from_state": None, "to_state": None, "round": card.round, "note": None,
              "data": plan.event_data, "prev_hash": prev, "hash": digest}
     rendered, number = render_issued(session, compiled, plan.template, plan.context, plan.audience, now)
-    recipients = pick_recipients(holders, facts, card.org_path, plan.audience) if plan.audience else []
+    day = local(now, compiled.definition.timezone).date()
+    reach = reach_of(compiled, plan.audience, holders, facts, card.org_path, assigned, day)
     notice = notice_row(key=f"timer:{timer.id}", template=plan.template, template_hash=rendered.template_hash,
-                        title=rendered.title, body=rendered.body, recipients=recipients, now=now, case_id=card.id,
-                        missing=rendered.missing, document_number=number)
+                        title=rendered.title, body=rendered.body, recipients=reach.recipients, now=now, case_id=card.id,
+                        missing=rendered.missing, document_number=number, unreached=reach.unreached)
     return event, notice
 
 

@@ -12,7 +12,9 @@ numbering or the links, an inserted one has no valid link, a cut-off tail no lon
 its head or its anchor. ``verify`` also replays each case's events and compares the state,
 round and facts they give with the rows the rules read, since those rows can be changed
 without touching a chain. A checkpoint (every head, kept somewhere else) also catches a
-rewrite that recomputed every hash.
+rewrite that recomputed every hash. Evidence files live outside the database: each case's
+evidence rows are held against the "evidence" events that chained their hashes, and every
+stored file against its hash (``engine.ops.evidence_audit``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from engine.base.clock import utcnow
 from engine.base.errors import BadInput, CheckFailed
+from engine.ops import evidence_audit
 from engine.store import case_queries
 from engine.store.chain import (
     GENESIS,
@@ -42,10 +45,13 @@ from engine.store.chain import (
     refusals_streamed,
     utc_text,
 )
+from engine.store.evidence_queries import case_evidence_streamed, evidence_by_hash_streamed
 from engine.store.models import AnchorHead, AuditAnchor, Case, Event, Refusal
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from engine.store.evidence_files import EvidenceFiles
 
 CHECKPOINT_FORMAT = 2  # heads of the cases and of the anchor and refusal chains; 1 (no "format"): the cases' only
 SHOWN_PROBLEMS = 100  # a verification keeps this many problems to show, and counts the rest
@@ -126,6 +132,7 @@ class Verification:
     events: int = 0
     anchors: int = 0
     refusals: int = 0
+    evidence_files: int = 0  # distinct stored files hashed (engine.ops.evidence_audit)
     problems: list[Break] = field(default_factory=list)  # the first SHOWN_PROBLEMS
     problem_count: int = 0
     checkpoint_digest: str | None = None
@@ -438,10 +445,13 @@ def case_records(session: Session, case_ids: list[int] | None = None) -> Iterato
         yield case, events.take(case.id), facts.take(case.id)
 
 
-def verify(session: Session, case_ids: list[int] | None = None, checkpoint: Checkpoint | None = None) -> Verification:
+def verify(session: Session, case_ids: list[int] | None = None, checkpoint: Checkpoint | None = None,
+           files: EvidenceFiles | None = None) -> Verification:
     """Check every chain (or those of ``case_ids`` and their anchors), each case against its
-    anchor and its rows against its events; with a checkpoint, also that every head it holds
-    is still in its chain with the same hash. Every problem is counted, each case's once."""
+    anchor and its rows (facts, evidence) against its events; with a checkpoint, also that every
+    head it holds is still in its chain with the same hash; with the evidence store ``files``,
+    that every evidence file is there and hashes to its record. Every problem is counted, each
+    case's chain and rows once, each damaged file for each row naming it."""
     result = Verification(checkpoint_digest=checkpoint.digest if checkpoint else None)
     everything = case_ids is None
     if everything:
@@ -449,6 +459,7 @@ def verify(session: Session, case_ids: list[int] | None = None, checkpoint: Chec
         _refusal_chain(session, result, checkpoint)
     else:
         latest = _anchors_of(session, list(case_ids or ()), result)
+    evidence = _ByCase(case_evidence_streamed(session, case_ids), lambda r: r.case_id)
     for case, events, facts in case_records(session, case_ids):
         result.cases += 1
         result.events += len(events)
@@ -458,8 +469,17 @@ def verify(session: Session, case_ids: list[int] | None = None, checkpoint: Chec
         if found is None and checkpoint and case.ref in checkpoint.heads:
             found = _against_checkpoint(case, events, checkpoint.heads[case.ref])
         result.add(found)
+        attached = evidence.take(case.id)
         if broken is None:  # replaying an altered chain would prove nothing more
             result.add(_against_rows(case, events, facts))
+            for problem in evidence_audit.case_problems(events, attached):
+                result.add(Break(case.ref, None, None, problem))
+    if files is not None:
+        checked = evidence_audit.FilesChecked()
+        for where, problem in evidence_audit.file_problems(evidence_by_hash_streamed(session, case_ids), files,
+                                                           checked):
+            result.add(Break(where, None, None, problem))
+        result.evidence_files = checked.files
     if everything:
         for case_id, anchored in latest.items():
             result.add(Break(_anchors_where(anchored.campaign_id), anchored.seq, None, f"记有的整顿对象 id {case_id} "

@@ -114,7 +114,8 @@ def bulletin_notice_context(compiled: CompiledWorkflow, scheduled: datetime, num
         "workflow": workflow_context(compiled),
         # Every part a notice's context has (notifiers.render.SAMPLE_CONTEXT), so that a template
         # the workflow check passed cannot meet an undefined ``recurring`` here.
-        "case": None, "transition": None, "deadline": None, "recurring": None, "actor": "system",
+        "case": None, "transition": None, "deadline": None, "recurring": None, "duty": None, "problem": None,
+        "look_back": None, "actor": "system",
         "now": cn_date(day), "today": cn_day(day, day.year),
         "document": document_context(compiled, wf.bulletin.notice if wf.bulletin else "", wf.bulletin.notify
                                      if wf.bulletin else (), all_units(compiled)),

@@ -25,12 +25,13 @@ from engine.base.natural import natural_key
 from engine.base.text import many_lines, visible
 from engine.ops.audit import chain
 from engine.ops.deploy import compiled_version
+from engine.ops.duties import duty_counts, ensure_unit_duties
 from engine.ops.notices import queue_notice, transition_notice_context
 from engine.ops.officials import Actor
 from engine.ops.orgs import case_kind_refusal, get_org, is_within
 from engine.ops.timers import cancel_case_timers, schedule_state_timers
 from engine.spec.machine import CompiledWorkflow, guard_passes, split_guard
-from engine.store import case_queries
+from engine.store import case_queries, problem_queries
 from engine.store.facts import case_facts, fact_row, fact_rows
 from engine.store.models import Campaign, Case, CaseFact, Event, Organization
 from rules.base import CaseView, Outcome, RuleContext, Verdict, evaluate_safely, passed
@@ -65,6 +66,11 @@ def record_event(session: Session, case: Case, actor: Actor, now: datetime, kind
     case.updated_at = now  # every change bumps the case's version (optimistic locking)
     session.flush()
     return event
+
+
+def check_jurisdiction(actor: Actor, org: Organization) -> None:
+    """Refuse an actor acting on an organization outside their jurisdiction."""
+    _check_jurisdiction(actor, org)
 
 
 def _check_jurisdiction(actor: Actor, org: Organization) -> None:
@@ -111,6 +117,8 @@ def open_case(session: Session, campaign: Campaign, org_code: str, actor: Actor,
             data={"workflow_version": version.version, "problems": case.problems, "flags": case.flags,
                   "key_target": case.key_target, "weak_and_lax": weak_and_lax})
     schedule_state_timers(session, compiled, case, now)
+    # what its township owes once it has a case (progress reports): engine.ops.duties
+    ensure_unit_duties(session, campaign, compiled, now, [org.township_id] if org.township_id else [])
     return case
 
 
@@ -157,13 +165,11 @@ def parse_fact(kind: str, raw: str) -> Any:
     return text
 
 
-def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Actor,
-             now: datetime, system: bool = False) -> tuple[Any, Any]:
-    """Record a fact (``raw`` None clears it); returns (old value, new value).
-
-    The fact's own guards (e.g. 不转化不撤离 on the stationed cadre) judge the facts as
-    they would be after the change; a refusal writes nothing.
-    """
+def checked_fact(session: Session, case: Case, name: str, actor: Actor, setting: bool,
+                 system: bool = False) -> tuple[CompiledWorkflow, Fact]:
+    """The case's workflow and its fact ``name``, once the actor may change it: a fact the
+    workflow declares, a case within the actor's jurisdiction, not the system's own, and (when
+    ``setting``) one that concerns the case's kind of organization."""
     compiled = compiled_version(case.workflow_version)
     wf = compiled.definition
     if name not in wf.facts:
@@ -173,9 +179,40 @@ def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Ac
     if wf.facts[name].system_only and not system:
         raise PermissionDenied(f"“{wf.facts[name].label}”由系统自动登记，不能手工修改 / '{name}' is recorded by "
                                "the system (e.g. the spot-check draw) and cannot be set by hand")
-    if raw is not None and not wf.facts[name].applies(case.organization.kind):
+    if setting and not wf.facts[name].applies(case.organization.kind):
         raise Refused(_fact_kind_refusal(name, wf.facts[name], case.organization))
-    value = None if raw is None else parse_fact(wf.facts[name].type, raw)
+    return compiled, wf.facts[name]
+
+
+def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Actor,
+             now: datetime, system: bool = False) -> tuple[Any, Any]:
+    """Record a fact (``raw`` None clears it); returns (old value, new value).
+
+    The fact's own guards (e.g. 不转化不撤离 on the stationed cadre) judge the facts as
+    they would be after the change; a refusal writes nothing. A person fact assigns the person
+    named (or, cleared, ends its assignments: engine.ops.people); a secretary fact makes the
+    person named the organization's secretary (engine.ops.secretaries).
+    """
+    compiled, spec = checked_fact(session, case, name, actor, raw is not None, system)
+    if spec.type == "person":
+        from engine.ops import people  # it records its facts through this module
+
+        return people.set_person_fact(session, compiled, case, name, raw, actor, now)
+    value = None if raw is None else parse_fact(spec.type, raw)
+    data: dict[str, Any] = {}
+    if spec.type == "secretary" and value is not None:
+        from engine.ops.secretaries import appoint_by_fact
+
+        data = appoint_by_fact(session, compiled, case, name, value, actor, now)
+    return write_fact(session, compiled, case, name, value, actor, now, data)
+
+
+def write_fact(session: Session, compiled: CompiledWorkflow, case: Case, name: str, value: Any, actor: Actor,
+               now: datetime, data: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """Store fact ``name`` of ``case`` as ``value`` (None: cleared) once its guards pass, and
+    record its event (``data``: more the event keeps, e.g. the assignment that changed it);
+    returns (old value, new value)."""
+    wf = compiled.definition
     facts = case_facts(session, case.id)
     old = facts.get(name)
     if wf.facts[name].guards:
@@ -195,7 +232,7 @@ def set_fact(session: Session, case: Case, name: str, raw: str | None, actor: Ac
         session.add(CaseFact(case_id=case.id, name=name, value={"v": value}, set_at=now, set_by=actor.name))
     else:
         row.value, row.set_at, row.set_by = {"v": value}, now, actor.name
-    record_event(session, case, actor, now, "fact", data={"fact": name, "old": old, "new": value})
+    record_event(session, case, actor, now, "fact", data={"fact": name, "old": old, "new": value, **(data or {})})
     return old, value
 
 
@@ -220,7 +257,7 @@ def not_applicable(kind: str) -> Verdict:
 
 # --- guards and firing -----------------------------------------------------------------
 
-def _figures(session: Session, case: Case, needs: set[str]) -> dict[str, Any]:
+def _figures(session: Session, case: Case, needs: set[str], now: datetime) -> dict[str, Any]:
     from engine.ops.quota import jurisdiction_counts
 
     figures: dict[str, Any] = {}
@@ -230,6 +267,10 @@ def _figures(session: Session, case: Case, needs: set[str]) -> dict[str, Any]:
                                            case.organization.path))
     if "recurring_sent" in needs:
         figures["recurring_sent"] = case_queries.recurring_sent(session, case.id, case.round)
+    if "problem_list" in needs:  # rules.problems: the case's problem list, its open numbers
+        figures["problem_list"] = problem_queries.list_figures(session, case.id)
+    if "duty_counts" in needs:  # the township's filings, not the case's (engine.ops.duties)
+        figures["duty_counts"] = duty_counts(session, case.campaign_id, case.township_id, now)
     return figures
 
 
@@ -246,7 +287,7 @@ def evaluate_guards(session: Session, compiled: CompiledWorkflow, case: Case, na
         case=CaseView(case.ref, case.state, case.round, case.key_target, case.weak_and_lax,
                       tuple(case.problems), case.entered_at),
         facts=case_facts(session, case.id) if facts is None else facts, now=now,
-        dates=compiled.definition.resolved_dates(), figures=_figures(session, case, needs),
+        dates=compiled.definition.resolved_dates(), figures=_figures(session, case, needs, now),
         fact_labels={n: f.label for n, f in compiled.definition.facts.items()})
     return skipped | {name: evaluate_safely(name, rule, ctx) for name, rule in rules.items()}
 

@@ -65,6 +65,7 @@ class NoticeUse:
     offset: Duration | None = None
     first_round: bool = True  # False: a ``later_rounds`` deadline (re-rectification rounds)
     index: int = 0  # the transition's or the recurring request's position
+    duty: str | None = None  # the duty of a unit's reminder, escalation or return (duties: NAME)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,22 @@ def _expand(wf: Workflow, path: tuple, name: str) -> list[NoticeUse]:
     if path == ("bulletin", "notice") and wf.bulletin is not None:
         return [NoticeUse(0, name, "bulletin", where, f"定期通报（每{wf.bulletin.every.zh}一期）",
                           f"the periodic bulletin (every {wf.bulletin.every})")]
+    if path[0] == "duties" and path[1] in wf.duties:
+        return _duty_uses(wf, path, name, where)
     raise BadInput(f"通知预览不认识 {where} 处的用途 / notice preview does not know the use at {where}")
+
+
+def _duty_uses(wf: Workflow, path: tuple, name: str, where: str) -> list[NoticeUse]:
+    duty = wf.duties[path[1]]
+    if path[2] == "returned_notice":
+        return [NoticeUse(0, name, "duty_returned", where, f"退回“{duty.label}”时给报送单位的通知",
+                          f"the notice to a unit whose '{path[1]}' filing is returned", duty=path[1])]
+    kind = "reminder" if path[2] == "reminders" else "escalation"
+    offsets = duty.reminders if kind == "reminder" else duty.escalations
+    return [NoticeUse(0, name, f"duty_{kind}", f"{where}[{j}]",
+                      f"“{duty.label}”期限{'前' if kind == 'reminder' else '后'}{offset.zh}的{'报送提醒' if kind == 'reminder' else '督办'}",
+                      f"the {kind} {offset} {'before' if kind == 'reminder' else 'after'} the date of duty {path[1]}",
+                      offset=offset, index=j, duty=path[1]) for j, offset in enumerate(offsets)]
 
 
 def _deadline_uses(wf: Workflow, path: tuple, name: str, where: str) -> list[NoticeUse]:
@@ -249,6 +265,8 @@ def preview_use(session: Session, compiled: CompiledWorkflow, use: NoticeUse, su
             return _spot_check(compiled, use, subject)
         if use.kind == "bulletin":
             return _bulletin(session, compiled, use, subject)
+        if use.duty is not None:
+            return _duty(compiled, use, subject)
         return _timer(compiled, use, subject)
     except NoticeTemplateError as exc:
         raise BadInput(f"{exc}（{use.zh} / {use.en}）") from exc
@@ -325,6 +343,34 @@ def _bulletin(session: Session, compiled: CompiledWorkflow, use: NoticeUse, subj
     number = min(3, len(moments))  # the third bulletin: a few months into the campaign
     context = bulletin_notice_context(compiled, moments[number - 1], number, SAMPLE_BULLETIN_FIGURES)
     return PreviewedUse(use, moments[number - 1], _render(compiled, use, context))
+
+
+def _duty(compiled: CompiledWorkflow, use: NoticeUse, subject: Subject) -> PreviewedUse:
+    """A unit's reminder, escalation or return, for the subject's township and the duty's first
+    date, written at the moment it falls due (a return: the day before the date)."""
+    from types import SimpleNamespace
+
+    from engine.ops.duties import duty_notice_context
+    from engine.spec.duty_plan import due_boundary, duty_steps
+
+    wf = compiled.definition
+    assert use.duty is not None
+    duty = wf.duties[use.duty]
+    due_at = due_boundary(duty.days(wf.year, wf.resolved_dates())[0], wf.timezone)
+    unit = subject.card.township if subject.card.township is not None else subject.card.superior
+    row = SimpleNamespace(duty=use.duty, due_at=due_at, occurrence=1, unit=SimpleNamespace(name=unit))
+    if use.kind == "duty_returned":
+        at, audience, kind, reason = due_at - timedelta(days=1), duty.remind, "reminder", SAMPLE_RETURN_REASON
+    else:
+        kind = use.kind.removeprefix("duty_")
+        steps = [s for s in duty_steps(duty, due_at, compiled.loaded.calendar, wf.timezone) if s.kind == kind]
+        at, audience, reason = steps[use.index].at, (duty.remind if kind == "reminder" else duty.escalate_to), ""
+    context = duty_notice_context(compiled, row, duty, use.template, audience, kind, at,  # type: ignore[arg-type]
+                                  str(use.offset or ""), reason)
+    return PreviewedUse(use, at, compiled.renderer.render(use.template, context))
+
+
+SAMPLE_RETURN_REASON = "汇总表未加盖党委印章，缺少软弱涣散党组织的具体问题"
 
 
 def _audience(compiled: CompiledWorkflow, use: NoticeUse) -> tuple[str, ...]:

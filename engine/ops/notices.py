@@ -9,12 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 from engine.base.clock import local
 from engine.base.cndate import cn_date, cn_day
+from engine.ops.audience import (  # noqa: F401 (Holder… stay importable here: the daemon, the duties)
+    Holder,
+    Reach,
+    officials_in_roles,
+    pick_recipients,
+    resolve_audience,
+)
+from engine.ops.deploy import compiled_version
 from engine.ops.documents import render_issued
 from engine.ops.notice_facts import checks_passed, deadline_facts, transition_grounds
 from engine.ops.timers import recurrence_after
 from engine.spec.definition import Transition
 from engine.spec.machine import CompiledWorkflow
-from engine.store.case_queries import role_holders
 from engine.store.facts import case_facts
 from engine.store.models import Case, Event, Notice, NoticeStatus
 from engine.store.people_queries import active_officials_in_roles
@@ -101,6 +108,9 @@ def notice_context(compiled: CompiledWorkflow, case: Case | CaseCard, now: datet
         "today": cn_day(today, today.year),
         "actor": actor,
         "bulletin": None,
+        "duty": None,
+        "problem": None,  # a problem's reminder or escalation sets it (engine.ops.problem_timers)
+        "look_back": None,  # a 回头看 request sets it (engine.ops.look_back)
         # What kind of document it is, its number, 主送 and 抄送: filled in by the one who issues
         # it (queue_notice, the daemon), which knows the template and its audience.
         "document": {"kind": "", "number": "", "to": context_case["superior"], "cc": []},
@@ -154,54 +164,13 @@ def _opens_round(compiled: CompiledWorkflow, dest: str) -> bool:
     return any(t.new_round and t.trigger in autos and dest in t.sources for t in wf.transitions)
 
 
-def resolve_recipients(session: Session, case: Case, audience: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
-    """The officials a notice is for: by role, within whose jurisdiction the case lies.
-
-    The cost is the number of officials holding those roles, never the number of cases.
-    """
-    if not audience:
-        return []
-    return pick_recipients(officials_in_roles(session, audience), case_facts(session, case.id),
-                           case.organization.path)
-
-
-@dataclass(frozen=True)
-class Holder:
-    """An active official holding a role, with where their jurisdiction lies."""
-
-    name: str
-    role: str
-    jurisdiction_path: str
-    address: dict[str, Any]  # {"name", "role", "email", "phone", **channels}: what a notice records
-
-
-def officials_in_roles(session: Session, roles: tuple[str, ...] | list[str]) -> list[Holder]:
-    """The active officials of ``roles``, by name, with where their jurisdiction lies (one query)."""
-    rows = role_holders(session, list(roles))
-    return [Holder(r.name, r.role, r.path, {"name": r.name, "role": r.role, "email": r.email, "phone": r.phone,
-                                             **(r.channels or {})}) for r in rows]
-
-
-def pick_recipients(holders: list[Holder], facts: dict[str, Any], org_path: str,
-                    audience: tuple[str, ...] | list[str] = ()) -> list[dict[str, Any]]:
-    """Of ``holders`` (by name), those a notice about the organization at ``org_path`` is for.
-
-    When the case names the person for a role in a fact of the same name (its
-    ``contact_leader``), only that person is meant; otherwise everyone of the role whose
-    jurisdiction contains the organization.
-    """
-    found: dict[str, dict[str, Any]] = {}
-    for holder in holders:
-        if audience and holder.role not in audience:
-            continue
-        named = facts.get(holder.role)
-        if isinstance(named, str) and named.strip():
-            if holder.name != named.strip():
-                continue
-        elif not org_path.startswith(holder.jurisdiction_path):
-            continue
-        found.setdefault(holder.name, dict(holder.address))
-    return list(found.values())
+def resolve_recipients(session: Session, case: Case, audience: tuple[str, ...] | list[str],
+                       day: date) -> list[dict[str, Any]]:
+    """Whom a notice about ``case`` for ``audience`` reaches on ``day``: the officials of its roles
+    within whose jurisdiction the case lies, and the people assigned to its person facts
+    (engine.ops.audience). The cost is the officials of those roles and the case's assignments,
+    never the number of cases."""
+    return resolve_audience(session, compiled_version(case.workflow_version), case, audience, day).recipients
 
 
 TITLE_WIDTH = 300  # the outbox's title column
@@ -209,19 +178,22 @@ TITLE_WIDTH = 300  # the outbox's title column
 
 def notice_row(*, key: str, template: str, title: str, body: str, recipients: list[dict[str, Any]], now: datetime,
                template_hash: str = "", case_id: int | None = None, event_id: int | None = None,
-               missing: tuple[str, ...] = (), document_number: str | None = None) -> dict[str, Any]:
+               missing: tuple[str, ...] = (), document_number: str | None = None,
+               unreached: list[dict[str, str]] | tuple = ()) -> dict[str, Any]:
     """The column values of one new outbox row: the one place a notice row is made, whether
     it is added through the ORM (a transition's notice, a due timer fired alone, a bulletin,
     an alert) or inserted with many others (the daemon's chunks, engine.daemon.timer_batch).
     Pending, due at once, not yet expanded into deliveries; or, when the notice needed facts
     the record does not hold (``missing``), held: never delivered with a placeholder, listed
-    by ``rectify notices list`` with what is missing."""
+    by ``rectify notices list`` with what is missing. ``unreached``: the audiences it found
+    nobody for (engine.ops.audience), shown by ``notices list`` and the dashboard."""
     held = bool(missing)
     return {"case_id": case_id, "event_id": event_id, "idempotency_key": key, "template": template,
             "template_hash": template_hash, "title": title[:TITLE_WIDTH], "body": body, "created_at": now,
             "status": (NoticeStatus.HELD if held else NoticeStatus.PENDING).value, "attempts": 0,
             "last_error": held_reason(missing) if held else None, "next_attempt_at": None if held else now,
-            "expanded": False, "recipients": recipients, "document_number": document_number}
+            "expanded": False, "recipients": recipients, "document_number": document_number,
+            "unreached": list(unreached)}
 
 
 def held_reason(missing: tuple[str, ...] | list[str]) -> str:
@@ -231,13 +203,15 @@ def held_reason(missing: tuple[str, ...] | list[str]) -> str:
 def queue_notice(session: Session, compiled: CompiledWorkflow, template: str, context: dict[str, Any],
                  key: str, case: Case | None, event: Event | None, now: datetime,
                  audience: tuple[str, ...] | list[str] = ()) -> Notice:
-    """Render ``template`` and add its notice, for the officials of ``audience``, to the outbox."""
+    """Render ``template`` and add its notice to the outbox, for whom ``audience`` reaches on the
+    notice's date (engine.ops.audience), recording the audiences that reach nobody."""
     rendered, number = render_issued(session, compiled, template, context, audience, now)
+    reach = (resolve_audience(session, compiled, case, audience, local(now, compiled.definition.timezone).date())
+             if case else Reach())
     notice = Notice(**notice_row(key=key, template=template, template_hash=rendered.template_hash,
-                                 title=rendered.title, body=rendered.body, now=now,
-                                 recipients=resolve_recipients(session, case, audience) if case else [],
+                                 title=rendered.title, body=rendered.body, now=now, recipients=reach.recipients,
                                  case_id=case.id if case else None, event_id=event.id if event else None,
-                                 missing=rendered.missing, document_number=number))
+                                 missing=rendered.missing, document_number=number, unreached=reach.unreached))
     session.add(notice)
     return notice
 

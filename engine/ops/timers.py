@@ -7,13 +7,18 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from engine.spec.deadlines import Moment, plan_timers, shift
+from engine.base.clock import local
+from engine.spec.deadlines import Moment, PlannedTimer, plan_timers, shift
+from engine.spec.definition import LookBack
 from engine.spec.machine import CompiledWorkflow
 from engine.store import case_queries
+from engine.store.problem_queries import PROBLEM_TIMER_KINDS
 from engine.store.models import Case, Timer, TimerStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from engine.spec.workcalendar import WorkCalendar
 
 
 def schedule_state_timers(session: Session, compiled: CompiledWorkflow, case: Case, now: datetime) -> list[Timer]:
@@ -21,6 +26,9 @@ def schedule_state_timers(session: Session, compiled: CompiledWorkflow, case: Ca
     wf = compiled.definition
     planned = plan_timers(wf.states[case.state], case.round, case.entered_at, wf.resolved_dates(), wf.timezone,
                           compiled.loaded.calendar, {n: d.label for n, d in wf.dates.items()})
+    look = wf.states[case.state].look_back
+    if look is not None:
+        planned.append(plan_look_back(look, case.entered_at, compiled.loaded.calendar, wf.timezone))
     timers = [Timer(case_id=case.id, state=case.state, round=case.round, kind=p.kind, due_at=p.due_at,
                     payload=p.payload, status=TimerStatus.PENDING.value) for p in planned]
     session.add_all(timers)
@@ -29,8 +37,18 @@ def schedule_state_timers(session: Session, compiled: CompiledWorkflow, case: Ca
 
 
 def cancel_case_timers(session: Session, case_id: int, now: datetime) -> int:
-    """Cancel every pending timer of a case (it is leaving its state); returns how many."""
-    return case_queries.cancel_pending_timers(session, case_id, now)
+    """Cancel every pending timer of a case (it is leaving its state), but its problems' own
+    (engine.ops.problem_timers: a problem's deadline does not move with the case); returns how many."""
+    return case_queries.cancel_pending_timers(session, case_id, now, keep=PROBLEM_TIMER_KINDS)
+
+
+def plan_look_back(look: LookBack, entered_at: datetime, calendar: WorkCalendar, tz: str) -> PlannedTimer:
+    """The 回头看 timer of a case that entered a state with ``look_back`` at ``entered_at``
+    (engine.ops.look_back fires it)."""
+    at = shift(entered_at, look.after, 1, calendar, tz)
+    explain = [f"进入本阶段（{local(entered_at, tz):%Y-%m-%d}）后 {look.after.zh}回头看", *at.explain]
+    return PlannedTimer("look_back", at.at, {"notice": look.notice, "notify": list(look.notify), "fact": look.fact,
+                                             "after": str(look.after), "explain": explain})
 
 
 def pending_timers(session: Session, case_id: int) -> list[Timer]:

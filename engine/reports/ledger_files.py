@@ -1,4 +1,5 @@
-"""The ledger as files: XLSX laid out for printing, CSV that Excel opens (BOM), and HTML.
+"""The ledger as files: XLSX laid out for printing, CSV that Excel opens (BOM), and HTML; and
+the 档案 package, a zip of the ledger with every evidence file behind it (``write_package``).
 
 Each writer streams the ledger's rows to the file as they come (see ``engine.ops.ledger.Ledger``):
 memory stays flat whatever the number of cases. Each writes atomically (``engine.base.atomic``):
@@ -14,14 +15,20 @@ from __future__ import annotations
 
 import csv
 import html
-from collections.abc import Iterator
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
 from copy import copy
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from engine.base import clock
 from engine.base.atomic import atomic_path
+from engine.ops.evidence import PackedFile
 from engine.ops.ledger import COLUMNS, TITLE, Ledger
 from engine.ops.tabular import neutralise_cell
+from engine.store.evidence_files import EvidenceFiles, safe_file_name
 
 WIDTHS = [6, 30, 12, 16, 24, 40, 40, 12]  # characters, for A4 landscape
 CENTRED = (1, 3, 4, 8)  # 序号, 党组织书记姓名, 党组织书记联系电话, 联系领导 (1-based columns)
@@ -169,3 +176,78 @@ def _append_rows(sheet, ledger: Ledger) -> None:
             cell._style = copy(style)
             cells.append(cell)
         sheet.append(cells)
+
+
+# --- the 档案 package: the 汇总表 with every file behind it ------------------------------------
+
+MANIFEST = "清单.csv"
+MANIFEST_COLUMNS = ["路径 path", "整顿对象 case", "附于 attached to", "sha256", "大小（字节）size", "添加人 added by",
+                    "添加时间 added at"]
+ZIP64_FROM = 2**31  # an entry this large needs ZIP64 sizes, decided before its first byte
+
+
+@dataclass(frozen=True)
+class Packed:
+    """What a package holds: the ledger's rows, the files and their bytes."""
+
+    rows: int
+    files: int
+    size: int
+    path: str
+
+
+def write_package(path: Path, ledger: Ledger, file_format: str, entries: Iterable[PackedFile], files: EvidenceFiles,
+                  tz: str) -> Packed:
+    """A zip a checker can browse: the 汇总表 (as ``ledger export`` writes it in ``file_format``)
+    at the top, each file under its folder (``engine.ops.evidence.PackedFile``) with its
+    original name made safe and unique, and 清单.csv listing every one with its hash. Written
+    atomically; each file is verified while it is packed, and a missing or altered one
+    (``EvidenceFileError``) leaves no zip."""
+    writer = {"xlsx": write_xlsx, "csv": write_csv, "html": write_html}[file_format]
+    count = size = 0
+    used: set[str] = set()
+    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive, \
+            tempfile.TemporaryDirectory(prefix="rectify-package-") as work:
+        summary = Path(work) / f"{TITLE}.{file_format}"
+        writer(ledger, summary)
+        archive.write(summary, summary.name)
+        manifest = Path(work) / MANIFEST
+        with manifest.open("w", encoding="utf-8-sig", newline="") as out:  # the BOM makes Excel read UTF-8
+            table = csv.writer(out)
+            table.writerow(MANIFEST_COLUMNS)
+            for entry in entries:
+                name = _unique_name(entry, used)
+                _pack(archive, name, entry, files, tz)
+                table.writerow([neutralise_cell(cell) for cell in (
+                    name, entry.case, entry.attached_to, entry.sha256, str(entry.size), entry.added_by,
+                    clock.fmt(entry.added_at, tz))])
+                count, size = count + 1, size + entry.size
+        archive.write(manifest, MANIFEST)
+    return Packed(ledger.written, count, size, str(path))
+
+
+def _unique_name(entry: PackedFile, used: set[str]) -> str:
+    """The entry's path in the zip: each folder and the name made safe (``safe_file_name``),
+    then " (2)", " (3)"… before the extension while another file has it (compared without case:
+    Windows unpacks A.pdf and a.pdf onto one file)."""
+    folder = "/".join(safe_file_name(part) for part in entry.folder)
+    name = safe_file_name(entry.name)
+    stem, dot, extension = name.rpartition(".")
+    if not stem:
+        stem, dot, extension = name, "", ""
+    candidate, number = f"{folder}/{name}", 1
+    while candidate.casefold() in used:
+        number += 1
+        candidate = f"{folder}/{stem} ({number}){dot}{extension}"
+    used.add(candidate.casefold())
+    return candidate
+
+
+def _pack(archive: zipfile.ZipFile, name: str, entry: PackedFile, files: EvidenceFiles, tz: str) -> None:
+    """Copy the stored file into the zip, hashing it on the way (the store raises at its end)."""
+    moment = clock.local(entry.added_at, tz)
+    info = zipfile.ZipInfo(name, date_time=(max(moment.year, 1980), *moment.timetuple()[1:6]))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with archive.open(info, "w", force_zip64=entry.size >= ZIP64_FROM) as out:
+        for chunk in files.stream(entry.sha256, entry.name):
+            out.write(chunk)

@@ -11,11 +11,15 @@ from sqlalchemy.orm import Session
 from engine.base.clock import fmt
 from engine.ops.cases import case_facts, trigger_statuses
 from engine.ops.deploy import compiled_version
+from engine.ops.problems import STATUS_LABELS
 from engine.ops.timers import pending_timers
+from engine.store import problem_queries
 from engine.store.models import Case, Event, Timer
 
 TIMER_LABELS = {"deadline": "办理期限", "reminder": "催办提醒", "escalation": "逾期督办",
-                "recurring": "定期报送提醒", "auto": "自动转换"}
+                "recurring": "定期报送提醒", "auto": "自动转换", "problem_reminder": "问题整改提醒",
+                "problem_escalation": "问题逾期督办", "look_back": "回头看"}
+PROBLEM_ACTIONS = {"add": "登记问题", "update": "修改问题", "close": "问题销号", "reopen": "重新打开问题"}
 
 
 def case_row(case: Case, now: datetime) -> dict[str, Any]:
@@ -54,6 +58,14 @@ def _timer_basis(timer: Timer, wf) -> tuple[str, str]:
         return f"{side_zh}{zh}，通知模板 {p.get('notice')}", f"{en} {side_en} the deadline"
     if timer.kind == "recurring":
         return f"第 {p.get('occurrence')} 次，通知模板 {p.get('notice')}", f"occurrence {p.get('occurrence')} of {p.get('notice')}"
+    if timer.kind in ("problem_reminder", "problem_escalation"):
+        zh, en = _duration_words(p.get("offset", ""))
+        side_zh, side_en = ("前", "before") if timer.kind == "problem_reminder" else ("后", "after")
+        return (f"第{p.get('problem')}项问题期限{side_zh}{zh}，通知模板 {p.get('notice')}",
+                f"{en} {side_en} the deadline of problem {p.get('problem')}")
+    if timer.kind == "look_back":
+        zh, en = _duration_words(p.get("after", ""))
+        return f"进入本阶段后{zh}回头看，通知模板 {p.get('notice')}", f"look-back {en} after entering the state"
     return f"自动执行 {p.get('trigger')}", f"fires {p.get('trigger')} by itself"
 
 
@@ -93,9 +105,27 @@ def case_detail(session: Session, case: Case, now: datetime) -> dict[str, Any]:
                       "blocked_by": [{"guard": f.guard, "transition": f.transition, "reason_zh": f.reason_zh,
                                       "reason_en": f.reason_en} for f in s.failures]}
                      for s in trigger_statuses(session, case, now)],
+        "problem_list": problem_rows(session, case, now),
         "history": history(session, case),
     })
     return detail
+
+
+def problem_rows(session: Session, case: Case, now: datetime) -> list[dict[str, Any]]:
+    """The case's problem list (一支一策): each problem with its measures, who is responsible,
+    its deadline (overdue or not), its status and how many files back it."""
+    wf = compiled_version(case.workflow_version).definition
+    problems = problem_queries.problems_of(session, case.id)
+    files = problem_queries.evidence_counts(session, [p.id for p in problems])
+    return [{"number": p.number, "category": p.category, "category_label": wf.problem_labels.get(p.category or 0, ""),
+             "description": p.description, "measures": p.measures, "responsible": p.responsible,
+             "responsible_registered": p.responsible_person_id is not None,
+             "deadline": p.deadline.isoformat() if p.deadline else "",
+             "overdue": p.status != "closed" and p.due_at is not None and p.due_at <= now,
+             "status": p.status, "status_label": STATUS_LABELS.get(p.status, p.status),
+             "opened": fmt(p.opened_at, wf.timezone), "opened_by": p.opened_by,
+             "closed": fmt(p.closed_at, wf.timezone), "closed_by": p.closed_by or "", "evidence": files.get(p.id, 0)}
+            for p in problems]
 
 
 def history(session: Session, case: Case) -> list[dict[str, Any]]:
@@ -109,6 +139,12 @@ def history(session: Session, case: Case) -> list[dict[str, Any]]:
             what = f"登记事实 {e.data.get('fact')} = {_value(e.data.get('new'))}"
         elif e.kind == "timer":
             what = f"{TIMER_LABELS.get(e.trigger or '', e.trigger)}：发出通知 {e.data.get('notice')}"
+        elif e.kind == "problem":
+            what = _problem_event(e.data)
+        elif e.kind == "evidence":  # engine.ops.evidence: a file whose hash is chained here
+            what = (f"添加证据 #{e.data.get('evidence')} {e.data.get('name')}（sha256 {str(e.data.get('sha256'))[:12]}）"
+                    + (f" → 事实 {e.data['fact']}" if e.data.get("fact") else "")
+                    + (f" → 问题第{e.data['problem']}项" if e.data.get("problem") else ""))
         elif e.kind == "opened":
             what = f"列入排查，进入“{label(e.to_state)}”"
         else:
@@ -122,6 +158,18 @@ def history(session: Session, case: Case) -> list[dict[str, Any]]:
                      "what": what, "note": e.note or "", "basis": [b for b in basis if b not in warnings],
                      "warnings": warnings, "data": e.data})
     return rows
+
+
+def _problem_event(data: dict[str, Any]) -> str:
+    """A problem event in the history: what was done to which problem, and what changed."""
+    action = data.get("action", "")
+    fields = data.get("fields") or {}
+    what = f"{PROBLEM_ACTIONS.get(action, action)} 第{data.get('number')}项"
+    if action == "add":
+        return f"{what}：{(fields.get('description') or [None, ''])[1]}"
+    if action == "update":
+        return f"{what}（{'、'.join(name for name in fields if name != 'responsible_person')}）"
+    return what
 
 
 def _numeric(figures: dict[str, Any]) -> bool:

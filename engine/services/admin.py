@@ -13,6 +13,7 @@ from engine.base.clock import utcnow
 from engine.base.errors import BadInput, NotFound, PermissionDenied
 from engine.ops import identity as identities
 from engine.ops.deploy import campaigns, compiled_version, deploy, resolve_campaign
+from engine.ops.duties import ensure_all
 from engine.ops.identity import Identity, awaiting_office
 from engine.ops.officials import add_official, list_officials
 from engine.ops.orgs import OrgRow, get_org, import_organizations
@@ -44,6 +45,7 @@ def deploy_workflow(store: Store, caller: Caller, loaded: LoadedWorkflow) -> Don
         access.require_admin("部署工作流", "deploy a workflow")
         wf = loaded.definition
         version, created = deploy(access.session, loaded, access.actor_name(), access.now(wf.timezone))
+        ensure_all(access.session, access.now(wf.timezone))  # what units owe under the version deployed
         return Deployed(wf.name, wf.title, wf.year, version.version, version.digest, created)
     return write(store, caller, work)
 
@@ -62,7 +64,9 @@ def import_orgs(store: Store, caller: Caller, rows: list[OrgRow], source: str) -
     """Add or update organizations; returns (added, updated)."""
     def work(access: Access) -> tuple[int, int]:
         access.require_admin("导入基层党组织", "import organizations")
-        return import_organizations(access.session, rows, source)
+        counts = import_organizations(access.session, rows, source)
+        ensure_all(access.session, access.now())  # a new township owes what the others owe
+        return counts
     return write(store, caller, work)
 
 

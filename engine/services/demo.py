@@ -19,6 +19,7 @@ from engine.daemon.delivery import deliver
 from engine.daemon.ticker import tick
 from engine.ops.cases import fire, get_case, open_case, set_fact
 from engine.ops.deploy import deploy, resolve_campaign
+from engine.ops.duties import ensure_all
 from engine.ops.officials import Actor, actor_for, add_official
 from engine.ops.orgs import OrgRow, import_organizations
 from engine.ops.spotcheck import announce as spot_announce
@@ -134,6 +135,7 @@ class Demo:
         with self.store.transaction() as s:
             import_organizations(s, rows, "demo county")
             deploy(s, self.loaded, "admin", start)
+            ensure_all(s, start)
             add_official(s, "刘明", "county_department", "X", self.wf.roles, "13900000001", "liuming@example.org")
             add_official(s, "陈静", "county_department", "X", self.wf.roles)
             add_official(s, "周建国", "contact_leader", "X", self.wf.roles)

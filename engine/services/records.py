@@ -18,12 +18,14 @@ from engine.ops.deploy import resolve_campaign
 from engine.services import Access, Caller, Done, read, write
 from engine.store.admin_queries import refusals_newest_first
 from engine.store.db import Store
+from engine.store.evidence_files import EvidenceFiles
 
 
 def verify_audit(store: Store, caller: Caller, case_ref: str | None = None, checkpoint: Any = None,
-                 source: str = "checkpoint") -> Done[audit.Verification]:
+                 source: str = "checkpoint", files: EvidenceFiles | None = None) -> Done[audit.Verification]:
     """Verify every chain (or one case's), and with ``checkpoint`` (a checkpoint file's parsed
-    JSON, read from ``source``) first that the checkpoint still gives its own digest."""
+    JSON, read from ``source``) first that the checkpoint still gives its own digest; with the
+    evidence store ``files``, every evidence file (or the case's) against its hash too."""
     def work(access: Access) -> audit.Verification:
         if case_ref:
             ids = [access.require_case(get_case(access.session, case_ref)).id]
@@ -31,7 +33,7 @@ def verify_audit(store: Store, caller: Caller, case_ref: str | None = None, chec
             access.require_everything("核验全部审计日志", "verifying every chain")
             ids = None
         kept = audit.read_checkpoint(checkpoint, source) if checkpoint is not None else None
-        return audit.verify(access.session, ids, kept)
+        return audit.verify(access.session, ids, kept, files)
     return read(store, caller, work)
 
 

@@ -134,6 +134,16 @@ class Auto(Spec):
     after: Duration
 
 
+class LookBack(Spec):
+    """回头看: ``after`` a case entered the state, the notice ``notice`` asks ``notify`` to confirm
+    that the organization is still sound; they answer with the fact ``fact`` (engine.ops.look_back)."""
+
+    after: Duration
+    notice: Name = "look_back_request"
+    notify: tuple[Name, ...] = ()
+    fact: Name = "look_back_sound"  # a declared bool fact: recorded, the request is not sent
+
+
 class State(Spec):
     label: str
     initial: bool = False
@@ -145,6 +155,7 @@ class State(Spec):
     deadline: Deadline | None = None
     recurring: tuple[Recurring, ...] = ()
     auto: tuple[Auto, ...] = ()
+    look_back: LookBack | None = None  # 回头看 after reaching a final state
 
 
 class Transition(Spec):
@@ -204,10 +215,14 @@ class Fact(KindLimited):
     """
 
     label: str
-    type: Literal["bool", "int", "text", "date"]
+    # "person": a role people are assigned to (联系领导, 驻村干部: engine.ops.people), its value the
+    # names of those assigned; "secretary": the organization's new secretary (engine.ops.secretaries).
+    type: Literal["bool", "int", "text", "date", "person", "secretary"]
     guards: tuple[Name, ...] = ()  # rule instances that must pass after the fact is changed or cleared
     per_round: bool = False  # cleared when a new round (re-rectification) starts: checked afresh
     system_only: bool = False  # recorded by the system (e.g. the spot-check draw), never by hand
+    many: bool = False  # a person fact several people hold at once (a work team); else one at a time
+    exclusive: bool = False  # a person fact whose holder is stationed in one place: one case at a time
 
 
 class SpotCheck(Spec):
@@ -230,6 +245,56 @@ class Bulletin(Spec):
     start: Name  # a campaign date: the first bulletin
     end: Name  # a campaign date: no bulletin after it
     notify: tuple[Name, ...] = ()
+
+
+class Duty(Spec):
+    """What each unit of a level owes on fixed dates (a township's 汇总表 due 03-16, its progress
+    reports every two months): one occurrence per date in ``due``, each fulfilled by a submission
+    (``rectify duty submit``), chased by reminders before and escalations after its date."""
+
+    label: str
+    owed_by: Name = "township"  # the kind of organization that owes it (Organization.kind)
+    # Its dates, in order: names of campaign dates (``dates:``) or MM-DD in the campaign year.
+    due: tuple[str, ...] = Field(min_length=1)
+    # Owed only by units with a case in the campaign (progress reports); False: by every unit of
+    # the level (the 排查 filing: a township with no backward organization files a nil return).
+    only_with_cases: bool = False
+    reminders: tuple[Duration, ...] = ()
+    escalations: tuple[Duration, ...] = ()
+    remind: tuple[Name, ...] = ()  # roles reminders go to (报送提醒)
+    escalate_to: tuple[Name, ...] = ()  # roles escalations go to (督办)
+    reminder_notice: Name = "duty_reminder"
+    escalation_notice: Name = "duty_escalation"
+    returned_notice: Name | None = "duty_returned"  # sent to ``remind`` when the county returns a filing
+    filed_by: tuple[Name, ...] = ()  # roles that may file it (within their jurisdiction); empty: any official
+    returned_by: tuple[Name, ...] = ()  # roles that may return (退回) a filing; empty: administrators
+
+    @field_validator("due")
+    @classmethod
+    def _dates(cls, due: tuple[str, ...]) -> tuple[str, ...]:
+        for item in due:
+            if not (re.fullmatch(NAME, item) or re.fullmatch(r"\d{2}-\d{2}", item)):
+                raise ValueError(f"'{item}' is neither a campaign date's name nor MM-DD")
+        return due
+
+    def days(self, year: int, dates: dict[str, dt.date]) -> list[dt.date]:
+        """Its dates, resolved: a name through the campaign's ``dates``, MM-DD in ``year``."""
+        return [dates[d] if d in dates else dt.date.fromisoformat(f"{year}-{d}") for d in self.due]
+
+
+class ProblemList(Spec):
+    """一支一策 at the level of problems (``rectify problem``): who may keep a case's problem list,
+    whether closing a problem (销号) needs evidence attached to it, and the reminders before and
+    escalations after each problem's own deadline (engine.ops.problems)."""
+
+    roles: tuple[Name, ...] = ()  # who may add, update, close and reopen; empty: any official
+    close_requires_evidence: bool = False
+    reminders: tuple[Duration, ...] = ()
+    escalations: tuple[Duration, ...] = ()
+    remind: tuple[Name, ...] = ()  # roles reminders go to (the responsible person too, when registered)
+    escalate_to: tuple[Name, ...] = ()  # roles escalations go to (督办)
+    reminder_notice: Name = "problem_reminder"
+    escalation_notice: Name = "problem_escalation"
 
 
 class DocumentKind(Spec):
@@ -278,6 +343,8 @@ class Workflow(Spec):
     spot_check: SpotCheck | None = None
     bulletin: Bulletin | None = None
     documents: Documents = Field(default_factory=Documents)
+    problem_list: ProblemList = Field(default_factory=ProblemList)  # 一支一策 (engine.ops.problems)
+    duties: dict[Name, Duty] = Field(default_factory=dict)  # what units owe (engine.ops.duties)
 
     @property
     def openable_kinds(self) -> tuple[str, ...]:
@@ -288,6 +355,12 @@ class Workflow(Spec):
     def problem_labels(self) -> dict[int, str]:
         """Problem category number → label; cases store the numbers (``Case.problems``)."""
         return {int(key): label for key, label in self.problem_categories.items()}
+
+    @property
+    def person_facts(self) -> dict[str, Fact]:
+        """The facts people are assigned to (type ``person``: 联系领导, 驻村干部), by name: each is
+        also an audience a notice may name (engine.ops.notices)."""
+        return {name: f for name, f in self.facts.items() if f.type == "person"}
 
     @property
     def initial_state(self) -> str:

@@ -17,6 +17,7 @@ from engine.spec.definition import NAME, Deadline, Transition, Workflow
 from engine.spec.problems import pydantic_problems
 from engine.spec.rule_registry import rules_registry
 from engine.spec.validate_documents import check_documents, unknown_facts_in_templates
+from engine.spec.validate_problems import check_problem_list, problem_audiences, problem_notice_uses
 from notifiers.render import NoticeRenderer, NoticeTemplateError, sample_context
 from rules.base import Rule
 
@@ -40,6 +41,7 @@ def check_workflow(wf: Workflow, located: Located, templates: dict[str, str],
     _check_applies_to(wf, rules, add)
     _check_spot_check(wf, add)
     _check_bulletin(wf, add)
+    check_problem_list(wf, add)
     check_documents(wf, templates, add)
     problems.extend(Problem(f"{template_dir}/{name}.j2", line, 1, message)
                     for name, line, message in unknown_facts_in_templates(wf, templates))
@@ -129,10 +131,34 @@ def _check_open_roles(wf: Workflow, add) -> None:
     for j, role in enumerate(wf.open_roles):
         if role not in wf.roles:
             add(("open_roles", j), f"未定义的角色 / unknown role '{role}'; roles: {', '.join(wf.roles)}")
+    people = wf.person_facts
     for path, roles in _audiences(wf):
         for j, role in enumerate(roles):
-            if role not in wf.roles:
-                add((*path, j), f"通知对象角色未定义 / unknown role '{role}' to notify; roles: {', '.join(wf.roles)}")
+            if role not in wf.roles and role not in people:
+                add((*path, j), f"通知对象既不是角色也不是人员事实 / '{role}' to notify is neither a role nor a "
+                                f"person fact; roles: {', '.join(wf.roles)}; person facts: {', '.join(people) or 'none'}")
+    _check_person_facts(wf, add)
+
+
+def _check_person_facts(wf: Workflow, add) -> None:
+    """A person fact (联系领导, 驻村干部) is an audience of its own: the people assigned to the case.
+    Its name may not also be a role (a notice would not know whom to reach), nor be cleared by a
+    new round (the assignments would outlive the fact); ``many`` and ``exclusive`` are a person
+    fact's only."""
+    for name, fact in wf.facts.items():
+        if fact.type == "person":
+            if name in wf.roles:
+                add(("facts", name), f"“{name}”既是角色又是人员事实，通知无法确定对象 / '{name}' is both a role "
+                                     "(roles) and a person fact: remove it from 'roles' (its notices go to the people "
+                                     "assigned) or rename the fact")
+            if fact.per_round:
+                add(("facts", name, "per_round"), "人员事实不随新一轮清除 / a person fact cannot be 'per_round': "
+                                                  "its assignments end with 'rectify person unassign'")
+            continue
+        for key in ("many", "exclusive"):
+            if getattr(fact, key):
+                add(("facts", name, key), f"'{key}' 只适用于人员事实 / '{key}' applies to person facts only "
+                                          f"(type: person); '{name}' is {fact.type}")
 
 
 def _check_case_kinds(wf: Workflow, add) -> None:
@@ -247,6 +273,7 @@ def _audiences(wf: Workflow):
         yield ("spot_check", "notify"), wf.spot_check.notify
     if wf.bulletin is not None:
         yield ("bulletin", "notify"), wf.bulletin.notify
+    yield from problem_audiences(wf)
 
 
 def _check_reachability(wf: Workflow, add) -> None:
@@ -373,6 +400,7 @@ def notice_uses(wf: Workflow) -> list[tuple[tuple, str, str]]:
         uses.append((("spot_check", "notice"), wf.spot_check.notice, "recurring"))
     if wf.bulletin is not None:
         uses.append((("bulletin", "notice"), wf.bulletin.notice, "bulletin"))
+    uses += problem_notice_uses(wf)
     return uses
 
 

@@ -96,12 +96,13 @@ def pending_timers_of(session: Session, case_id: int) -> list[Timer]:
         Timer.case_id == case_id, Timer.status == TimerStatus.PENDING.value).order_by(Timer.due_at)))
 
 
-def cancel_pending_timers(session: Session, case_id: int, now: datetime) -> int:
-    """Mark every pending timer of a case cancelled at ``now``, in one UPDATE; returns how many."""
-    result = session.execute(
-        update(Timer).where(Timer.case_id == case_id, Timer.status == TimerStatus.PENDING.value)
-        .values(status=TimerStatus.CANCELLED.value, fired_at=now)
-    )
+def cancel_pending_timers(session: Session, case_id: int, now: datetime, keep: Iterable[str] = ()) -> int:
+    """Mark every pending timer of a case cancelled at ``now``, in one UPDATE, but those of the
+    kinds ``keep`` (a problem's own timers outlive the case's state); returns how many."""
+    query = update(Timer).where(Timer.case_id == case_id, Timer.status == TimerStatus.PENDING.value)
+    if keep:
+        query = query.where(Timer.kind.not_in(list(keep)))
+    result = session.execute(query.values(status=TimerStatus.CANCELLED.value, fired_at=now))
     return getattr(result, "rowcount", 0) or 0  # an UPDATE's CursorResult
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -35,6 +35,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.base import failpoints
 from engine.base.errors import Conflict, DatabaseError, DatabaseUnavailable, ReadOnlyDatabase
 from engine.store.sqlite_files import read_only_connection, read_only_reason
+
+if TYPE_CHECKING:
+    from engine.store.evidence_files import EvidenceFiles
 
 log = logging.getLogger("rectify.db")
 T = TypeVar("T")
@@ -210,9 +213,10 @@ def unavailable(shown: str, exc: DBAPIError) -> DatabaseUnavailable:
 class Store:
     """An engine and its session factory; the caller owns each transaction."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, evidence_dir: str | None = None):
         self.url = url
         self.shown = safe_url(url)  # for messages and logs
+        self.evidence_dir = evidence_dir  # --evidence-dir; None: RECTIFY_EVIDENCE_DIR or beside the SQLite file
         path = sqlite_path(url)
         # Why writing is impossible for this user (a read-only file or folder), or None.
         try:
@@ -307,6 +311,14 @@ class Store:
             raise DatabaseUnavailable(f"无法打开数据库 / cannot open database {self.shown}: {exc.orig}") from exc
         except DBAPIError as exc:
             raise DatabaseError(f"无法打开数据库 / cannot open database {self.shown}: {exc.orig}") from exc
+
+    @property
+    def evidence_files(self) -> EvidenceFiles:
+        """The evidence store of this database (engine.store.evidence_files): files live beside
+        the database, not in it, and every caller (a command, the daemon) finds them here."""
+        from engine.store.evidence_files import evidence_files  # it imports this module
+
+        return evidence_files(self.url, self.evidence_dir)
 
     def dispose(self) -> None:
         self.engine.dispose()

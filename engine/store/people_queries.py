@@ -8,14 +8,16 @@ never commits, and returns ORM objects or plain values.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased, joinedload
 
-from engine.store.models import Official, Organization
+from engine.store.models import Assignment, Case, Official, Organization, Person, SecretaryTerm
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
     from sqlalchemy.orm import Session
 
 LOOKUP_CHUNK = 5_000  # codes per IN (...) look-up: SQLite caps the parameters of a statement
@@ -125,3 +127,105 @@ def active_officials_in_roles(session: Session, roles: list[str]) -> list[Offici
     """The active officials of ``roles``, by name (the administrators an alert goes to)."""
     return list(session.scalars(select(Official).where(Official.role.in_(roles), Official.active.is_(True))
                                 .order_by(Official.name)))
+
+
+# --- people and their assignments to cases (engine.ops.people) ---------------------------
+
+def people_named(session: Session, name: str) -> list[Person]:
+    """The people called ``name`` (unique per unit only), active or not, by unit."""
+    return list(session.scalars(select(Person).where(Person.name == name).order_by(Person.unit)))
+
+
+def person_in_unit(session: Session, name: str, unit: str) -> Person | None:
+    """The person called ``name`` of ``unit`` (the pair is unique), active or not, or None."""
+    return session.scalar(select(Person).where(Person.name == name, Person.unit == unit))
+
+
+def all_people(session: Session) -> list[Person]:
+    """Every person, active or not, by unit then name (``rectify person list``)."""
+    return list(session.scalars(select(Person).order_by(Person.unit, Person.name)))
+
+
+def case_assignments(session: Session, case_id: int, role: str | None = None) -> list[Assignment]:
+    """A case's assignments (in ``role`` only, when given), their people joined, by role, start
+    and id: the history as well as who is assigned now."""
+    query = (select(Assignment).options(joinedload(Assignment.person)).where(Assignment.case_id == case_id)
+             .order_by(Assignment.role, Assignment.starts_on, Assignment.id))
+    if role is not None:
+        query = query.where(Assignment.role == role)
+    return list(session.scalars(query))
+
+
+def overlapping_elsewhere(session: Session, person_id: int, roles: Iterable[str], case_id: int,
+                          starts_on: date, ends_on: date | None) -> list[tuple[Assignment, str]]:
+    """The person's assignments in ``roles`` on cases other than ``case_id`` whose period meets
+    ``starts_on``–``ends_on`` (None: open), with the other case's reference: one indexed look-up
+    of the person's assignments, whatever the number of cases."""
+    query = (select(Assignment, Case.ref).join(Case, Case.id == Assignment.case_id)
+             .where(Assignment.person_id == person_id, Assignment.role.in_(list(roles)),
+                    Assignment.case_id != case_id,
+                    or_(Assignment.ends_on.is_(None), Assignment.ends_on >= starts_on),
+                    Assignment.ends_on.is_(None) | (Assignment.ends_on >= Assignment.starts_on))
+             .order_by(Assignment.starts_on))
+    if ends_on is not None:
+        query = query.where(Assignment.starts_on <= ends_on)
+    return [(a, ref) for a, ref in session.execute(query)]
+
+
+def current_assignments_of(session: Session, person_id: int, day: date) -> list[tuple[Assignment, str]]:
+    """The person's assignments not ended before ``day`` (current or to come), with their case's
+    reference (a person assigned somewhere is not deactivated)."""
+    return [(a, ref) for a, ref in session.execute(
+        select(Assignment, Case.ref).join(Case, Case.id == Assignment.case_id)
+        .where(Assignment.person_id == person_id, or_(Assignment.ends_on.is_(None), Assignment.ends_on >= day),
+               Assignment.ends_on.is_(None) | (Assignment.ends_on >= Assignment.starts_on))
+        .order_by(Case.sort_key, Assignment.role))]
+
+
+def person_assignments(session: Session, person_id: int) -> list[tuple[Assignment, Case]]:
+    """Every assignment of a person, withdrawn ones left out, with its case (organization joined),
+    by start: ``rectify person show``."""
+    return [(a, c) for a, c in session.execute(
+        select(Assignment, Case).join(Case, Case.id == Assignment.case_id).options(joinedload(Case.organization))
+        .where(Assignment.person_id == person_id,
+               Assignment.ends_on.is_(None) | (Assignment.ends_on >= Assignment.starts_on))
+        .order_by(Assignment.starts_on, Assignment.id))]
+
+
+def assigned_between(session: Session, case_ids: Iterable[int], roles: Iterable[str], first: date,
+                     last: date) -> list[Row]:
+    """Who is assigned to the ``case_ids`` in ``roles`` at some day from ``first`` to ``last``,
+    active people only, as rows (case_id, role, starts_on, ends_on, name, unit, title, phone,
+    email, channels). One query along the (case, role) index, for one case or a daemon's chunk:
+    its cost is the chunk's assignments, never the number of cases."""
+    ids, wanted = list(case_ids), list(roles)
+    if not ids or not wanted:
+        return []
+    return list(session.execute(
+        select(Assignment.case_id, Assignment.role, Assignment.starts_on, Assignment.ends_on, Person.name,
+               Person.unit, Person.title, Person.phone, Person.email, Person.channels)
+        .join(Person, Person.id == Assignment.person_id)
+        .where(Assignment.case_id.in_(ids), Assignment.role.in_(wanted), Person.active.is_(True),
+               Assignment.starts_on <= last, or_(Assignment.ends_on.is_(None), Assignment.ends_on >= first))
+        .order_by(Assignment.case_id, Assignment.role, Assignment.starts_on, Assignment.id)))
+
+
+# --- secretaries' terms (engine.ops.secretaries) ------------------------------------------
+
+def secretary_terms(session: Session, organization_id: int) -> list[SecretaryTerm]:
+    """An organization's recorded secretaries, the one before the record began first, then by start."""
+    return list(session.scalars(select(SecretaryTerm).where(SecretaryTerm.organization_id == organization_id)
+                                .order_by(SecretaryTerm.starts_on.is_not(None), SecretaryTerm.starts_on,
+                                          SecretaryTerm.id)))
+
+
+def secretaries_on(session: Session, campaign_id: int, day: date) -> dict[int, tuple[str, str | None]]:
+    """(name, phone) of the secretary in office on ``day``, by organization, for the organizations
+    of the campaign's cases whose secretary has a recorded term then: one query for the whole
+    ledger (an organization without terms keeps the secretary on its row)."""
+    in_office = (select(SecretaryTerm.organization_id, SecretaryTerm.name, SecretaryTerm.phone)
+                 .join(Case, (Case.organization_id == SecretaryTerm.organization_id) & (Case.campaign_id == campaign_id))
+                 .where(or_(SecretaryTerm.starts_on.is_(None), SecretaryTerm.starts_on <= day),
+                        or_(SecretaryTerm.ends_on.is_(None), SecretaryTerm.ends_on >= day))
+                 .order_by(SecretaryTerm.id))
+    return {org_id: (name, phone) for org_id, name, phone in session.execute(in_office)}
