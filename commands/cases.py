@@ -119,6 +119,11 @@ def _print_case(d: dict[str, Any]) -> None:
     out.print(table("整顿事实 / facts", ["事实", "说明", "值"],
                     [[f["name"], f["label"], "—" if f["value"] is None else fact_text(f["value"])]
                      for f in d["facts"]]))
+    assigned = [p for p in d.get("people", []) if p["current"]]  # the ended ones: --json, person show
+    if assigned:
+        out.print(table("指派人员 / people assigned", ["角色", "姓名", "派出单位", "职务", "电话", "自", "至"],
+                        [[f"{p['label']}（{p['role']}）", p["name"], p["unit"], p["title"], p["phone"] or "—",
+                          p["first"], p["last"] or "—"] for p in assigned]))
     if d.get("problem_list"):
         from commands.problems import print_problems  # only a case with a list needs it
 

@@ -40,17 +40,36 @@ def notices() -> None:
                    "(held: the record lacks a fact the notice needs).")
 @click.option("--case", "case_ref", metavar="REF", help="只列此整顿对象的 / only this case's notices.")
 @click.option("--limit", default=50, show_default=True, type=ROW_ID, help="最多列出行数 / at most this many rows.")
+@click.option("--unreached", is_flag=True, help="只列有对象无人可送达的（如无人被指派的联系领导）/ only notices with an "
+                                                "audience nobody could be found for (a contact leader nobody assigned).")
 @AS_JSON
 @pass_settings
-def notices_list(settings: Settings, status: str | None, case_ref: str | None, limit: int, as_json: bool) -> None:
-    """列出通知 / List the notices of your jurisdiction, newest first."""
-    rows = shown(outbox.list_notices(settings.store, settings.caller, status=status, case_ref=case_ref, limit=limit))
+def notices_list(settings: Settings, status: str | None, case_ref: str | None, limit: int, unreached: bool,
+                 as_json: bool) -> None:
+    """列出通知 / List the notices of your jurisdiction, newest first.
+
+    “未送达”一栏列出找不到任何人的通知对象（无人担任的角色、无人被指派的联系领导等）。
+
+    The 未送达 (unreached) column names each audience the notice found nobody for: a role no
+    official holds in the case's jurisdiction, a person role nobody is assigned to."""
+    rows = shown(outbox.list_notices(settings.store, settings.caller, status=status, case_ref=case_ref, limit=limit,
+                                     unreached=unreached))
     if as_json:
         emit_json(rows)
         return
-    console().print(table(f"通知 / notices ({len(rows)})", ["#", "时间", "发文字号", "标题", "致", "状态", "尝试", "错误"], [
-        [r["id"], r["created"], r["number"], r["title"], "、".join(r["recipients"]), r["status"], r["attempts"],
-         r["last_error"]] for r in rows]))
+    console().print(table(f"通知 / notices ({len(rows)})", ["#", "时间", "发文字号", "标题", "致", "未送达", "状态", "尝试",
+                                                          "错误"], [
+        [r["id"], r["created"], r["number"], r["title"], "、".join(r["recipients"]), unreached_text(r["unreached"]),
+         r["status"], r["attempts"], r["last_error"]] for r in rows]))
+    missed = sum(1 for r in rows if r["unreached"])
+    if missed:
+        say(f"注意 attention: {missed} 份通知有对象无人可送达（未送达栏）/ {missed} notice(s) reached nobody for some "
+            "audience (column 未送达): register the officials, or assign the people (rectify person assign)", err=True)
+
+
+def unreached_text(unreached: list[dict[str, str]]) -> str:
+    """The audiences a notice found nobody for, as the 未送达 column shows them."""
+    return "⚠ " + "、".join(u.get("label") or u.get("role", "") for u in unreached) if unreached else ""
 
 
 @notices.command("show")
@@ -74,6 +93,8 @@ def notices_show(settings: Settings, notice_id: int, as_json: bool) -> None:
         out.print(f"发文字号 / number: {esc(data['number'])}")
     if data["status"] == "held":
         out.print(f"[yellow]{esc(data['last_error'] or '')}[/yellow]")
+    if data["unreached"]:
+        out.print(f"[red]未送达 / reached nobody: {esc(unreached_text(data['unreached']))}[/red]")
     out.print(visible(data["body"]), markup=False)
     out.print(table("投递 / deliveries", ["渠道", "地址", "收件人", "状态", "尝试", "下次", "错误"], [
         [d["channel"], d["address"], d["recipient"], d["status"], d["attempts"],

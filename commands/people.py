@@ -86,6 +86,48 @@ def org_list(settings: Settings, township: str | None, as_json: bool) -> None:
                             r["phone"]] for r in rows]))
 
 
+@org.command("secretary")
+@click.argument("org_code")
+@click.argument("name")
+@click.option("--phone", help="新任书记的手机号码 / the new secretary's mobile phone.")
+@click.option("--from", "first", metavar="DATE", help="到任日期，默认今天 / first day in office (YYYY-MM-DD), "
+                                                      "default today.")
+@click.option("--reason", default="", help="更换原因，记入经过 / why: recorded in the history.")
+@pass_settings
+def org_secretary(settings: Settings, org_code: str, name: str, phone: str | None, first: str | None,
+                  reason: str) -> None:
+    """更换党组织书记 / Replace an organization's secretary, keeping the history.
+
+    NAME 自到任日期起任 ORG_CODE 的书记，前任任期截至前一日；台账按其日期显示当时在任的书记。
+
+    NAME is the secretary of ORG_CODE from --from on; the previous one's term ends the day
+    before. The ledger shows the secretary in office on its date."""
+    from engine.services import people
+
+    done = shown(people.replace_secretary(settings.store, settings.caller, org_code, name, phone, first, reason))
+    say(f"{done.organization}（{done.code}）书记 / secretary: {done.previous or '—'} → {done.name}"
+        f"（自 from {done.starts_on}）" + (f"，已记入 recorded on {'、'.join(done.cases)}" if done.cases else ""))
+
+
+@org.command("secretaries")
+@click.argument("org_code")
+@AS_JSON
+@pass_settings
+def org_secretaries(settings: Settings, org_code: str, as_json: bool) -> None:
+    """历任书记 / The recorded secretaries of an organization and their terms."""
+    from dataclasses import asdict
+
+    from engine.services import people
+
+    terms = shown(people.secretary_history(settings.store, settings.caller, org_code))
+    if as_json:
+        emit_json([asdict(t) for t in terms])
+        return
+    console().print(table(f"历任书记 / secretaries of {org_code}", ["姓名", "电话", "自", "至", "原因", "登记人"],
+                          [[t.name, t.phone, t.first or "（记录前）", t.last or "在任", t.reason, t.recorded_by]
+                           for t in terms]))
+
+
 @click.group(cls=Group)
 def official() -> None:
     """官员 / The officials who act on cases.

@@ -138,7 +138,7 @@ def audit_verify(settings: Settings, case_ref: str | None, checkpoint_file: str 
     result = shown(records.verify_audit(settings.store, settings.caller, case_ref, document,
                                         checkpoint_file or "checkpoint", settings.evidence))
     counted = (f"{result.cases} 个整顿对象 cases, {result.events} 条事件 events, {result.anchors} 个锚点 anchors"
-               + ("" if case_ref else f", {result.refusals} 条拒绝记录 refusals")
+               + ("" if case_ref else f", {result.refusals} 条拒绝记录 refusals, {result.filings} 条报送记录 filings")
                + f", {result.evidence_files} 个证据文件 evidence files")
     if not result.ok:
         more = result.problem_count - len(result.problems)

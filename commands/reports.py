@@ -189,6 +189,10 @@ def _print_report(d: dict[str, Any]) -> None:
     out.print(f"[bold]{esc(d['campaign']['title'])}工作情况[/bold]  {esc(d['campaign']['issuer'])}，截至 {d['now']}")
     out.print(f"整顿对象 {d['total']} 个，重点 {d['key_targets']} 个，逾期 {d['overdue']['count']} 个，"
               f"{d['upcoming']['window']} 天内到期 {d['upcoming']['count']} 个，重新整顿 {d['re_rectified']} 个")
+    if d["unreached"]["count"]:  # never silent: who could not be reached, and how often
+        missed = "、".join(f"{r['label']} {r['count']}" for r in d["unreached"]["roles"])
+        out.print(f"[red]{d['unreached']['count']} 份通知无人可送达 / notices that reached nobody for some audience："
+                  f"{esc(missed)}（rectify notices list --unreached）[/red]")
     out.print(table("各阶段 / by state", ["阶段", "数量"], [[s["label"], s["count"]] for s in d["states"]]))
     states = [s for s in d["states"] if s["count"]] or d["states"]
     # A province's database has thousands of townships: the terminal lists the first LISTED
@@ -211,6 +215,11 @@ def _print_report(d: dict[str, Any]) -> None:
         out.print(table(f"{title} ({listed['count']})", ["编号", "后进基层党组织", "阶段", "应完成", days, "责任人"],
                         [[r["ref"], r["organization"], r["state_label"], r["due"], r["days"],
                           "、".join(r["responsible"])] for r in listed["rows"]]))
+    if d["duties"]["units"]:
+        out.print(table("各乡镇（街道）报送情况 / what townships filed", ["乡镇（街道）", "按时报送", "逾期报送", "逾期未报", "待报送"],
+                        [[u["unit"], u["done"], u["late"],
+                          f"{u['missing']}" + (f"：{'、'.join(u['missing_items'])}" if u["missing_items"] else ""),
+                          u["open"]] for u in d["duties"]["units"]]))
     sv = d["surveys"]
     if sv["rows"]:
         out.print(table(f"群众满意度测评 / surveys — 阈值 {sv['threshold']:.0%}，达标 {sv['passed']}，未达标 {sv['failed']}",

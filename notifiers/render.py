@@ -855,6 +855,9 @@ SAMPLE_BULLETIN_FIGURES: dict[str, Any] = {
                  "state_label": "排查建账", "due": "3月16日", "overdue_days": 66}],
     # Every survey concluded so far (each round's); none yet in May.
     "surveys": {"count": 0, "passed": 0, "failed": 0, "threshold": "70%", "average": "", "distribution": []},
+    # What the townships owed so far (engine.ops.duties): done + late + missing = due.
+    "duties": {"due": 4, "done": 2, "late": 1, "missing": 1,
+               "units_missing": [{"unit": "××乡党委", "owed": ["排查情况汇总表（3月16日）"]}]},
 }
 
 SAMPLE_CONTEXT: dict[str, Any] = {

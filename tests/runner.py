@@ -80,12 +80,21 @@ def build_county(run: Rectify, folder: Path) -> None:
     run("official", "add", "赵刚", "--role", "township_committee", "--jurisdiction", "T2")
 
 
+def file_due(run: Rectify, unit: str, who: str, now: str) -> None:
+    """File every occurrence of the unit's duties due by ``now`` and not filed yet (the progress
+    reports a township owes before its cases may go to self-check)."""
+    rows = run.json("duty", "list", "--unit", unit, "--standing", "missing", now=now)["rows"]
+    for row in rows:
+        run("duty", "submit", row["duty"], "--unit", unit, "--occurrence", str(row["occurrence"]), who=who, now=now)
+
+
 def prepare(run: Rectify, ref: str) -> None:
     run("fire", ref, "confirm", who="李明", now="2014-03-12")
     for name, value in [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周建国"),
                         ("secretary_trained", "2014-03-28"),
                         ("secretary_appointed", "张三"), ("stationed_cadre", "驻村工作队 3 人")]:
         run("fact", "set", ref, name, value, who="王强", now="2014-04-01")
+    file_due(run, "T1", "王强", "2014-11-19")
     run("fire", ref, "submit_self_check", who="王强", now="2014-11-20")
     run("fact", "set", ref, "self_check_report", "已完成自查", who="王强", now="2014-11-21")
     run("fire", ref, "request_superior_check", who="王强", now="2014-11-22")

@@ -108,3 +108,25 @@ def test_a_township_official_reads_only_its_own_units_duties(rectify: Rectify):
     units = {r["unit_code"] for r in run.json("duty", "list", who="王强", now="2014-03-10")["rows"]}
     assert units == {"T1"}
     run("duty", "list", "--unit", "T2", who="王强", now="2014-03-10", code=1)
+
+
+def test_an_edited_filing_is_found_by_audit_verify(rectify: Rectify):
+    """The filings are append-only (triggers) and chained: an edit made with the triggers
+    dropped, as an intruder with the database file could, is named by `audit verify`."""
+    import sqlalchemy
+
+    run = rectify
+    run("duty", "submit", "screening_report", "--unit", "T1", "--note", "按时报送", who="王强", now="2014-03-10T10:00")
+    run("duty", "submit", "screening_report", "--unit", "T2", who="赵刚", now="2014-03-11T10:00")
+    assert "2 条报送记录 filings" in run("audit", "verify").stdout
+    engine = sqlalchemy.create_engine(run.db)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("ALTER TABLE duty_actions DISABLE TRIGGER USER")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER duty_actions_no_update")
+        conn.exec_driver_sql("UPDATE duty_actions SET at = at - INTERVAL '10 days'" if engine.dialect.name ==
+                             "postgresql" else "UPDATE duty_actions SET at = datetime(at, '-10 days')")
+    engine.dispose()
+    out = run("audit", "verify", code=1).output
+    assert "单位报送记录 / the units' filings 第 1 条报送记录 filing #1" in out and "记录被修改" in out

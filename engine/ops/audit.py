@@ -45,6 +45,7 @@ from engine.store.chain import (
     refusals_streamed,
     utc_text,
 )
+from engine.store.duty_queries import duty_action_hash, duty_actions_streamed
 from engine.store.evidence_queries import case_evidence_streamed, evidence_by_hash_streamed
 from engine.store.models import AnchorHead, AuditAnchor, Case, Event, Refusal
 
@@ -105,7 +106,8 @@ def _anchor_hash(a: Any) -> str:
 
 # --- what a verification finds ------------------------------------------------------------------
 
-_RECORDS = {"event": ("条事件", "event"), "anchor": ("个锚点", "anchor"), "refusal": ("条拒绝记录", "refusal")}
+_RECORDS = {"event": ("条事件", "event"), "anchor": ("个锚点", "anchor"), "refusal": ("条拒绝记录", "refusal"),
+            "filing": ("条报送记录", "filing")}
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class Verification:
     events: int = 0
     anchors: int = 0
     refusals: int = 0
+    filings: int = 0  # units' submissions and returns (engine.ops.duties)
     evidence_files: int = 0  # distinct stored files hashed (engine.ops.evidence_audit)
     problems: list[Break] = field(default_factory=list)  # the first SHOWN_PROBLEMS
     problem_count: int = 0
@@ -289,6 +292,19 @@ def _anchors_of(session: Session, case_ids: list[int], result: Verification) -> 
         result.add(Break(where, anchor.seq, anchor.id, problem, "anchor") if problem else None)
         latest[anchor.case_id] = Anchored(anchor.campaign_id, anchor.seq, anchor.case_seq, anchor.event_hash)
     return latest
+
+
+def _filing_chain(session: Session, result: Verification) -> None:
+    """The units' submissions and returns (报送、退回): one chain, like the refusals."""
+    links = _Links("单位报送记录 / the units' filings", "filing", _filing_hash)
+    for action in duty_actions_streamed(session):
+        result.filings += 1
+        links.step(action)
+    result.add(links.end())
+
+
+def _filing_hash(a: Any) -> str:
+    return duty_action_hash(a.seq, a.unit_duty_id, a.kind, a.at, a.actor, a.note, a.files, a.prev_hash)
 
 
 def _refusal_chain(session: Session, result: Verification, checkpoint: Checkpoint | None) -> None:
@@ -457,6 +473,7 @@ def verify(session: Session, case_ids: list[int] | None = None, checkpoint: Chec
     if everything:
         latest = _anchor_chains(session, result, checkpoint)
         _refusal_chain(session, result, checkpoint)
+        _filing_chain(session, result)
     else:
         latest = _anchors_of(session, list(case_ids or ()), result)
     evidence = _ByCase(case_evidence_streamed(session, case_ids), lambda r: r.case_id)

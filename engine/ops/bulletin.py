@@ -17,6 +17,7 @@ from engine.base.cndate import closing_day, cn_date, cn_day, days_between
 from engine.base.errors import BadInput
 from engine.ops.deploy import campaigns, compiled_version
 from engine.ops.documents import document_context, numbered
+from engine.ops.duties import duty_table, unit_summary
 from engine.ops.notice_facts import percent
 from engine.ops.notices import notice_row, resolve_admins, workflow_context
 from engine.ops.survey_results import distribution, survey_results
@@ -78,7 +79,16 @@ def figures(session: Session, campaign: Campaign, compiled: CompiledWorkflow, no
                      "overdue_days": days_between(closing_day(c.due_at, tz), today) if c.due_at else 0}
                     for c, town in overdue],
         "surveys": survey_figures(survey_results(session, campaign, compiled, now)),
+        "duties": duty_figures(unit_summary(duty_table(session, campaign, compiled, now))),
     }
+
+
+def duty_figures(units: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the townships owed so far (engine.ops.duties): the occurrences due, filed on time,
+    filed late and still missing (done + late + missing = due), and who has not filed what."""
+    done, late, missing = (sum(u[k] for u in units) for k in ("done", "late", "missing"))
+    return {"due": done + late + missing, "done": done, "late": late, "missing": missing,
+            "units_missing": [{"unit": u["unit"], "owed": u["missing_items"]} for u in units if u["missing"]]}
 
 
 def survey_figures(results: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from engine.ops.deploy import compiled_version
 from engine.ops.evidence_audit import EVENT
 from engine.ops.officials import Actor
 from engine.ops.orgs import is_within
+from engine.store.db import Store
 from engine.store.evidence_files import EvidenceFiles
 from engine.store.evidence_queries import package_case_rows, package_duty_rows, problem_of_case
 from engine.store.models import Campaign, Case, Evidence, Problem

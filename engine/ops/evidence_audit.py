@@ -82,4 +82,4 @@ def _hashes(recorded: Any) -> set[str]:
     submissions write them)."""
     if not isinstance(recorded, list):
         return set()
-    return {f.get("sha256") for f in recorded if isinstance(f, dict)}
+    return {f["sha256"] for f in recorded if isinstance(f, dict) and isinstance(f.get("sha256"), str)}

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from engine.base.errors import ImportFileError
+from engine.base.errors import BadInput, ImportFileError
 from engine.ops.cases import case_facts, open_case, record_event, set_fact
 from engine.ops.deploy import compiled_version
 from engine.ops.officials import Actor
 from engine.ops.orgs import PHONE, case_kind_refusal
+from engine.ops.people import find_person
+from engine.ops.secretaries import correct_current
 from engine.ops.tabular import Table
 from engine.store.campaign_queries import ledger_lines
 from engine.store.case_queries import case_of_org
 from engine.store.models import Campaign, Organization
-from engine.store.people_queries import orgs_named
+from engine.store.people_queries import orgs_named, secretaries_on
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -79,16 +81,22 @@ def build_ledger(session: Session, campaign: Campaign, unit: str, reporter: str,
                  tz: str) -> Ledger:
     """The campaign's cases in the attachment's form, ordered by township then organization
     (their rows are read as they are written: see ``Ledger``)."""
-    return Ledger(unit, reporter, now.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d"), ledger_rows(session, campaign))
+    day = now.astimezone(ZoneInfo(tz)).date()
+    return Ledger(unit, reporter, day.isoformat(), ledger_rows(session, campaign, day))
 
 
-def ledger_rows(session: Session, campaign: Campaign) -> Iterator[list[str]]:
+def ledger_rows(session: Session, campaign: Campaign, day: date | None = None) -> Iterator[list[str]]:
     """One row per case, from one query read in chunks: the organization, its parent and the
     two facts the ledger shows come joined to the case (a facts query per case made 250 000
-    cases take minutes). The labels are the campaign's current workflow's: one table, one wording."""
+    cases take minutes). The labels are the campaign's current workflow's: one table, one wording.
+    The 书记 columns show the secretary in office on ``day`` (the ledger's date): the recorded
+    terms in office that day, read for the whole campaign in one query (engine.ops.secretaries),
+    else the organization's own."""
     wf = compiled_version(campaign.current_version).definition
-    for number, (name, secretary, phone, superior, problems, flags, case_measures, measures_fact, leader_fact) \
-            in enumerate(ledger_lines(session, campaign.id, CHUNK), start=1):
+    in_office = secretaries_on(session, campaign.id, day) if day is not None else {}
+    for number, (name, secretary, phone, superior, problems, flags, case_measures, measures_fact, leader_fact,
+                 org_id) in enumerate(ledger_lines(session, campaign.id, CHUNK), start=1):
+        secretary, phone = in_office.get(org_id, (secretary, phone))
         yield [str(number), name, secretary or "", phone or "", superior or "", problems_text(problems, flags, wf),
                _fact(measures_fact) or case_measures or "", _fact(leader_fact) or ""]
 
@@ -258,6 +266,8 @@ def import_ledger(session: Session, campaign: Campaign, path: str, rows: list[Le
                             f"（上级“{row.superior}”）/ unknown organization: import it with 'rectify org import' first")
         elif refusal is not None:  # a row of the file, reported with the others (or skipped)
             problems.append(f"第 {row.row} 行 row {row.row}, 列 column '后进基层党组织名称': {refusal}")
+        elif (leader := _unknown_leader(session, wf, row)) is not None:
+            problems.append(f"第 {row.row} 行 row {row.row}, 列 column '联系领导': {leader}")
         else:
             found.append((row, org, keys))
     if problems and not skip_bad:
@@ -268,12 +278,26 @@ def import_ledger(session: Session, campaign: Campaign, path: str, rows: list[Le
     return result
 
 
+def _unknown_leader(session: Session, wf: Workflow, row: LedgerRow) -> str | None:
+    """Why the row's 联系领导 cannot be assigned (a person fact names a registered person), or None."""
+    spec = wf.facts.get("contact_leader")
+    if not row.contact_leader or spec is None or spec.type != "person":
+        return None
+    try:
+        find_person(session, row.contact_leader)
+    except BadInput as exc:  # unknown, or a name several units share
+        return str(exc)
+    return None
+
+
 def _apply_row(session: Session, campaign: Campaign, row: LedgerRow, org: Organization, numbers: tuple[int, ...],
                names: tuple[str, ...], actor: Actor, now: datetime, result: ImportResult) -> None:
     case = case_of_org(session, campaign.id, org.id)
     changed = False
     if (_trimmed(org.secretary_name), _trimmed(org.secretary_phone)) != (row.secretary, row.phone):
-        org.secretary_name, org.secretary_phone = row.secretary or None, row.phone or None
+        # a correction of the secretary in office (its recorded term too), not a replacement:
+        # replacing keeps the history (rectify org secretary, engine.ops.secretaries)
+        correct_current(session, org, row.secretary or None, row.phone or None)
         changed = True
     if case is None:
         case = open_case(session, campaign, org.code, actor, now, problems=numbers, flags=names,

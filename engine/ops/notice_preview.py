@@ -134,6 +134,11 @@ def _expand(wf: Workflow, path: tuple, name: str) -> list[NoticeUse]:
                           f"the periodic bulletin (every {wf.bulletin.every})")]
     if path[0] == "duties" and path[1] in wf.duties:
         return _duty_uses(wf, path, name, where)
+    from engine.ops.problem_preview import problem_uses  # it builds on this module
+
+    found = problem_uses(wf, path, name, where)
+    if found is not None:
+        return found
     raise BadInput(f"通知预览不认识 {where} 处的用途 / notice preview does not know the use at {where}")
 
 
@@ -265,6 +270,12 @@ def preview_use(session: Session, compiled: CompiledWorkflow, use: NoticeUse, su
             return _spot_check(compiled, use, subject)
         if use.kind == "bulletin":
             return _bulletin(session, compiled, use, subject)
+        if use.kind in ("problem_reminder", "problem_escalation", "look_back"):
+            from engine.ops.problem_preview import preview_problem_use  # it builds on this module
+
+            previewed = preview_problem_use(session, compiled, use, subject)
+            assert previewed is not None
+            return previewed
         if use.duty is not None:
             return _duty(compiled, use, subject)
         return _timer(compiled, use, subject)
@@ -384,7 +395,9 @@ def _audience(compiled: CompiledWorkflow, use: NoticeUse) -> tuple[str, ...]:
         return tuple(wf.states[use.state].recurring[use.index].notify)
     if use.kind == "spot_check" and wf.spot_check is not None:
         return tuple(wf.spot_check.notify)
-    return ()
+    from engine.ops.problem_preview import problem_audience  # it builds on this module
+
+    return problem_audience(compiled, use) or ()
 
 
 def _render(compiled: CompiledWorkflow, use: NoticeUse, context: dict[str, Any]) -> RenderedNotice:
@@ -394,6 +407,9 @@ def _render(compiled: CompiledWorkflow, use: NoticeUse, context: dict[str, Any])
         context = {**context, "document": document_context(compiled, use.template, _audience(compiled, use),
                                                             context["case"]["superior"])}
     return compiled.renderer.render(use.template, context)
+
+
+render_use = _render  # for engine.ops.problem_preview, which previews the problem list's uses
 
 
 def _unreached(state: str) -> str:

@@ -21,11 +21,13 @@ from engine.base.clock import due_day, fmt, local
 from engine.base.natural import natural_sorted
 from engine.ops.cases import case_facts
 from engine.ops.deploy import compiled_version
+from engine.ops.duties import duty_table, unit_summary
 from engine.ops.notices import resolve_recipients
 from engine.ops.quota import quota_params, quota_table
 from engine.ops.survey_results import survey_results
 from engine.spec.machine import CompiledWorkflow
 from engine.store.models import Campaign, Case, Event, Organization, OrgKind, SpotCheckDraw
+from engine.store.outbox_queries import unreached_of_campaign
 
 LISTED = 100  # overdue and upcoming cases listed by name; the counts are always complete
 UPCOMING_DAYS = 14
@@ -54,7 +56,27 @@ def dashboard(session: Session, campaign: Campaign, now: datetime) -> dict[str, 
         "surveys": surveys(session, campaign, compiled, now),
         "spot_checks": spot_checks(session, campaign, compiled, now),
         "progress": progress(session, campaign, compiled, now),
+        "unreached": unreached(session, campaign),
+        "duties": duties(session, campaign, compiled, now),
     }
+
+
+def duties(session: Session, campaign: Campaign, compiled: CompiledWorkflow, now: datetime) -> dict[str, Any]:
+    """What each unit owes and how it stands (engine.ops.duties): per unit the occurrences filed
+    on time, filed late, overdue with nothing filed (named), and not yet due."""
+    table = duty_table(session, campaign, compiled, now)
+    return {"labels": {k: d.label for k, d in compiled.definition.duties.items()}, "units": unit_summary(table)}
+
+
+def unreached(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """Notices that reached nobody for some audience (a contact leader nobody assigned, a role no
+    official holds): how many, and how often each audience was missed — never silent."""
+    count, roles = 0, Counter[tuple[str, str]]()
+    for missed in unreached_of_campaign(session, campaign.id):
+        count += 1
+        roles.update((u.get("role", ""), u.get("label", "")) for u in missed if isinstance(u, dict))
+    return {"count": count, "roles": [{"role": r, "label": label, "count": n}
+                                      for (r, label), n in sorted(roles.items(), key=lambda kv: (-kv[1], kv[0]))]}
 
 
 def headline(session: Session, campaign: Campaign) -> tuple[dict[str, int], int, int]:
@@ -113,14 +135,17 @@ def _case_line(session: Session, compiled: CompiledWorkflow, case: Case, now: da
             "due": due_day(case.due_at, wf.timezone) if case.due_at else "", "days": days}
 
 
-def responsible(session: Session, compiled: CompiledWorkflow, case: Case) -> list[str]:
+def responsible(session: Session, compiled: CompiledWorkflow, case: Case, now: datetime) -> list[str]:
     """Who must act on the case now: the officials the state's reminders go to, within whose
-    jurisdiction the case lies, and the contact leader the case names (联系领导)."""
+    jurisdiction the case lies (and the people assigned, when they go to a person fact), and the
+    contact leader the case names (联系领导)."""
     wf = compiled.definition
     deadline = wf.states[case.state].deadline
     roles = deadline.remind if deadline and deadline.remind else tuple(
         r for t in wf.transitions if case.state in t.sources for r in t.roles)
-    names = [f"{p['name']}（{wf.roles.get(p['role'], p['role'])}）" for p in resolve_recipients(session, case, roles)]
+    day = local(now, wf.timezone).date()
+    labels = {**wf.roles, **{n: f.label for n, f in wf.person_facts.items()}}
+    names = [f"{p['name']}（{labels.get(p['role'], p['role'])}）" for p in resolve_recipients(session, case, roles, day)]
     if not names:
         names = [f"{wf.roles.get(r, r)}（未登记人员）" for r in dict.fromkeys(roles)]
     leader = case_facts(session, case.id).get("contact_leader")
@@ -141,7 +166,7 @@ def _listed(session: Session, campaign: Campaign, deadline: tuple, compiled: Com
     rows = []
     for case in cases:
         row = _case_line(session, compiled, case, now)
-        row["responsible"] = responsible(session, compiled, case)
+        row["responsible"] = responsible(session, compiled, case, now)
         rows.append(row)
     return {"count": count, "rows": rows}
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.base.clock import fmt
+from engine.base.clock import fmt, local
 from engine.ops.cases import case_facts, trigger_statuses
 from engine.ops.deploy import compiled_version
+from engine.ops.people import case_people
 from engine.ops.problems import STATUS_LABELS
 from engine.ops.timers import pending_timers
 from engine.store import problem_queries
@@ -107,6 +109,8 @@ def case_detail(session: Session, case: Case, now: datetime) -> dict[str, Any]:
                      for s in trigger_statuses(session, case, now)],
         "problem_list": problem_rows(session, case, now),
         "history": history(session, case),
+        # who is assigned (联系领导, 驻村干部…): now and to come, then the ended ones (engine.ops.people)
+        "people": [asdict(a) for a in case_people(session, compiled, case.id, local(now, wf.timezone).date())],
     })
     return detail
 
@@ -133,7 +137,11 @@ def history(session: Session, case: Case) -> list[dict[str, Any]]:
     label = lambda s: wf.states[s].label if s in wf.states else (s or "")  # noqa: E731
     rows = []
     for e in session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)):
-        if e.kind == "fact" and e.data.get("new") is None:
+        if e.kind == "fact" and isinstance(e.data.get("assignment"), dict):
+            what = _assignment_words(e.data)
+        elif e.kind == "secretary":
+            what = _secretary_words(e.data)
+        elif e.kind == "fact" and e.data.get("new") is None:
             what = f"撤销事实 {e.data.get('fact')}（原为 {_value(e.data.get('old'))}）"
         elif e.kind == "fact":
             what = f"登记事实 {e.data.get('fact')} = {_value(e.data.get('new'))}"
@@ -170,6 +178,25 @@ def _problem_event(data: dict[str, Any]) -> str:
     if action == "update":
         return f"{what}（{'、'.join(name for name in fields if name != 'responsible_person')}）"
     return what
+
+
+def _assignment_words(data: dict[str, Any]) -> str:
+    """A person fact's change as the history tells it: who was assigned or withdrawn, for when."""
+    a, role = data["assignment"], data.get("fact")
+    ended = "；".join(f"{x.get('person')}（{x.get('unit')}）至 {x.get('to')}" for x in a.get("ended", []))
+    if a.get("action") == "assign":
+        period = f"自 {a.get('from')}" + (f" 至 {a.get('to')}" if a.get("to") else "")
+        what = f"指派 {role}：{a.get('person')}（{a.get('unit')}），{period}"
+    elif a.get("action") == "unassign":
+        what = f"解除指派 {role}：{a.get('person')}（{a.get('unit')}），至 {a.get('to')}"
+    else:
+        what = f"撤销事实 {role}"
+    return what + (f"；前任/结束：{ended}" if ended else "")
+
+
+def _secretary_words(data: dict[str, Any]) -> str:
+    s = data.get("secretary") or {}
+    return f"更换书记：{s.get('previous') or '—'} → {s.get('name')}，自 {s.get('from')}"
 
 
 def _numeric(figures: dict[str, Any]) -> bool:

@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo
 from engine.daemon.delivery import deliver
 from engine.daemon.ticker import tick
 from engine.ops.cases import fire, get_case, open_case, set_fact
-from engine.ops.deploy import deploy, resolve_campaign
+from engine.ops.deploy import compiled_version, deploy, resolve_campaign
 from engine.ops.duties import ensure_all
+from engine.ops.duties import submit as submit_duty
 from engine.ops.officials import Actor, actor_for, add_official
-from engine.ops.orgs import OrgRow, import_organizations
+from engine.ops.orgs import OrgRow, get_org, import_organizations
 from engine.ops.spotcheck import announce as spot_announce
 from engine.ops.spotcheck import commitment_of, waiting_for_spot_check
 from engine.ops.spotcheck import draw as spot_draw
@@ -173,7 +174,7 @@ class Demo:
                 plan.late_self_check = True
             self.plans.append(plan)
             self.on(3, 4 + i % 6, self._opener(row, plan, i))
-            confirm_day = 19 if i in (6, 7) else 12 + i % 4  # two confirmed late: the screening deadline escalates
+            confirm_day = 19 if i in (6, 7) else 12 + i % 4  # two confirmed late: their townships are not late for it
             self.on(3, confirm_day, self._action(plan, "刘明", "confirm"))
             self.on(4, 2 + i, self._facts(plan, i))
             self.on(11, 5 + i, self._action(plan, self._township_official(plan), "submit_self_check",
@@ -185,6 +186,33 @@ class Demo:
         late = self.plans[4]
         self.on(12, 5, self._action(late, self._township_official(late), "submit_self_check",
                                     note="因换届后班子调整，自查延期"))
+        self.filings()
+
+    def filings(self) -> None:
+        """What the townships file (engine.ops.duties): the 汇总表 mostly on time, one township
+        late (after its escalation), the last never; each township with cases files its progress
+        reports a few days before their dates (one of them late) and its survey results."""
+        last = len(TOWNSHIPS)
+        for t in range(1, last + 1):
+            if t == last:
+                continue  # never files its 汇总表: chased, escalated, named in the bulletin
+            self.on(3, 20 if t == 3 else 6 + t % 8, self._file(t, "screening_report"))
+        with_cases = sorted({plan.township for plan in self.plans})
+        for k, t in enumerate(with_cases):
+            for month in (5, 7, 9, 11):
+                self.on(month, 25 if (k == 1 and month == 7) else 15, self._file(t, "progress_report"))
+            self.on(12, 8, self._file(t, "survey_report"))
+
+    def _file(self, t: int, duty: str):
+        def action(now: datetime) -> None:
+            with self.store.transaction() as s:
+                campaign = resolve_campaign(s, None)
+                compiled = compiled_version(campaign.current_version)
+                unit = get_org(s, f"T{t:02d}")
+                submit_duty(s, campaign, compiled, actor_for(s, self.township_officials[t]), unit, duty, None,
+                            "", [], now)
+            self.log.append(f"{now:%Y-%m-%d} {TOWNSHIPS[t - 1]} 报送 {compiled.definition.duties[duty].label}")
+        return action
 
     def _draw(self, now: datetime) -> None:
         with self.store.transaction() as s:

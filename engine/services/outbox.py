@@ -52,16 +52,17 @@ def _notice(access: Access, notice_id: int) -> Notice:
 
 
 def list_notices(store: Store, caller: Caller, *, status: str | None = None, case_ref: str | None = None,
-                 limit: int = 50) -> Done[list[dict[str, Any]]]:
-    """Notices newest first."""
+                 limit: int = 50, unreached: bool = False) -> Done[list[dict[str, Any]]]:
+    """Notices newest first (``unreached``: only those with an audience that reached nobody)."""
     def work(access: Access) -> list[dict[str, Any]]:
         within = _readable_within(access)
         case_id = access.require_case(get_case(access.session, case_ref)).id if case_ref else None
         zone = access.zone()
-        found = notices_within(access.session, within, status=status, case_id=case_id, limit=limit)
+        found = notices_within(access.session, within, status=status, case_id=case_id, limit=limit,
+                               unreached=unreached)
         return [{"id": n.id, "created": fmt(n.created_at, zone), "template": n.template, "title": n.title,
                  "number": n.document_number or "", "status": n.status, "attempts": n.attempts, "recipients": [p["name"] for p in n.recipients],
-                 "last_error": n.last_error} for n in found]
+                 "last_error": n.last_error, "unreached": list(n.unreached or [])} for n in found]
     return read(store, caller, work)
 
 
@@ -74,7 +75,7 @@ def show_notice(store: Store, caller: Caller, notice_id: int) -> Done[dict[str, 
         return {"id": n.id, "key": n.idempotency_key, "template": n.template, "template_hash": n.template_hash,
                 "title": n.title, "number": n.document_number or "", "body": n.body, "status": n.status,
                 "last_error": n.last_error, "created": fmt(n.created_at, zone),
-                "recipients": n.recipients,
+                "recipients": n.recipients, "unreached": list(n.unreached or []),
                 "deliveries": [{"channel": d.channel, "address": d.address, "recipient": d.recipient,
                                 "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
                                 "next_attempt": fmt(d.next_attempt_at, zone),

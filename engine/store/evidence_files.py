@@ -111,7 +111,7 @@ class EvidenceFiles:
         from engine.base.yamlsafe import open_regular
 
         try:
-            file = open_regular(source)
+            file = open_regular(Path(source))
         except FileNotFoundError:
             raise BadInput(f"找不到文件 / file not found: {source}") from None
         except OSError as exc:

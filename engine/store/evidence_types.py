@@ -56,9 +56,10 @@ def label(media: str) -> str:
     return LABELS.get(media, media)
 
 
-def refused(name: str, what: str) -> InvalidValue:
-    return InvalidValue(f"“{name}”不是可接受的证据文件类型（按内容判断：{what}），未保存任何内容；可接受 {ACCEPTED_ZH} / "
-                        f"'{name}' is not an accepted kind of evidence file (by its content: {what}); nothing was "
+def refused(name: str, what: tuple[str, str]) -> InvalidValue:
+    """The refusal of ``name``, which looks like ``what`` (中文, English)."""
+    return InvalidValue(f"“{name}”不是可接受的证据文件类型（按内容判断是{what[0]}），未保存任何内容；可接受 {ACCEPTED_ZH} / "
+                        f"'{name}' is not an accepted kind of evidence file (by its content, {what[1]}); nothing was "
                         f"stored. Accepted: {ACCEPTED_EN}")
 
 
@@ -83,16 +84,16 @@ def _zip_type(file: BinaryIO, name: str) -> str:
         with zipfile.ZipFile(file) as archive:
             names = archive.namelist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        raise refused(name, "损坏的 ZIP 压缩包 / a damaged ZIP archive") from None
+        raise refused(name, ("损坏的 ZIP 压缩包", "a damaged ZIP archive")) from None
     if "OFD.xml" in names:
         return OFD
     if "[Content_Types].xml" in names:
         for folder, media in OOXML.items():
             if any(n.startswith(folder) for n in names):
                 return media
-        raise refused(name, "不是文档、表格或演示文稿的 Office 包 / an Office package that is not a document, "
-                            "a workbook or a presentation")
-    raise refused(name, "ZIP 压缩包 / a ZIP archive")
+        raise refused(name, ("不是文档、表格或演示文稿的 Office 包",
+                             "an Office package that is not a document, a workbook or a presentation"))
+    raise refused(name, ("ZIP 压缩包", "a ZIP archive"))
 
 
 def _ole2_type(file: BinaryIO, name: str) -> str:
@@ -108,21 +109,21 @@ def _ole2_type(file: BinaryIO, name: str) -> str:
             if needle in window:
                 return media
         tail = window[-overlap:]
-    raise refused(name, "非 Word/Excel/PowerPoint 的 OLE2 复合文件（如安装程序）/ an OLE2 compound file that is not "
-                        "Word, Excel or PowerPoint (an installer, a mail message…)")
+    raise refused(name, ("非 Word/Excel/PowerPoint 的 OLE2 复合文件（如安装程序）",
+                         "an OLE2 compound file that is not Word, Excel or PowerPoint (an installer, a mail message…)"))
 
 
-def _looks_like(head: bytes) -> str:
+def _looks_like(head: bytes) -> tuple[str, str]:
     """What a refused file seems to be, for the message."""
     if not head:
-        return "空文件 / an empty file"
+        return ("空文件", "an empty file")
     lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith((b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe")):
-        return "可执行程序 / an executable program"
+        return ("可执行程序", "an executable program")
     if head.startswith(b"#!"):
-        return "脚本 / a script"
+        return ("脚本", "a script")
     if lowered.startswith((b"<!doctype", b"<html", b"<head", b"<body", b"<script", b"<svg", b"<?xml")):
-        return "网页或 XML / a web page or XML"
+        return ("网页或 XML", "a web page or XML")
     if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
-        return "文本 / text"
-    return "未知格式 / an unknown format"
+        return ("文本", "text")
+    return ("未知格式", "an unknown format")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Text, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.store.db import database_now
@@ -98,10 +98,11 @@ def notice_counts(session: Session) -> dict[str, int]:
 
 
 def notices_within(session: Session, path: str | None, *, status: str | None, case_id: int | None,
-                   limit: int) -> list[Notice]:
+                   limit: int, unreached: bool = False) -> list[Notice]:
     """At most ``limit`` notices, newest first: with ``path`` (a jurisdiction's materialised
     path), only those of cases of organizations under it (notices of no case are county-wide
-    and left out); with ``status`` or ``case_id``, only those."""
+    and left out); with ``status`` or ``case_id``, only those; with ``unreached``, only those
+    with an audience that reached nobody (their JSON list is not the empty one)."""
     query = select(Notice)
     if path is not None:
         query = (query.join(Case, Case.id == Notice.case_id).join(Organization, Organization.id == Case.organization_id)
@@ -111,9 +112,21 @@ def notices_within(session: Session, path: str | None, *, status: str | None, ca
         query = query.where(Notice.status == status)
     if case_id is not None:
         query = query.where(Notice.case_id == case_id)
+    if unreached:
+        query = query.where(cast(Notice.unreached, Text) != "[]")
     return list(session.scalars(query))
 
 
 def deliveries_of(session: Session, notice_id: int) -> list[Delivery]:
     """A notice's deliveries, in the order they were created."""
     return list(session.scalars(select(Delivery).where(Delivery.notice_id == notice_id).order_by(Delivery.id)))
+
+
+def unreached_of_campaign(session: Session, campaign_id: int) -> list[list]:
+    """The ``unreached`` lists of the notices that reached nobody for some audience: those of the
+    campaign's cases and those of no case (a unit's duty, a bulletin), for the dashboard's count.
+    One query; its cost is such notices, a few in a county that registered its people."""
+    of_campaign = select(Case.id).where(Case.campaign_id == campaign_id)
+    return [row for row, in session.execute(
+        select(Notice.unreached).where(cast(Notice.unreached, Text) != "[]",
+                                       or_(Notice.case_id.is_(None), Notice.case_id.in_(of_campaign))))]
