@@ -20,6 +20,13 @@ from engine.ops.deploy import compiled_version
 from engine.ops.officials import Actor
 from engine.ops.orgs import PHONE, case_kind_refusal
 from engine.ops.people import find_person
+from engine.ops.problem_ledger import (
+    listed_keys,
+    listed_measures,
+    measures_cell,
+    problems_cell,
+    with_problem_lists,
+)
 from engine.ops.secretaries import correct_current
 from engine.ops.tabular import Table
 from engine.store.campaign_queries import ledger_lines
@@ -94,11 +101,16 @@ def ledger_rows(session: Session, campaign: Campaign, day: date | None = None) -
     else the organization's own."""
     wf = compiled_version(campaign.current_version).definition
     in_office = secretaries_on(session, campaign.id, day) if day is not None else {}
-    for number, (name, secretary, phone, superior, problems, flags, case_measures, measures_fact, leader_fact,
-                 org_id) in enumerate(ledger_lines(session, campaign.id, CHUNK), start=1):
+    lines = with_problem_lists(session, ledger_lines(session, campaign.id, CHUNK), CHUNK)
+    for number, (line, listed) in enumerate(lines, start=1):
+        (name, secretary, phone, superior, problems, flags, case_measures, measures_fact, leader_fact,
+         org_id) = line[:10]
         secretary, phone = in_office.get(org_id, (secretary, phone))
-        yield [str(number), name, secretary or "", phone or "", superior or "", problems_text(problems, flags, wf),
-               _fact(measures_fact) or case_measures or "", _fact(leader_fact) or ""]
+        # 主要问题 and 整改措施 from the problem list when the case has one (engine.ops.problem_ledger)
+        issues = problems_cell(listed, flags, wf) if listed else problems_text(problems, flags, wf)
+        measures = measures_cell(listed) or _fact(measures_fact) or case_measures or ""
+        yield [str(number), name, secretary or "", phone or "", superior or "", issues, measures,
+               _fact(leader_fact) or ""]
 
 
 def _fact(stored: dict | None):
@@ -254,7 +266,7 @@ def import_ledger(session: Session, campaign: Campaign, path: str, rows: list[Le
     wf = compiled_version(campaign.current_version).definition
     kinds, by_label = wf.openable_kinds, labels_to_keys(wf)
     for row in rows:
-        keys = _issue_keys(row, by_label, problems)
+        keys = _listed_keys(session, campaign, row, wf) or _issue_keys(row, by_label, problems)
         if keys is None:
             continue
         org = _find_org(session, row)
@@ -276,6 +288,13 @@ def import_ledger(session: Session, campaign: Campaign, path: str, rows: list[Le
     for row, org, (numbers, names) in found:
         _apply_row(session, campaign, row, org, numbers, names, actor, now, result)
     return result
+
+
+def _listed_keys(session: Session, campaign: Campaign, row: LedgerRow,
+                 wf: Workflow) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
+    """A case's own categories when the row's 主要问题 is its problem list as exported."""
+    org = _find_org(session, row)
+    return None if org is None else listed_keys(session, case_of_org(session, campaign.id, org.id), row.issues, wf)
 
 
 def _unknown_leader(session: Session, wf: Workflow, row: LedgerRow) -> str | None:
@@ -313,7 +332,8 @@ def _apply_row(session: Session, campaign: Campaign, row: LedgerRow, org: Organi
             changed = True
     facts = case_facts(session, case.id)
     declared = compiled_version(case.workflow_version).definition.facts
-    shown = {"measures": facts.get("measures") or case.measures, "contact_leader": facts.get("contact_leader")}
+    shown = {"measures": listed_measures(session, case) or facts.get("measures") or case.measures,
+             "contact_leader": facts.get("contact_leader")}
     wanted = {"measures": row.measures, "contact_leader": row.contact_leader}
     for name, value in wanted.items():
         if (value and name in declared and declared[name].applies(org.kind)  # a fact of other kinds: not asked

@@ -9,12 +9,13 @@ the same file), and one that gives category labels instead updates the categorie
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from engine.store import problem_queries
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
     from sqlalchemy.orm import Session
 
     from engine.spec.definition import Workflow
@@ -56,3 +57,23 @@ def listed_keys(session: Session, case: Case | None, issues: tuple[str, ...],
 def listed_measures(session: Session, case: Case) -> str:
     """What the 整改措施 cell of ``case`` shows from its problem list ("" if nothing)."""
     return measures_cell(problem_queries.problems_of(session, case.id))
+
+
+def with_problem_lists(session: Session, lines: Iterable[Row], size: int) -> Iterator[tuple[Row, list[Problem]]]:
+    """Each of the ledger's ``lines`` (rows with a ``case_id``) with its case's problems: read
+    ``size`` lines at a time and the problems of those cases in one query, so the ledger costs a
+    query per chunk, not per case."""
+    batch: list[Row] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == size:
+            yield from _listed(session, batch)
+            batch = []
+    if batch:
+        yield from _listed(session, batch)
+
+
+def _listed(session: Session, batch: list[Row]) -> Iterator[tuple[Row, list[Problem]]]:
+    found = problem_queries.problems_of_cases(session, [line.case_id for line in batch])
+    for line in batch:
+        yield line, found.get(line.case_id, [])

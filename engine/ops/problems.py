@@ -220,8 +220,9 @@ def _apply(session: Session, wf: Workflow, problem: Problem, given: ProblemField
             old = problem.deadline.isoformat() if problem.deadline else None
             new = value or None
             if old != new:
-                problem.deadline = date.fromisoformat(new) if new else None
-                problem.due_at = start_of(problem.deadline + timedelta(days=1), wf.timezone) if new else None
+                day = date.fromisoformat(new) if new else None
+                problem.deadline = day
+                problem.due_at = start_of(day + timedelta(days=1), wf.timezone) if day else None  # its end
                 changed[name] = [old, new]
             continue
         old = getattr(problem, name)

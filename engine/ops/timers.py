@@ -12,8 +12,8 @@ from engine.spec.deadlines import Moment, PlannedTimer, plan_timers, shift
 from engine.spec.definition import LookBack
 from engine.spec.machine import CompiledWorkflow
 from engine.store import case_queries
-from engine.store.problem_queries import PROBLEM_TIMER_KINDS
 from engine.store.models import Case, Timer, TimerStatus
+from engine.store.problem_queries import PROBLEM_TIMER_KINDS
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -27,6 +27,7 @@ from engine.ops.quota import quota_params, quota_table
 from engine.ops.survey_results import survey_results
 from engine.spec.machine import CompiledWorkflow
 from engine.store.models import Campaign, Case, Event, Organization, OrgKind, SpotCheckDraw
+from engine.store.problem_queries import campaign_counts
 from engine.store.outbox_queries import unreached_of_campaign
 
 LISTED = 100  # overdue and upcoming cases listed by name; the counts are always complete
@@ -56,6 +57,8 @@ def dashboard(session: Session, campaign: Campaign, now: datetime) -> dict[str, 
         "surveys": surveys(session, campaign, compiled, now),
         "spot_checks": spot_checks(session, campaign, compiled, now),
         "progress": progress(session, campaign, compiled, now),
+        # 一支一策: the problems on the cases' lists, open (of them overdue) and closed
+        "problems": campaign_counts(session, campaign.id, now),
         "unreached": unreached(session, campaign),
         "duties": duties(session, campaign, compiled, now),
     }

@@ -120,10 +120,12 @@ def ledger_lines(session: Session, campaign_id: int, chunk: int) -> Iterator[Row
     organizations' indexed ``sort_key``), streamed ``chunk`` rows at a time (250 000 cases
     never sit in memory): organization name, secretary, phone, parent's name, the case's
     problems, flags and measures, the stored ``measures`` and ``contact_leader`` facts, and the
-    organization's id (its secretary on the ledger's date: engine.ops.ledger). One query: a facts query per case made 250 000 cases take minutes."""
+    organization's id (its secretary on the ledger's date: engine.ops.ledger), and the case's
+    id (``case_id``: its problem list, engine.ops.problem_ledger). One query: a facts query per case made 250 000 cases take minutes."""
     parent, measures, leader = aliased(Organization), aliased(CaseFact), aliased(CaseFact)
     query = (select(Organization.name, Organization.secretary_name, Organization.secretary_phone, parent.name,
-                    Case.problems, Case.flags, Case.measures, measures.value, leader.value, Organization.id)
+                    Case.problems, Case.flags, Case.measures, measures.value, leader.value, Organization.id,
+                    Case.id.label("case_id"))
              .join(Organization, Organization.id == Case.organization_id)
              .outerjoin(parent, parent.id == Organization.parent_id)
              .outerjoin(measures, (measures.case_id == Case.id) & (measures.name == "measures"))

@@ -112,4 +112,4 @@ def evidence_counts(session: Session, problem_ids: Collection[int]) -> dict[int,
         return {}
     rows = session.execute(select(Evidence.problem_id, func.count()).where(Evidence.problem_id.in_(list(problem_ids)))
                            .group_by(Evidence.problem_id))
-    return {int(pid): int(n) for pid, n in rows}
+    return {int(pid): int(n) for pid, n in rows if pid is not None}

@@ -1,0 +1,246 @@
+"""People as records (issue 16): assignments to cases, notices that reach the people assigned (or
+say loudly that nobody could be reached), and secretaries replaced with their history kept."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from tests.runner import Rectify, fingerprint
+
+LEADER_MAIL = "wuhai@example.org"
+
+
+def people(run: Rectify) -> None:
+    """The people the tests assign: a contact leader, two stationed cadres, a namesake."""
+    run("person", "add", "吴海", "--unit", "城关镇党委", "--title", "镇党委副书记", "--phone", "13911110000",
+        "--email", LEADER_MAIL)
+    run("person", "add", "刘洋", "--unit", "县农业局", "--title", "驻村干部", "--email", "liuyang@example.org")
+    run("person", "add", "周平", "--unit", "县财政局", "--channel", "wecom=zhouping")
+    run("person", "add", "吴海", "--unit", "河西乡党委")  # a namesake in another unit
+
+
+def confirmed(run: Rectify, *codes: str) -> list[str]:
+    refs = []
+    for code in codes:
+        run("case", "open", code, "--problem", "1", who="王强" if code.startswith("T1") else "赵刚", now="2014-03-05")
+        refs.append(run.json("case", "show", code)["ref"])
+        run("fire", code, "confirm", who="李明", now="2014-03-12")
+    return refs
+
+
+def mail_config(tmp_path, port: int) -> str:
+    config = tmp_path / "notifiers.yaml"
+    config.write_text(f"channels:\n  mail: {{type: email, host: 127.0.0.1, port: {port}, security: none, "
+                      "sender: zzb@example.org}\n", encoding="utf-8")
+    return str(config)
+
+
+def notice_of(run: Rectify, template: str, ref: str) -> dict:
+    listed = [n for n in run.json("notices", "list", "--case", ref, "--limit", "500") if n["template"] == template]
+    assert listed, f"no {template} notice for {ref}"
+    return run.json("notices", "show", str(listed[0]["id"]))
+
+
+def test_a_contact_leader_assigned_as_a_person_receives_every_notice_for_the_role(rectify, smtp_server, tmp_path):
+    inbox, port = smtp_server
+    run = rectify
+    people(run)
+    ref, = confirmed(run, "T1-01")
+    out = run("fact", "set", "T1-01", "contact_leader", "吴海", who="王强", now="2014-03-13").output
+    assert out.startswith(f"{ref} contact_leader: — → 吴海")
+    # ready for self-check; the stationed cadre is a person too
+    for name, value in [("plan_made", "是"), ("plan_published", "是"), ("secretary_trained", "2014-03-28"),
+                        ("secretary_appointed", "张三"), ("stationed_cadre", "刘洋")]:
+        run("fact", "set", "T1-01", name, value, who="王强", now="2014-04-01")
+    run("fire", "T1-01", "submit_self_check", who="王强", now="2014-11-20")
+    run("fact", "set", "T1-01", "self_check_report", "已完成自查", who="王强", now="2014-11-21")
+    run("fire", "T1-01", "request_superior_check", who="王强", now="2014-11-22")
+    run("fact", "set", "T1-01", "superior_check_opinion", "整改不到位", who="王强", now="2014-11-24")
+    run("fire", "T1-01", "fail_superior_check", who="王强", now="2014-11-24T10:00")  # a transition's notice
+
+    config = mail_config(tmp_path, port)
+    run("--config", config, "daemon", "--once", now="2014-11-24T12:00")  # round 2 starts: 3 months
+    run("--config", config, "daemon", "--once", now="2015-03-05T09:00")  # its escalation, by the daemon's chunks
+
+    for template in ("re_rectify_notice", "overdue_escalation"):
+        notice = notice_of(run, template, ref)
+        leader = [p for p in notice["recipients"] if p["name"] == "吴海"]
+        assert leader == [{"name": "吴海", "role": "contact_leader", "email": LEADER_MAIL, "phone": "13911110000",
+                           "unit": "城关镇党委", "title": "镇党委副书记"}], template
+        assert notice["unreached"] == []
+        mailed = [d for d in notice["deliveries"] if d["address"] == LEADER_MAIL]
+        assert [(d["channel"], d["recipient"], d["status"]) for d in mailed] == [("mail", "吴海", "delivered")]
+    sent_to = [rcpts for rcpts, _, _ in inbox.messages]
+    assert sum(LEADER_MAIL in r for r in sent_to) >= 2
+    # the stationed cadre, only in no notice's audience, received nothing
+    assert not any("liuyang@example.org" in r for r in sent_to)
+    assert run("audit", "verify").exit_code == 0
+
+
+def test_a_role_nobody_is_assigned_to_is_shown_unreached_and_counted(rectify, tmp_path):
+    run = rectify
+    people(run)
+    nobody, assigned = confirmed(run, "T1-01", "T1-02")
+    run("person", "assign", "T1-02", "contact_leader", "吴海", "--unit", "城关镇党委", who="王强", now="2014-03-13")
+    run("daemon", "--once", now="2014-12-02T09:00")  # rectification overdue since 11-30: escalations
+    missed = notice_of(run, "overdue_escalation", nobody)
+    assert missed["unreached"] == [{"role": "contact_leader", "label": "联系领导（党员领导干部）"}]
+    assert {p["name"] for p in missed["recipients"]} == {"李明", "王强"}  # the officials still get it
+    assert notice_of(run, "overdue_escalation", assigned)["unreached"] == []
+
+    only = run.json("notices", "list", "--unreached", "--limit", "500")
+    assert only and all(n["unreached"] for n in only)
+    assert {n["id"] for n in only} >= {missed["id"]}
+    assert not any(n["title"] == notice_of(run, "overdue_escalation", assigned)["title"] for n in only)
+    text = run("notices", "list", "--unreached").output
+    assert "未送达" in text and "⚠ 联系领导（党员领导干部）" in text
+
+    report = run.json("report", now="2014-12-02T10:00")
+    assert report["unreached"]["count"] == len(run.json("notices", "list", "--unreached", "--limit", "5000"))
+    assert report["unreached"]["roles"][0]["role"] == "contact_leader"
+    page = tmp_path / "d.html"
+    run("report", "--html", str(page), now="2014-12-02T10:00")
+    assert f"{report['unreached']['count']} 份通知无人可送达" in page.read_text(encoding="utf-8")
+
+
+def test_assignments_refused_with_a_clear_message_and_nothing_written(rectify):
+    run = rectify
+    people(run)
+    first, second = confirmed(run, "T1-01", "T1-02")
+    run("person", "assign", "T1-01", "stationed_cadre", "刘洋", "--from", "2014-04-01", who="王强", now="2014-04-01")
+    before = fingerprint(run.db)
+
+    out = run("fact", "set", "T1-01", "contact_leader", "无名氏", who="王强", now="2014-04-02", code=2).output
+    assert "未找到人员“无名氏” / person not found: 无名氏" in out and "rectify person add" in out
+    out = run("fact", "set", "T1-01", "contact_leader", "吴海", who="王强", now="2014-04-02", code=2).output
+    assert "--unit" in out and "城关镇党委" in out and "河西乡党委" in out  # ambiguous: the units listed
+    out = run("person", "assign", "T1-01", "stationed_cadre", "刘洋", "--from", "2014-05-01", who="王强",
+              now="2014-04-02", code=1).output
+    assert "already assigned as stationed_cadre on " + first in out
+    out = run("person", "assign", "T1-02", "stationed_cadre", "刘洋", "--from", "2014-04-10", who="王强",
+              now="2014-04-02", code=1).output
+    assert f"stationed on case {first} as stationed_cadre" in out  # exclusive: one place at a time, named
+    out = run("person", "assign", "T1-02", "first_secretary", "刘洋", who="王强", now="2014-04-02", code=1).output
+    assert first in out  # any exclusive role counts
+    out = run("person", "assign", "T1-01", "plan_made", "刘洋", who="王强", now="2014-04-02", code=2).output
+    assert "'plan_made' is not a person fact" in out
+    out = run("person", "assign", "T1-01", "contact_leader", "周平", "--to", "2014-01-01", who="王强",
+              now="2014-04-02", code=2).output
+    assert "is before --from" in out
+    # 不转化不撤离: the last stationed cadre cannot be withdrawn before acceptance
+    out = run("person", "unassign", "T1-01", "stationed_cadre", "刘洋", who="王强", now="2014-06-01", code=1).output
+    assert "驻村干部或工作队不转化不撤离" in out
+    out = run("person", "deactivate", "刘洋", code=1).output
+    assert f"still assigned ({first}（stationed_cadre）)" in out
+    assert fingerprint(run.db) == before
+
+    # after the cadre's assignment ends (elsewhere), the other case may have them
+    run("person", "assign", "T1-02", "stationed_cadre", "周平", who="王强", now="2014-04-03")
+    run("person", "assign", "T1-01", "stationed_cadre", "周平", "--from", "2015-01-01", who="王强",
+        now="2014-04-03", code=1)
+    assert second
+
+
+def test_a_one_person_role_set_again_ends_the_previous_and_keeps_the_history(rectify):
+    run = rectify
+    people(run)
+    ref, = confirmed(run, "T1-01")
+    run("fact", "set", "T1-01", "contact_leader", "周平", who="王强", now="2014-03-13")
+    out = run("person", "assign", "T1-01", "contact_leader", "吴海", "--unit", "城关镇党委", "--from", "2014-06-01",
+              who="王强", now="2014-05-20").output
+    assert "contact_leader（联系领导（党员领导干部））: 周平 → 吴海" in out
+    shown = run.json("case", "show", "T1-01")
+    leaders = [(p["name"], p["first"], p["last"], p["current"]) for p in shown["people"] if p["role"] == "contact_leader"]
+    assert leaders == [("周平", "2014-03-13", "2014-05-31", True), ("吴海", "2014-06-01", "", True)]
+    assert {f["name"]: f["value"] for f in shown["facts"]}["contact_leader"] == "吴海"
+    text = run("case", "show", "T1-01").output
+    assert "指派人员 / people assigned" in text and "城关镇党委" in text and "13911110000" in text
+    # a work team adds; unassigning one keeps the others
+    run("fact", "set", "T1-01", "stationed_cadre", "刘洋", who="王强", now="2014-04-01")
+    run("fact", "set", "T1-01", "stationed_cadre", "周平", who="王强", now="2014-04-01")
+    facts = {f["name"]: f["value"] for f in run.json("case", "show", "T1-01")["facts"]}
+    assert facts["stationed_cadre"] == "刘洋、周平"
+    run("person", "unassign", "T1-01", "stationed_cadre", "刘洋", "--on", "2014-07-01", who="王强", now="2014-06-20")
+    facts = {f["name"]: f["value"] for f in run.json("case", "show", "T1-01")["facts"]}
+    assert facts["stationed_cadre"] == "周平"
+    shown_person = run.json("person", "show", "刘洋")
+    assert [(a["case"], a["role"], a["from"], a["to"]) for a in shown_person["assignments"]] == [
+        (ref, "stationed_cadre", "2014-04-01", "2014-06-30")]
+    history = [e["what"] for e in run.json("history", "T1-01")]
+    assert "指派 contact_leader：吴海（城关镇党委），自 2014-06-01；前任/结束：周平（县财政局）至 2014-05-31" in history
+    assert run("audit", "verify").exit_code == 0
+
+
+def test_the_people_register_is_the_county_departments(rectify):
+    run = rectify
+    out = run("person", "add", "孙立", "--unit", "县委组织部", who="王强", now="2014-03-05", code=1).output
+    assert "only an administrator or the county department" in out
+    run("person", "add", "孙立", "--unit", "县委组织部", "--email", "sunli@example.org", who="李明", now="2014-03-05")
+    out = run("person", "add", "孙立", "--unit", "县委组织部", who="李明", now="2014-03-05", code=2).output
+    assert "already registered" in out
+    run("person", "update", "孙立", "--phone", "13800001111", "--channel", "wecom=sunli", who="李明", now="2014-03-06")
+    listed = run.json("person", "list", who="王强", now="2014-03-06")
+    assert [(p["name"], p["unit"], p["phone"], p["channels"]) for p in listed] == [
+        ("孙立", "县委组织部", "13800001111", {"wecom": "sunli"})]
+    assert run("person", "add", "x", "--unit", "u", "--channel", "name=z", code=2).exit_code == 2
+    run("person", "deactivate", "孙立", who="李明", now="2014-03-07")
+    run("case", "open", "T1-01", who="王强", now="2014-03-08")
+    out = run("fact", "set", "T1-01", "contact_leader", "孙立", who="王强", now="2014-03-08", code=1).output
+    assert "is inactive" in out
+
+
+def ledger_secretary(run: Rectify, tmp_path, day: str) -> tuple[str, str]:
+    path = tmp_path / f"ledger-{day}.csv"
+    run("ledger", "export", "--format", "csv", "-o", str(path), now=day)
+    rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
+    row = next(r for r in rows if r and r[1] == "城关镇第1村党支部")
+    return row[2], row[3]
+
+
+def test_a_secretary_replaced_keeps_the_history_and_the_ledger_shows_the_one_in_office(rectify, tmp_path):
+    run = rectify
+    ref, = confirmed(run, "T1-01")
+    out = run("org", "secretary", "T1-01", "刘建国", "--phone", "13900001111", "--from", "2014-06-01",
+              "--reason", "换届调整", who="王强", now="2014-05-20").output
+    assert "书记 / secretary: 书记1 → 刘建国（自 from 2014-06-01）" in out and ref in out
+    terms = run.json("org", "secretaries", "T1-01")
+    assert [(t["name"], t["first"], t["last"]) for t in terms] == [("书记1", "", "2014-05-31"),
+                                                                 ("刘建国", "2014-06-01", "")]
+    assert ledger_secretary(run, tmp_path, "2014-05-01") == ("书记1", "13800000001")
+    assert ledger_secretary(run, tmp_path, "2014-07-01") == ("刘建国", "13900001111")
+    assert run.json("case", "show", "T1-01")["secretary"] == "刘建国"
+    # the shipped fact secretary_appointed replaces the secretary too, from its day
+    run("fact", "set", "T1-01", "secretary_appointed", "王新", who="王强", now="2014-09-10")
+    assert [t["name"] for t in run.json("org", "secretaries", "T1-01")] == ["书记1", "刘建国", "王新"]
+    assert ledger_secretary(run, tmp_path, "2014-08-01") == ("刘建国", "13900001111")
+    assert ledger_secretary(run, tmp_path, "2014-09-10") == ("王新", "")
+    run("fact", "set", "T1-01", "secretary_appointed", "王新", who="王强", now="2014-09-11")  # the same: no new term
+    assert len(run.json("org", "secretaries", "T1-01")) == 3
+    before = fingerprint(run.db)
+    run("org", "secretary", "T1-01", "王新", who="王强", now="2014-09-12", code=1)  # already in office
+    run("org", "secretary", "T1-01", "李四", "--from", "2014-09-01", who="王强", now="2014-09-12", code=1)
+    run("org", "secretary", "T2-01", "李四", who="王强", now="2014-09-12", code=1)  # not 王强's township
+    assert fingerprint(run.db) == before
+    history = [e["what"] for e in run.json("history", "T1-01")]
+    assert "更换书记：书记1 → 刘建国，自 2014-06-01" in history
+    assert run("audit", "verify").exit_code == 0
+
+
+@pytest.mark.parametrize("yaml_edit, message", [
+    (("  org_secretary: 党组织书记\n", "  org_secretary: 党组织书记\n  contact_leader: 联系领导\n"),
+     "'contact_leader' is both a role (roles) and a person fact"),
+    (("escalate_to: [township_committee, contact_leader, county_department]\n      later_rounds:",
+      "escalate_to: [township_committee, contact_leadr, county_department]\n      later_rounds:"),
+     "'contact_leadr' to notify is neither a role nor a person fact"),
+    (("{label: 已制定整改方案（一支一策）, type: bool}", "{label: 已制定整改方案（一支一策）, type: bool, many: true}"),
+     "'many' applies to person facts only"),
+])
+def test_the_workflow_check_knows_person_facts(workflow_copy, yaml_edit, message):
+    old, new = yaml_edit
+    text = workflow_copy.read_text(encoding="utf-8")
+    assert old in text
+    workflow_copy.write_text(text.replace(old, new, 1), encoding="utf-8")
+    out = Rectify("sqlite:///unused.db")("workflow", "check", str(workflow_copy), code=2).output
+    assert message in out
