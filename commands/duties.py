@@ -93,3 +93,31 @@ def duty_return(settings: Settings, duty_name: str, unit_code: str, occurrence: 
                                      campaign_ref))
     say(f"已退回 {filed.unit}“{filed.label}”第 {filed.occurrence} 次 / returned {filed.unit_code} {filed.duty} "
         f"#{filed.occurrence}, record {filed.seq}")
+
+
+@duty.command("history")
+@click.argument("duty_name", metavar="[DUTY]", required=False)
+@click.option("--unit", "unit_code", required=True, metavar="CODE", help="单位的编码 / the unit's code.")
+@CAMPAIGN
+@AS_JSON
+@pass_settings
+def duty_history(settings: Settings, duty_name: str | None, unit_code: str, campaign_ref: str | None,
+                 as_json: bool) -> None:
+    """报送和退回记录 / A unit's filings and returns.
+
+    列出单位 --unit 的每次报送和退回（可只看事项 DUTY）：时间、经办人、说明或退回理由、附件的哈希。
+
+    Lists every filing and return of the unit (of DUTY only, if given): when, by whom, the note
+    or the reason, and the attached files' hashes."""
+    rows = shown(services.history(settings.store, settings.caller, unit_code, duty_name, campaign_ref))
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        say("没有报送记录 / nothing filed yet")
+        return
+    console().print(table(f"报送记录 / filings — {unit_code}",
+                          ["#", "时间 at", "事项 duty", "次 no.", "操作 action", "经办人 by", "说明 note", "附件 files"],
+                          [[r["seq"], r["at"], r["label"], r["occurrence"], "报送" if r["kind"] == "submit" else "退回",
+                            r["actor"], r["note"] or "—",
+                            "、".join(f"{f['name']}（{f['sha256'][:12]}）" for f in r["files"]) or "—"] for r in rows]))

@@ -193,6 +193,10 @@ def _print_report(d: dict[str, Any]) -> None:
         missed = "、".join(f"{r['label']} {r['count']}" for r in d["unreached"]["roles"])
         out.print(f"[red]{d['unreached']['count']} 份通知无人可送达 / notices that reached nobody for some audience："
                   f"{esc(missed)}（rectify notices list --unreached）[/red]")
+    if d.get("problems", {}).get("total"):
+        p = d["problems"]
+        out.print(f"问题清单 {p['total']} 项：未销号 {p['open']} 项（逾期 {p['overdue']} 项），已销号 {p['closed']} 项 / "
+                  f"problems: {p['open']} open ({p['overdue']} overdue), {p['closed']} closed")
     out.print(table("各阶段 / by state", ["阶段", "数量"], [[s["label"], s["count"]] for s in d["states"]]))
     states = [s for s in d["states"] if s["count"]] or d["states"]
     # A province's database has thousands of townships: the terminal lists the first LISTED

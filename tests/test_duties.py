@@ -130,3 +130,14 @@ def test_an_edited_filing_is_found_by_audit_verify(rectify: Rectify):
     engine.dispose()
     out = run("audit", "verify", code=1).output
     assert "单位报送记录 / the units' filings 第 1 条报送记录 filing #1" in out and "记录被修改" in out
+
+
+def test_history_lists_filings_and_returns(rectify: Rectify):
+    run = rectify
+    run("duty", "submit", "screening_report", "--unit", "T1", "--note", "初报", who="王强", now="2014-03-10T10:00")
+    run("duty", "return", "screening_report", "--unit", "T1", "--reason", "缺少附表", who="李明", now="2014-03-11T10:00")
+    run("duty", "submit", "screening_report", "--unit", "T1", "--note", "补报", who="王强", now="2014-03-12T10:00")
+    rows = run.json("duty", "history", "--unit", "T1", who="王强", now="2014-03-12")
+    assert [(r["kind"], r["actor"], r["note"]) for r in rows] == [
+        ("submit", "王强", "初报"), ("return", "李明", "缺少附表"), ("submit", "王强", "补报")]
+    run("duty", "history", "--unit", "T2", who="王强", now="2014-03-12", code=1)  # another township's

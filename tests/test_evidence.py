@@ -243,7 +243,8 @@ def test_a_replaced_or_deleted_file_is_named(run, tmp_path):
     assert "整改方案.pdf" in got and sha(PDF) in got and not target.exists()
     assert list(tmp_path.glob(".got.pdf*")) == []  # no temporary file left either
     package = tmp_path / "档案.zip"
-    assert "测评表.png" in run("ledger", "export", "--with-evidence", str(package), who="李明", code=1).output
+    stopped = run("ledger", "export", "--with-evidence", str(package), who="李明", code=1).output
+    assert "整改方案.pdf" in stopped and "replaced or damaged" in stopped  # the first bad file stops it
     assert not package.exists() and list(tmp_path.glob(".档案.zip*")) == []
     add(run, CASE, write(tmp_path, "again.pdf", PDF))  # adding the true content again repairs the store
     assert files.read(sha(PDF), "x") == PDF

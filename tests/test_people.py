@@ -7,18 +7,17 @@ import csv
 
 import pytest
 
-from tests.runner import Rectify, fingerprint
+from tests.runner import Rectify, file_due, fingerprint
 
 LEADER_MAIL = "wuhai@example.org"
 
 
 def people(run: Rectify) -> None:
-    """The people the tests assign: a contact leader, two stationed cadres, a namesake."""
+    """The people the tests assign: a contact leader, two stationed cadres."""
     run("person", "add", "吴海", "--unit", "城关镇党委", "--title", "镇党委副书记", "--phone", "13911110000",
         "--email", LEADER_MAIL)
     run("person", "add", "刘洋", "--unit", "县农业局", "--title", "驻村干部", "--email", "liuyang@example.org")
     run("person", "add", "周平", "--unit", "县财政局", "--channel", "wecom=zhouping")
-    run("person", "add", "吴海", "--unit", "河西乡党委")  # a namesake in another unit
 
 
 def confirmed(run: Rectify, *codes: str) -> list[str]:
@@ -49,11 +48,12 @@ def test_a_contact_leader_assigned_as_a_person_receives_every_notice_for_the_rol
     people(run)
     ref, = confirmed(run, "T1-01")
     out = run("fact", "set", "T1-01", "contact_leader", "吴海", who="王强", now="2014-03-13").output
-    assert out.startswith(f"{ref} contact_leader: — → 吴海")
+    assert f"{ref} contact_leader: — → 吴海" in out
     # ready for self-check; the stationed cadre is a person too
     for name, value in [("plan_made", "是"), ("plan_published", "是"), ("secretary_trained", "2014-03-28"),
                         ("secretary_appointed", "张三"), ("stationed_cadre", "刘洋")]:
         run("fact", "set", "T1-01", name, value, who="王强", now="2014-04-01")
+    file_due(run, "T1", "王强", "2014-11-19")  # the township's progress reports
     run("fire", "T1-01", "submit_self_check", who="王强", now="2014-11-20")
     run("fact", "set", "T1-01", "self_check_report", "已完成自查", who="王强", now="2014-11-21")
     run("fire", "T1-01", "request_superior_check", who="王强", now="2014-11-22")
@@ -110,6 +110,7 @@ def test_assignments_refused_with_a_clear_message_and_nothing_written(rectify):
     people(run)
     first, second = confirmed(run, "T1-01", "T1-02")
     run("person", "assign", "T1-01", "stationed_cadre", "刘洋", "--from", "2014-04-01", who="王强", now="2014-04-01")
+    run("person", "add", "吴海", "--unit", "河西乡党委")  # a namesake in another unit
     before = fingerprint(run.db)
 
     out = run("fact", "set", "T1-01", "contact_leader", "无名氏", who="王强", now="2014-04-02", code=2).output

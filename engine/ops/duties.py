@@ -369,3 +369,18 @@ def ensure_all(session: Session, now: datetime) -> int:
     from engine.ops.deploy import campaigns
 
     return sum(ensure_unit_duties(session, c, compiled_version(c.current_version), now) for c in campaigns(session))
+
+
+def history(session: Session, campaign: Campaign, compiled: CompiledWorkflow, unit: Organization,
+            name: str | None = None) -> list[dict[str, Any]]:
+    """Every filing and return of ``unit`` (of duty ``name``), oldest first: who, when, the note
+    or reason, the files' hashes."""
+    wf = compiled.definition
+    rows = {r.id: r for r in duty_queries.duties_of(session, campaign.id, [unit.id], name)}
+    return [{"seq": a.seq, "duty": rows[a.unit_duty_id].duty,
+             "label": wf.duties[rows[a.unit_duty_id].duty].label if rows[a.unit_duty_id].duty in wf.duties
+             else rows[a.unit_duty_id].duty,
+             "occurrence": rows[a.unit_duty_id].occurrence, "kind": a.kind,
+             "at": local(a.at, wf.timezone).strftime("%Y-%m-%d %H:%M"), "actor": a.actor, "note": a.note,
+             "files": list(a.files or [])}
+            for a in duty_queries.actions_of(session, rows)]

@@ -75,6 +75,20 @@ def give_back(store: Store, caller: Caller, duty: str, unit_code: str, occurrenc
     return write(store, caller, work)
 
 
+def history(store: Store, caller: Caller, unit_code: str, duty: str | None = None,
+            campaign_ref: str | None = None) -> Done[list[dict[str, Any]]]:
+    """A unit's filings and returns, oldest first (a read within the caller's jurisdiction)."""
+    def work(access: Access) -> list[dict[str, Any]]:
+        campaign = resolve_campaign(access.session, campaign_ref)
+        compiled = compiled_version(campaign.current_version)
+        unit = get_org(access.session, unit_code)
+        access.require_org(unit, f"单位 {unit.code}", f"unit {unit.code}")
+        if duty is not None:
+            duty_ops.duty_spec(compiled, duty)
+        return duty_ops.history(access.session, campaign, compiled, unit, duty)
+    return read(store, caller, work)
+
+
 def _stored(store: Store, files: Sequence[Any]) -> list[Any]:
     if not files:
         return []
