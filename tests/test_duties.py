@@ -141,3 +141,24 @@ def test_history_lists_filings_and_returns(rectify: Rectify):
     assert [(r["kind"], r["actor"], r["note"]) for r in rows] == [
         ("submit", "王强", "初报"), ("return", "李明", "缺少附表"), ("submit", "王强", "补报")]
     run("duty", "history", "--unit", "T2", who="王强", now="2014-03-12", code=1)  # another township's
+
+
+def test_a_filing_carries_its_files_and_a_replaced_one_is_named(rectify: Rectify, tmp_path, monkeypatch):
+    run = rectify
+    monkeypatch.setenv("RECTIFY_EVIDENCE_DIR", str(tmp_path / "evidence"))  # PostgreSQL's needs a folder
+    report = tmp_path / "汇总表.pdf"
+    report.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    run("duty", "submit", "screening_report", "--unit", "T1", "--file", str(report), who="王强", now="2014-03-10T10:00")
+    files = run.json("duty", "history", "--unit", "T1", now="2014-03-10")[0]["files"]
+    assert [f["name"] for f in files] == ["汇总表.pdf"]
+    page = tmp_path / "page.html"
+    page.write_text("<html><script>alert(1)</script></html>", encoding="utf-8")
+    before = fingerprint(run.db)
+    run("duty", "submit", "screening_report", "--unit", "T2", "--file", str(page), who="赵刚", now="2014-03-10",
+        code=2)  # refused kind: nothing written
+    assert fingerprint(run.db) == before
+    stored = next(p for p in (tmp_path / "evidence").rglob("*") if p.is_file())
+    stored.chmod(0o644)
+    stored.write_bytes(b"%PDF-1.4 forged")
+    out = run("audit", "verify", code=1).output
+    assert "汇总表.pdf" in out and files[0]["sha256"] in out
