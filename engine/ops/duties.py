@@ -217,8 +217,9 @@ def occurrence_of(session: Session, campaign: Campaign, compiled: CompiledWorkfl
     if occurrence is not None:
         row = next((r for r in rows if r.occurrence == occurrence), None)
         if row is None:
-            raise NotFound(f"“{duty.label}”没有第 {occurrence} 次 / '{name}' has no occurrence {occurrence} for "
-                           f"{unit.code}; it has {', '.join(str(r.occurrence) for r in rows)}")
+            raise NotFound("occurrence 报送次数", f"{name} #{occurrence}",
+                           f"{unit.code} owes '{name}' {len(rows)} time(s): --occurrence "
+                           f"{', '.join(str(r.occurrence) for r in rows)}")
         return row
     wanted = DutyStatus.SUBMITTED.value if filed else DutyStatus.OPEN.value
     candidates = [r for r in rows if r.status == wanted]
