@@ -71,19 +71,20 @@ def evidence_list(settings: Settings, ref: str, as_json: bool) -> None:
 
 @evidence.command("get")
 @click.argument("ref")
-@click.argument("evidence_id", type=ROW_ID)
+@click.argument("which", metavar="ID|NAME")
 @click.option("--output", "-o", type=click.Path(), metavar="PATH",
               help="写入的文件或文件夹 / file or folder to write to (default: the file's own name, here).")
 @click.option("--force", is_flag=True, help="覆盖已有文件 / overwrite an existing file.")
 @pass_settings
-def evidence_get(settings: Settings, ref: str, evidence_id: int, output: str | None, force: bool) -> None:
+def evidence_get(settings: Settings, ref: str, which: str, output: str | None, force: bool) -> None:
     """取回证据文件 / Get a file back.
 
-    把整顿对象 REF 的第 EVIDENCE_ID 号证据写出；先核对其 SHA-256，文件缺失或被替换时不写出任何内容（退出码 1）。
+    把整顿对象 REF 的证据 ID（'evidence list' 所列编号，或文件名：同名取最新的）写出；先核对其 SHA-256，文件缺失或被替换时不写出任何内容（退出码 1）。
 
-    Writes evidence EVIDENCE_ID of case REF, after checking its SHA-256: a missing or
-    replaced file writes nothing (exit 1)."""
-    got = shown(services.get(settings.store, settings.caller, settings.evidence, ref, evidence_id, output, force))
+    Writes evidence ID of case REF (the number 'evidence list' shows, or its file name: the
+    newest of that name), after checking its SHA-256: a missing or replaced file writes
+    nothing (exit 1)."""
+    got = shown(services.get(settings.store, settings.caller, settings.evidence, ref, which, output, force))
     say(f"已写出 / written: {got.path}（{got.name}，{human_size(got.size)}，sha256 {got.sha256} 已核对 verified）")
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from engine.ops.deploy import deploy
 from engine.ops.officials import add_official
 from engine.ops.orgs import OrgRow, import_organizations
+from engine.ops.people import Contacts, add_person
 from engine.spec.loader import load_workflow_file
 from engine.store.db import Store
 from engine.store.models import OrgKind
@@ -37,7 +38,13 @@ OFFICIALS = [
     ("县委组织部李", "county_department", "X"),
     ("城关镇王", "township_committee", "T1"),
     ("河西乡赵", "township_committee", "T2"),
-    ("联系领导周", "contact_leader", "X"),
+    ("书记孙", "org_secretary", "T1-01"),  # a role that may not open cases
+]
+# People the tests assign to cases (person facts: contact_leader, county_cadre, stationed_cadre…),
+# each with their sending unit; a stationed cadre is stationed in one place at a time.
+PEOPLE = [
+    ("联系领导周", "县委"), ("周建国", "县委"), ("陈静", "县委组织部"),
+    ("驻村工作队", "县直机关"), ("新的工作队", "县直机关"),
 ]
 
 
@@ -49,4 +56,6 @@ def seed_county(store: Store, workflow_file=WORKFLOW, now: datetime | None = Non
         deploy(session, loaded, "admin", now)
         for name, role, where in OFFICIALS:
             add_official(session, name, role, where, loaded.definition.roles)
+        for name, unit in PEOPLE:
+            add_person(session, name, unit, Contacts(), "admin", now)
     return loaded

@@ -78,6 +78,19 @@ def build_county(run: Rectify, folder: Path) -> None:
     run("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
     run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1", "--phone", "13900000001")
     run("official", "add", "赵刚", "--role", "township_committee", "--jurisdiction", "T2")
+    register_people(run)
+
+
+# The people the CLI tests assign to cases (the workflow's person facts: contact_leader,
+# county_cadre, stationed_cadre…), with their sending units; a stationed cadre (exclusive) is
+# in one place at a time, so each case ``prepare`` readies gets its own work team.
+PEOPLE = [("周建国", "县委"), ("孙立", "县委组织部"), ("陈静", "县委组织部"), ("驻村工作队", "县直机关"),
+          ("驻村工作队周平", "县直机关")]
+
+
+def register_people(run: Rectify) -> None:
+    for name, unit in PEOPLE:
+        run("person", "add", name, "--unit", unit)
 
 
 def file_due(run: Rectify, unit: str, who: str, now: str) -> None:
@@ -90,9 +103,11 @@ def file_due(run: Rectify, unit: str, who: str, now: str) -> None:
 
 def prepare(run: Rectify, ref: str) -> None:
     run("fire", ref, "confirm", who="李明", now="2014-03-12")
+    team = f"驻村工作队（{ref}）"
+    run("person", "add", team, "--unit", "县直机关", who="李明", now="2014-04-01")
     for name, value in [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周建国"),
                         ("secretary_trained", "2014-03-28"),
-                        ("secretary_appointed", "张三"), ("stationed_cadre", "驻村工作队 3 人")]:
+                        ("secretary_appointed", "张三"), ("stationed_cadre", team)]:
         run("fact", "set", ref, name, value, who="王强", now="2014-04-01")
     file_due(run, "T1", "王强", "2014-11-19")
     run("fire", ref, "submit_self_check", who="王强", now="2014-11-20")
@@ -148,6 +163,7 @@ def build_ready_county(folder: Path) -> None:
     run("org", "import", str(folder / "orgs.csv"))
     run("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
     run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1")
+    register_people(run)
     for code in ("T1-01", "T1-02"):
         run("case", "open", code, "--problem", "1", who="王强", now="2014-03-05")
     prepare(run, "2014-1-0001")

@@ -24,7 +24,7 @@ def test_screening_to_accepted_with_the_cli_only(rectify):
     show = rectify.json("case", "show", "2014-1-0001", now="2014-12-04")
     assert show["state"] == "accepted"
     assert show["triggers"] == []
-    assert show["timers"] == []
+    assert [t["kind"] for t in show["timers"]] == ["look_back"]  # only the 回头看, six months on
     steps = [e["to"] for e in rectify.json("history", "2014-1-0001") if e["kind"] == "transition"]
     assert steps == ["rectifying", "self_check", "superior_check", "spot_check", "survey", "accepted"]
     text = rectify("history", "2014-1-0001").stdout

@@ -55,6 +55,7 @@ def test_text_facts_keep_lines_and_tabs_and_refuse_other_controls(rectify: Recti
         assert "不是非负整数" in out
     assert fingerprint(rectify.db) == before
     rectify("fact", "set", "T1-01", "measures", "一、选好书记\r\n二、\t建好制度", who="王强", now="2014-03-06")
+    rectify("person", "add", "abc[/]def", "--unit", "县委")  # a person's name that looks like markup
     rectify("fact", "set", "T1-01", "contact_leader", "abc[/]def", who="王强", now="2014-03-06")
     shown = rectify.json("case", "show", "T1-01", now="2014-03-07")
     facts = {f["name"]: f["value"] for f in shown["facts"]}

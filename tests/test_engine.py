@@ -212,7 +212,7 @@ def test_bad_facts_and_cases_are_refused(county):
     with pytest.raises(InvalidValue, match="problem category"):
         open_(county, org="T1-02", problems=(9,))
     with pytest.raises(PermissionDenied, match="only county_department, township_committee"):
-        open_(county, org="T1-02", who="联系领导周")
+        open_(county, org="T1-02", who="书记孙")
     assert snapshot(county) == before
 
 

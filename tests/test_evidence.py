@@ -9,7 +9,10 @@ import csv
 import hashlib
 import io
 import os
+import signal
 import stat
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from sqlalchemy import create_engine, text
 
 from engine.ops.ledger import TITLE
 from engine.store.evidence_files import EvidenceFiles, safe_file_name
-from tests.runner import Rectify, fingerprint
+from tests.runner import Rectify, build_county, fingerprint
 
 CASE, OTHER = "2014-1-0001", "2014-1-0002"  # T1-01 (城关镇, 王强), T2-01 (河西乡, 赵刚)
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -97,15 +100,17 @@ def test_files_go_in_and_come_back_by_hash(run, tmp_path):
     assert [(e["name"], e["fact"], e["sha256"], e["size"], e["type"], e["added_by"]) for e in listed] == [
         ("整改方案.pdf", "plan_published", sha(PDF), len(PDF), "PDF", "王强"),
         ("测评表.docx", None, sha(DOCX), len(DOCX), "Word (docx)", "王强")]
-    assert listed[0]["note"] == "公示照片另附" and listed[1]["attached_to"] == "整顿对象 case"
+    assert listed[0]["note"] == "公示照片另附"
+    assert listed[1]["attached_to"] == "整顿对象 case"
     got = tmp_path / "got.pdf"
     assert sha(PDF) in run("evidence", "get", CASE, str(listed[0]["id"]), "-o", str(got), who="王强").output
     assert got.read_bytes() == PDF
     refused = run("evidence", "get", CASE, str(listed[0]["id"]), "-o", str(got), who="王强", code=2)
-    assert "already exists" in refused.output and got.read_bytes() == PDF
+    assert "already exists" in refused.output
+    assert got.read_bytes() == PDF
     folder = tmp_path / "out"
     folder.mkdir()
-    run("evidence", "get", CASE, str(listed[1]["id"]), "-o", str(folder), who="王强")
+    run("evidence", "get", CASE, "测评表.docx", "-o", str(folder), who="王强")  # by its name, into a folder
     assert (folder / "测评表.docx").read_bytes() == DOCX
     history = run.json("history", CASE)
     chained = [e["data"] for e in history if e["kind"] == "evidence"]
@@ -145,7 +150,9 @@ def test_accepted_kinds_are_judged_by_content(run, tmp_path, name, data, type_):
 def test_refused_kinds_write_nothing(run, tmp_path, name, data, looks):
     before = fingerprint(run.db)
     out = add(run, CASE, write(tmp_path, name, data), code=2).output
-    assert name in out and looks in out and "nothing was stored" in out
+    assert name in out
+    assert looks in out
+    assert "nothing was stored" in out
     assert fingerprint(run.db) == before
     assert stored(run, tmp_path) == []
 
@@ -153,7 +160,8 @@ def test_refused_kinds_write_nothing(run, tmp_path, name, data, looks):
 def test_one_refused_file_stores_none_of_them(run, tmp_path):
     before = fingerprint(run.db)
     add(run, CASE, write(tmp_path, "ok.pdf", PDF), write(tmp_path, "bad.pdf", b"<html></html>"), code=2)
-    assert fingerprint(run.db) == before and stored(run, tmp_path) == []
+    assert fingerprint(run.db) == before
+    assert stored(run, tmp_path) == []
 
 
 def test_size_limits(run, tmp_path, monkeypatch):
@@ -163,11 +171,13 @@ def test_size_limits(run, tmp_path, monkeypatch):
         out.truncate(20 * 1024 * 1024 + 1)
     before = fingerprint(run.db)
     out = add(run, CASE, str(big), code=2).output
-    assert "too large" in out and "20 MiB" in out
+    assert "too large" in out
+    assert "20 MiB" in out
     monkeypatch.setenv("RECTIFY_EVIDENCE_MAX_MB", "1")
     small = write(tmp_path, "小.pdf", PDF + bytes(1024 * 1024))
     assert "at most 1 MiB" in add(run, CASE, small, code=2).output
-    assert fingerprint(run.db) == before and stored(run, tmp_path) == []
+    assert fingerprint(run.db) == before
+    assert stored(run, tmp_path) == []
     monkeypatch.setenv("RECTIFY_EVIDENCE_MAX_MB", "lots")
     assert "RECTIFY_EVIDENCE_MAX_MB" in add(run, CASE, small, code=2).output
 
@@ -180,8 +190,10 @@ def test_bad_input_is_exit_2(run, tmp_path):
     assert "not both" in add(run, CASE, pdf, extra=("--fact", "plan_made", "--problem", "1"), code=2).output
     assert "file not found" in add(run, CASE, str(tmp_path / "missing.pdf"), code=2).output
     assert "not a regular file" in add(run, CASE, str(tmp_path), code=2).output
-    assert "evidence not found" in run("evidence", "get", CASE, "99", who="王强", code=2).output
-    assert fingerprint(run.db) == before and stored(run, tmp_path) == []
+    for which in ("99", "9" * 30, "无此文件.pdf"):
+        assert "evidence not found" in run("evidence", "get", CASE, which, who="王强", code=2).output
+    assert fingerprint(run.db) == before
+    assert stored(run, tmp_path) == []
 
 
 def test_evidence_on_a_problem(run, tmp_path):
@@ -203,7 +215,8 @@ def test_another_townships_official_can_neither_read_nor_add(run, tmp_path):
     assert "outside 赵刚's jurisdiction" in run("evidence", "get", CASE, "1", "-o", str(out), who="赵刚",
                                                  code=1).output
     assert not out.exists()
-    assert fingerprint(run.db) == before and stored(run, tmp_path) == files  # the refused file was never stored
+    assert fingerprint(run.db) == before
+    assert stored(run, tmp_path) == files
     refusals = run.json("audit", "refusals")
     assert sum("赵刚" in r["reason"] for r in refusals) == 3  # recorded like any refusal
 
@@ -213,7 +226,8 @@ def test_postgresql_needs_an_evidence_folder(run, tmp_path, monkeypatch):
         pytest.skip("SQLite keeps its evidence beside its file")
     monkeypatch.delenv("RECTIFY_EVIDENCE_DIR")
     out = add(run, CASE, write(tmp_path, "a.pdf", PDF), code=2).output
-    assert "--evidence-dir" in out and "RECTIFY_EVIDENCE_DIR" in out
+    assert "--evidence-dir" in out
+    assert "RECTIFY_EVIDENCE_DIR" in out
     assert "the audit log verifies" in run("audit", "verify").output  # nothing to check without evidence
     folder = tmp_path / "given"
     run("--evidence-dir", str(folder), "evidence", "add", CASE, str(tmp_path / "a.pdf"), who="王强", now="2014-03-20")
@@ -234,18 +248,24 @@ def test_a_replaced_or_deleted_file_is_named(run, tmp_path):
     _overwrite(files.path_of(sha(PDF)), PDF.replace(b"Catalog", b"Catalo9"))
     files.path_of(sha(PNG)).unlink()
     out = run("audit", "verify", code=1).output
-    assert f"{CASE}: 证据文件“整改方案.pdf”（sha256 {sha(PDF)}）" in out and "it was replaced or damaged" in out
-    assert f"{OTHER}: 证据文件“测评表.png”（sha256 {sha(PNG)}）" in out and "is missing from the evidence store" in out
+    assert f"{CASE}: 证据文件“整改方案.pdf”（sha256 {sha(PDF)}）" in out
+    assert "it was replaced or damaged" in out
+    assert f"{OTHER}: 证据文件“测评表.png”（sha256 {sha(PNG)}）" in out
+    assert "is missing from the evidence store" in out
     assert "2 处问题" in out
     assert "整改方案.pdf" not in run("audit", "verify", "--case", OTHER, code=1).output  # one case: its files only
     target = tmp_path / "got.pdf"
     got = run("evidence", "get", CASE, "1", "-o", str(target), who="王强", code=1).output
-    assert "整改方案.pdf" in got and sha(PDF) in got and not target.exists()
+    assert "整改方案.pdf" in got
+    assert sha(PDF) in got
+    assert not target.exists()
     assert list(tmp_path.glob(".got.pdf*")) == []  # no temporary file left either
     package = tmp_path / "档案.zip"
     stopped = run("ledger", "export", "--with-evidence", str(package), who="李明", code=1).output
-    assert "整改方案.pdf" in stopped and "replaced or damaged" in stopped  # the first bad file stops it
-    assert not package.exists() and list(tmp_path.glob(".档案.zip*")) == []
+    assert "整改方案.pdf" in stopped
+    assert "replaced or damaged" in stopped
+    assert not package.exists()
+    assert list(tmp_path.glob(".档案.zip*")) == []
     add(run, CASE, write(tmp_path, "again.pdf", PDF))  # adding the true content again repairs the store
     assert files.read(sha(PDF), "x") == PDF
 
@@ -255,7 +275,8 @@ def test_an_altered_or_deleted_row_is_named(run, tmp_path):
     add(run, CASE, write(tmp_path, "b.png", PNG))
     sql(run.db, f"UPDATE evidence SET sha256 = '{sha(PNG)}' WHERE filename = 'a.pdf'")
     out = run("audit", "verify", code=1).output
-    assert "evidence #1 'a.pdf'" in out and "the row was altered" in out
+    assert "evidence #1 'a.pdf'" in out
+    assert "the row was altered" in out
     sql(run.db, "DELETE FROM evidence WHERE filename = 'b.png'")
     assert "whose row is gone" in run("audit", "verify", code=1).output
 
@@ -275,7 +296,8 @@ def test_the_package_round_trip(run, tmp_path):
     assert "5 个证据文件" in out
     with zipfile.ZipFile(package) as archive:
         names = archive.namelist()
-        assert names[0] == f"{TITLE}.xlsx" and names[-1] == "清单.csv"
+        assert names[0] == f"{TITLE}.xlsx"
+        assert names[-1] == "清单.csv"
         manifest = list(csv.DictReader(io.StringIO(archive.read("清单.csv").decode("utf-8-sig"))))
         for row in manifest:
             assert sha(archive.read(row["路径 path"])) == row["sha256"]
@@ -286,7 +308,8 @@ def test_the_package_round_trip(run, tmp_path):
         f"中共河西乡委员会/{OTHER} 河西乡第1村党支部/a_b_c__.._.xlsx",
         "乡镇报送/中共城关镇委员会/汇总表.pdf"]
     assert manifest[0]["附于 attached to"].startswith("事实 fact plan_published")
-    assert manifest[0]["添加人 added by"] == "王强" and manifest[0]["整顿对象 case"] == f"{CASE} 城关镇第1村党支部"
+    assert manifest[0]["添加人 added by"] == "王强"
+    assert manifest[0]["整顿对象 case"] == f"{CASE} 城关镇第1村党支部"
     assert all(not n.startswith("/") and ".." not in n.split("/") for n in names)
 
 
@@ -301,16 +324,20 @@ def test_the_package_needs_a_county_wide_reader(run, tmp_path):
 # --- the store itself ------------------------------------------------------------------------
 
 def test_names_are_made_safe_for_any_system():
-    assert safe_file_name("..") == "_" and safe_file_name("../../etc/passwd") == ".._.._etc_passwd"
-    assert safe_file_name("a\x1b[2Jb.pdf") == "a_[2Jb.pdf" and safe_file_name("nul.txt") == "_nul.txt"
-    assert safe_file_name("报告. ") == "报告" and len(safe_file_name("长" * 300 + ".pdf")) == 120
+    assert safe_file_name("..") == "_"
+    assert safe_file_name("../../etc/passwd") == ".._.._etc_passwd"
+    assert safe_file_name("a\x1b[2Jb.pdf") == "a_[2Jb.pdf"
+    assert safe_file_name("nul.txt") == "_nul.txt"
+    assert safe_file_name("报告. ") == "报告"
+    assert len(safe_file_name("长" * 300 + ".pdf")) == 120
     assert safe_file_name("长" * 300 + ".pdf").endswith(".pdf")
 
 
 def test_a_store_refuses_what_it_cannot_prove(tmp_path):
     files = EvidenceFiles(tmp_path / "store")
     blob = files.add(write(tmp_path, "a.pdf", PDF), "a.pdf")
-    assert files.add(write(tmp_path, "b.pdf", PDF), "b.pdf") == blob and files.read(blob.sha256, "a.pdf") == PDF
+    assert files.add(write(tmp_path, "b.pdf", PDF), "b.pdf") == blob
+    assert files.read(blob.sha256, "a.pdf") == PDF
     assert [p.name for p in (tmp_path / "store").rglob("*") if p.is_file()] == [blob.sha256]  # no temporary file
     with pytest.raises(Exception, match="not a SHA-256"):
         files.path_of("../../x")
@@ -318,3 +345,36 @@ def test_a_store_refuses_what_it_cannot_prove(tmp_path):
         files.read("0" * 64, "gone.pdf")
     with pytest.raises(Exception, match="no evidence folder"):
         EvidenceFiles(None).add(write(tmp_path, "c.pdf", PDF), "c.pdf")
+
+
+# --- crashes (real processes killed) ------------------------------------------------------------
+
+def _killable(db: Path, faults: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RECTIFY_DB": f"sqlite:///{db}", "RECTIFY_FAILPOINTS": faults}
+    for name in ("RECTIFY_USER", "RECTIFY_NOW", "RECTIFY_CONFIG", "RECTIFY_EVIDENCE_DIR", "RECTIFY_EVIDENCE_MAX_MB"):
+        env.pop(name, None)
+    return subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], env=env, cwd=db.parent,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["evidence.before_rename", "commit.before"])
+def test_killed_while_adding_it_leaves_no_half_file_and_no_row(tmp_path, built_counties, point):
+    run = built_counties.copy("county", build_county, "sqlite", tmp_path)
+    run("case", "open", "T1-01", who="王强", now="2014-03-05")
+    db, pdf = tmp_path / "county.db", write(tmp_path, "整改方案.pdf", PDF)
+    args = ("--as", "王强", "--now", "2014-03-20", "evidence", "add", CASE, pdf)
+    before = fingerprint(run.db)
+    killed = _killable(db, f"{point}=kill", *args)
+    assert killed.returncode == -signal.SIGKILL
+    assert killed.stdout == ""
+    assert fingerprint(run.db) == before
+    named = root(run, tmp_path) / "sha256" / sha(PDF)[:2] / sha(PDF)
+    # before the rename nothing is under the hash (a temporary file may be left: never read);
+    # killed before the commit, the file is whole under its hash, and no row names it
+    assert named.exists() == (point == "commit.before")
+    done = _killable(db, "", *args)
+    assert done.returncode == 0, done.stderr
+    assert "证据 evidence #1" in done.stdout
+    assert named.read_bytes() == PDF
+    assert "1 个证据文件 evidence files" in run("audit", "verify").output

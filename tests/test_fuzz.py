@@ -889,12 +889,14 @@ TEXT_FIELDS = [
     lambda v: ["official", "add", "新人", "--role", "township_committee", "--jurisdiction", "T1", "--phone", v],
     lambda v: ["official", "update", "王强", "--login", v],
     lambda v: [*WANG_NOW, "fact", "set", "--", "T1-02", "measures", v],
-    lambda v: [*WANG_NOW, "fact", "set", "--", "T1-02", "contact_leader", v],
+    lambda v: [*WANG_NOW, "fact", "set", "--", "T1-02", "contact_leader", v],  # a registered person's name
+    lambda v: ["person", "add", "--unit", "县委", "--title", v, "--", v],
     lambda v: [*WANG_NOW, "fact", "set", "--", "T1-02", "progress_reports", v],
     lambda v: [*WANG_NOW, "case", "open", "T1-03", f"--measures={v}"],
     lambda v: ["--as", "李明", "--now", "2014-03-10", "fire", "T1-02", "confirm", f"--note={v}"],
 ]
-SHOWN_AFTER = [["case", "show", "T1-02"], ["history", "T1-02"], ["official", "list"], ["case", "list"]]
+SHOWN_AFTER = [["case", "show", "T1-02"], ["history", "T1-02"], ["official", "list"], ["case", "list"],
+               ["person", "list"]]
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from engine.store.db import Store
 from engine.store.models import Delivery, Notice
-from tests.runner import ORGS, Rectify
+from tests.runner import ORGS, Rectify, register_people
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +24,7 @@ def build_county_with(run: Rectify, folder: Path, workflow: Path) -> None:
     run("org", "import", str(folder / "orgs.csv"))
     run("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
     run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1")
+    register_people(run)
 
 
 def test_a_case_listed_without_its_problems_has_its_notice_held(rectify, tmp_path):

@@ -248,7 +248,9 @@ JSON_COMMANDS = [  # every command with --json (its path), with what it needs to
     (("workflow", "show"), ()), (("workflow", "show"), ("--deployed",)), (("rules", "list"), ()),
     (("rules", "show"), ("facts_recorded",)), (("timers", "list"), ()), (("timers", "list"), ("--failed",)),
     (("notices", "list"), ()), (("notices", "show"), ("1",)), (("notices", "preview"), ("case_listed", "2014-1-0001")),
-    (("audit", "refusals"), ()), (("spot-check", "draw"), ()),
+    (("audit", "refusals"), ()), (("spot-check", "draw"), ()), (("problem", "list"), ("2014-1-0001",)),
+    (("evidence", "list"), ("2014-1-0001",)), (("person", "list"), ()), (("person", "show"), ("周建国",)),
+    (("org", "secretaries"), ("T1-01",)),
 ]
 
 

@@ -89,6 +89,10 @@ def build_hostile(run: Rectify, folder: Path) -> None:
     run("org", "import", str(org_file(folder / "hostile-orgs.csv")))
     run("official", "add", "钱八", "--role", "township_committee", "--jurisdiction", "T8")
     run("official", "add", "孙九", "--role", "township_committee", "--jurisdiction", "T9")
+    # contact leaders are registered people (person facts): hostile names too, and the two a
+    # township types into the ledger later (test_a_changed_hostile_value_imports_as_typed)
+    for leader in [*dict.fromkeys(stored(v) for v in HOSTILE), "=新联系领导()", "=quoted by hand"]:
+        run("person", "add", "--unit", "县委", "--", leader)
     for i in range(len(HOSTILE)):
         t = typed(i)
         who = "钱八" if t["code"].startswith("T8") else "孙九"

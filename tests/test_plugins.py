@@ -110,6 +110,8 @@ def test_third_party_rule_package_plugs_in(plugin_env, tmp_path):
     assert run(env, "org", "import", str(orgs)).returncode == 0
     assert run(env, "official", "add", "李明", "--role", "county_department", "--jurisdiction", "X").returncode == 0
     assert run(env, "official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1").returncode == 0
+    for person in ("周", "队"):  # contact leaders and stationed cadres are registered people
+        assert run(env, "person", "add", person, "--unit", "县委").returncode == 0
     act = ["--as", "李明", "--now", "2014-11-20"]
     assert run(env, *act, "case", "open", "T1-01").returncode == 0
     assert run(env, *act, "fire", "T1-01", "confirm").returncode == 0

@@ -42,6 +42,8 @@ CASES = {
     "self_check_done": (ctx({"self_check_report": "r"}), ctx({}), Outcome.FAIL),
     "superior_check_done": (ctx({"superior_check_opinion": "ok"}), ctx({}), Outcome.FAIL),
     "spot_check_cleared": (ctx({"spot_drawn": False}), ctx({"spot_drawn": True}), Outcome.FAIL),
+    "problems_closed": (ctx(problem_list={"total": 2, "open": []}), ctx(problem_list={"total": 2, "open": [2]}),
+                        Outcome.FAIL),
     "spot_check_done": (ctx({"spot_drawn": True, "spot_check_opinion": "合格"}), ctx({"spot_drawn": True}), Outcome.FAIL),
     "survey_valid": (ctx({"survey_respondents": 20, "survey_satisfied": 3}),
                      ctx({"survey_respondents": 19, "survey_satisfied": 19}), Outcome.FAIL),

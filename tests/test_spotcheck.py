@@ -48,11 +48,14 @@ def advance(run: Rectify, org: str, who: str, *open_args: str) -> None:
     """Open a case and take it to the spot check (key targets get their county staffing)."""
     run("case", "open", org, *open_args, who=who, now="2014-03-05")
     run("fire", org, "confirm", who="李明", now="2014-03-12")
-    facts = [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周"), ("secretary_appointed", "张"),
+    # people are registered to be assigned; a stationed team and a county cadre are in one place at a time
+    run("person", "add", f"队{org}", "--unit", "县直机关", who="李明", now="2014-04-01")
+    facts = [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周建国"), ("secretary_appointed", "张"),
              ("secretary_trained", "2014-03-30"),
-             ("stationed_cadre", "队"), ("self_check_report", "r"), ("superior_check_opinion", "ok")]
+             ("stationed_cadre", f"队{org}"), ("self_check_report", "r"), ("superior_check_opinion", "ok")]
     if open_args:
-        facts += [("county_contact_leader", "周"), ("county_cadre", "陈")]
+        run("person", "add", f"陈{org}", "--unit", "县委组织部", who="李明", now="2014-04-01")
+        facts += [("county_contact_leader", "周建国"), ("county_cadre", f"陈{org}")]
     for name, value in facts:
         run("fact", "set", org, name, value, who=who, now="2014-04-01")
     for trigger in ("submit_self_check", "request_superior_check", "pass_superior_check"):

@@ -34,6 +34,7 @@ POINTS = {
     "delivery.after_send": "a delivery is sent, not yet settled",
     "tick.after_claim": "the daemon claimed a due timer, not yet fired",
     "sqlite.begin_write": "a write transaction is about to ask SQLite for the write lock (BEGIN IMMEDIATE)",
+    "evidence.before_rename": "an evidence file is written and flushed under a temporary name, not yet renamed",
 }
 PAUSE_LIMIT = 120.0  # seconds a paused point waits for its gate before giving up
 

@@ -100,7 +100,7 @@ def _expand_one(session: Session, notice: Notice, config: NotifierConfig, now: d
                 names = "、".join(c.name for c in personal)
                 dead = _add(session, notice, NO_CHANNEL, person["name"], person["name"], now)
                 dead.status = NoticeStatus.DEAD.value
-                dead.last_error = (f"{person['name']} 没有可用的联系方式（{names}），请用 rectify official 补充 / "
+                dead.last_error = (f"{person['name']} 没有可用的联系方式（{names}），请用 rectify official 或 rectify person update 补充 / "
                                    f"{person['name']} has no address on any personal channel ({names})")
                 ref = case_ref(session, notice.case_id) if notice.case_id else None
                 unreached.append(f"{_described(notice.id, ref, notice.title)} [无可用渠道 no channel]（已放弃 / dead）: {dead.last_error}")

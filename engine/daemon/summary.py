@@ -28,6 +28,9 @@ KIND_WORDS = {
     "auto": "自动转换 automatic transition",
     "bulletin": "定期通报 bulletin",
     "duty": "单位报送催办督办 duty reminder/escalation",
+    "problem_reminder": "问题整改提醒 problem reminder",
+    "problem_escalation": "问题逾期督办 problem escalation",
+    "look_back": "回头看 look-back",
 }
 MAX_ERROR_LINES = 10  # a command prints this many failed attempts, then says how many more
 

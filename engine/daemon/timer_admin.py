@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 KIND_LABELS = {"reminder": "催办提醒", "escalation": "逾期督办通报", "recurring": "定期提醒", "auto": "自动转换",
-               "deadline": "期限"}
+               "deadline": "期限", "problem_reminder": "问题整改提醒", "problem_escalation": "问题逾期督办",
+               "look_back": "回头看"}
 # Alerted when no administrator is registered yet (bootstrap): the county department, as a
 # dead delivery's alert goes by default (notifiers.config.DeliveryPolicy.alert_roles).
 FALLBACK_ROLES = ("county_department",)

@@ -22,13 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from engine.base.clock import utcnow
 from engine.base.errors import BadInput, CheckFailed
-from engine.ops import evidence_audit
+from engine.ops import evidence_audit, problem_audit
 from engine.store import case_queries
 from engine.store.chain import (
     GENESIS,
@@ -48,6 +49,7 @@ from engine.store.chain import (
 from engine.store.duty_queries import duty_action_hash, duty_actions_streamed
 from engine.store.evidence_queries import case_evidence_streamed, evidence_by_hash_streamed
 from engine.store.models import AnchorHead, AuditAnchor, Case, Event, Refusal
+from engine.store.problem_queries import problems_streamed
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -477,6 +479,7 @@ def verify(session: Session, case_ids: list[int] | None = None, checkpoint: Chec
     else:
         latest = _anchors_of(session, list(case_ids or ()), result)
     evidence = _ByCase(case_evidence_streamed(session, case_ids), lambda r: r.case_id)
+    listed = _ByCase(problems_streamed(session, case_ids), lambda r: r.case_id)  # problem lists
     for case, events, facts in case_records(session, case_ids):
         result.cases += 1
         result.events += len(events)
@@ -487,15 +490,18 @@ def verify(session: Session, case_ids: list[int] | None = None, checkpoint: Chec
             found = _against_checkpoint(case, events, checkpoint.heads[case.ref])
         result.add(found)
         attached = evidence.take(case.id)
+        problems = listed.take(case.id)
         if broken is None:  # replaying an altered chain would prove nothing more
             result.add(_against_rows(case, events, facts))
             for problem in evidence_audit.case_problems(events, attached):
                 result.add(Break(case.ref, None, None, problem))
+            for problem in problem_audit.case_problems(events, problems):
+                result.add(Break(case.ref, None, None, problem))
     if files is not None:
         checked = evidence_audit.FilesChecked()
-        for where, problem in evidence_audit.file_problems(evidence_by_hash_streamed(session, case_ids), files,
-                                                           checked):
-            result.add(Break(where, None, None, problem))
+        with closing(evidence_by_hash_streamed(session, case_ids)) as rows:  # closed if a read fails half-way
+            for where, problem in evidence_audit.file_problems(rows, files, checked):
+                result.add(Break(where, None, None, problem))
         result.evidence_files = checked.files
     if everything:
         for case_id, anchored in latest.items():

@@ -174,9 +174,12 @@ def issue_due_bulletins(session: Session, now: datetime) -> list[str]:
             continue  # written already, or a later one was: after the clock went back, nothing again
         context = bulletin_context(session, campaign, compiled, due[-1], now, len(due))
         rendered, number = numbered(session, compiled, compiled.renderer.render(spec.notice, context), now)
+        recipients = resolve_admins(session, spec.notify)
+        reached = {r.get("role") for r in recipients}  # a role nobody holds: shown unreached, never silent
+        roles = compiled.definition.roles
+        unreached = [{"role": r, "label": roles.get(r, r)} for r in spec.notify if r not in reached]
         session.add(Notice(**notice_row(key=key, template=spec.notice, template_hash=rendered.template_hash,
-                                        title=rendered.title, body=rendered.body, now=now,
-                                        recipients=resolve_admins(session, spec.notify),
-                                        missing=rendered.missing, document_number=number)))
+                                        title=rendered.title, body=rendered.body, now=now, recipients=recipients,
+                                        missing=rendered.missing, document_number=number, unreached=unreached)))
         written.append(key)
     return written

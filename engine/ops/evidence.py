@@ -12,7 +12,8 @@ unreferenced, harmless (the service checks the permission first so that this is 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -180,14 +181,18 @@ class PackedFile:
     added_at: datetime
 
 
-def package_files(session: Session, campaign: Campaign) -> Iterator[PackedFile]:
+def package_files(session: Session, campaign: Campaign) -> Generator[PackedFile, None, None]:
     """The campaign's evidence in the ledger's order, then its duty submissions' files by unit,
-    streamed from the caller's snapshot."""
+    streamed from the caller's snapshot; ``close()`` it in that snapshot if it is not read to
+    its end."""
     labels = {k: f.label for k, f in compiled_version(campaign.current_version).definition.facts.items()}
-    for row, ref, org, township, number in package_case_rows(session, campaign.id):
-        case = f"{ref} {org}"
-        yield PackedFile((township or NO_TOWNSHIP, case), row.filename, row.sha256, row.size, case,
-                         attached_to(row.fact, number, labels), row.added_by, row.added_at)
-    for row, unit, duty, occurrence in package_duty_rows(session, campaign.id):
-        yield PackedFile((DUTY_FOLDER, unit), row.filename, row.sha256, row.size, "",
-                         f"乡镇报送 duty {duty} 第 {occurrence} 次 #{occurrence}", row.added_by, row.added_at)
+    # closed even when the consumer stops early (a damaged file): a server-side cursor must not linger
+    with closing(package_case_rows(session, campaign.id)) as cases:
+        for row, ref, org, township, number in cases:
+            case = f"{ref} {org}"
+            yield PackedFile((township or NO_TOWNSHIP, case), row.filename, row.sha256, row.size, case,
+                             attached_to(row.fact, number, labels), row.added_by, row.added_at)
+    with closing(package_duty_rows(session, campaign.id)) as duties:
+        for row, unit, duty, occurrence in duties:
+            yield PackedFile((DUTY_FOLDER, unit), row.filename, row.sha256, row.size, "",
+                             f"乡镇报送 duty {duty} 第 {occurrence} 次 #{occurrence}", row.added_by, row.added_at)

@@ -177,11 +177,14 @@ def _period(first: date, last: date | None) -> str:
     return f"{first.isoformat()}—{last.isoformat() if last else ''}"
 
 
-def holders_now(assignments: list[Assignment], day: date) -> str | None:
+def holders_now(assignments: list[Assignment], day: date, many: bool) -> str | None:
     """A person fact's value on ``day``: the names of those assigned not ended before it (now or
-    to come), in order of their start, joined with 、; None when there is nobody."""
-    names = [a.person.name for a in sorted(assignments, key=lambda a: (a.starts_on, a.id or 0))
+    to come), in order of their start, joined with 、 — of a one-person role, the last of them
+    (the one who holds it from now on); None when there is nobody."""
+    names = [a.person.name for a in sorted(assignments, key=lambda a: (a.starts_on, a.id is None, a.id or 0))
              if (a.ends_on is None or a.ends_on >= day) and (a.ends_on is None or a.ends_on >= a.starts_on)]
+    if not many:
+        names = names[-1:]
     return "、".join(dict.fromkeys(names)) or None
 
 
@@ -238,7 +241,7 @@ def assign(session: Session, case: Case, role: str, person: Person, actor: Actor
     assignment = Assignment(person=person, case_id=case.id, role=role, starts_on=first, ends_on=last,
                             recorded_at=now, recorded_by=actor.name)
     session.add(assignment)
-    value = holders_now([*existing, assignment], today)
+    value = holders_now([*existing, assignment], today, spec.many)
     return write_fact(session, compiled, case, role, value, actor, now,
                       _assignment_data("assign", person, first, last, ended))
 
@@ -270,7 +273,8 @@ def unassign(session: Session, case: Case, role: str, person: Person, actor: Act
                        f"of {person.unit} is not assigned as {role} on {case.ref} on or after {on}")
     for a in mine:
         a.ends_on = on - timedelta(days=1)
-    return write_fact(session, compiled, case, role, holders_now(existing, today), actor, now,
+    # the value as it stands once the change takes effect (an end announced ahead included)
+    return write_fact(session, compiled, case, role, holders_now(existing, max(today, on), spec.many), actor, now,
                       _assignment_data("unassign", person, None, on - timedelta(days=1)))
 
 
@@ -295,7 +299,7 @@ def set_person_fact(session: Session, compiled: CompiledWorkflow, case: Case, ro
             a.ends_on = today - timedelta(days=1)
             ended.append({"person": a.person.name, "unit": a.person.unit, "to": a.ends_on.isoformat()})
     data = {"assignment": {"action": "clear", "ended": ended}} if ended else {}
-    return write_fact(session, compiled, case, role, holders_now(existing, today), actor, now, data)
+    return write_fact(session, compiled, case, role, holders_now(existing, today, True), actor, now, data)
 
 
 @dataclass(frozen=True)

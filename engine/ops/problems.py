@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from engine.base.clock import start_of
+from engine.base.clock import fmt, start_of
 from engine.base.errors import InvalidValue, NotFound, PermissionDenied, Refused
 from engine.base.text import many_lines, one_line, visible
 from engine.ops.cases import record_event
@@ -170,8 +170,9 @@ def close_problem(session: Session, case: Case, number: int, note: str | None, a
     _check_allowed(wf, case, actor)
     problem = find(session, case, number)
     if problem.status == "closed":
-        raise Refused(f"{case.ref} 第{number}项问题已于{problem.closed_at and problem.closed_at.date()}销号 / problem "
-                      f"{number} of {case.ref} is already closed")
+        when = fmt(problem.closed_at, wf.timezone, with_time=False)
+        raise Refused(f"{case.ref} 第{number}项问题已于{when}销号 / problem {number} of {case.ref} is already closed "
+                      f"(since {when})")
     if wf.problem_list.close_requires_evidence:
         since = last_reopened(session, case, number)
         if not queries.evidence_count(session, problem.id, since):

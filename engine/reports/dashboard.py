@@ -27,8 +27,8 @@ from engine.ops.quota import quota_params, quota_table
 from engine.ops.survey_results import survey_results
 from engine.spec.machine import CompiledWorkflow
 from engine.store.models import Campaign, Case, Event, Organization, OrgKind, SpotCheckDraw
-from engine.store.problem_queries import campaign_counts
 from engine.store.outbox_queries import unreached_of_campaign
+from engine.store.problem_queries import campaign_counts
 
 LISTED = 100  # overdue and upcoming cases listed by name; the counts are always complete
 UPCOMING_DAYS = 14

@@ -145,6 +145,8 @@ def history(session: Session, case: Case) -> list[dict[str, Any]]:
             what = f"撤销事实 {e.data.get('fact')}（原为 {_value(e.data.get('old'))}）"
         elif e.kind == "fact":
             what = f"登记事实 {e.data.get('fact')} = {_value(e.data.get('new'))}"
+            if isinstance(e.data.get("secretary"), dict):  # a secretary fact replaced the secretary
+                what += f"（{_secretary_words(e.data)}）"
         elif e.kind == "timer":
             what = f"{TIMER_LABELS.get(e.trigger or '', e.trigger)}：发出通知 {e.data.get('notice')}"
         elif e.kind == "problem":

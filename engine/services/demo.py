@@ -21,8 +21,11 @@ from engine.ops.cases import fire, get_case, open_case, set_fact
 from engine.ops.deploy import compiled_version, deploy, resolve_campaign
 from engine.ops.duties import ensure_all
 from engine.ops.duties import submit as submit_duty
+from engine.ops.evidence import attach, store_files
 from engine.ops.officials import Actor, actor_for, add_official
 from engine.ops.orgs import OrgRow, get_org, import_organizations
+from engine.ops.people import Contacts, add_person
+from engine.ops.problems import ProblemFields, add_problem, close_problem
 from engine.ops.spotcheck import announce as spot_announce
 from engine.ops.spotcheck import commitment_of, waiting_for_spot_check
 from engine.ops.spotcheck import draw as spot_draw
@@ -40,12 +43,20 @@ from engine.store.admin_queries import (
 from engine.store.db import Store, create_private_sqlite_file
 from engine.store.migrate import upgrade
 from engine.store.models import OrgKind
+from engine.store.problem_queries import problems_of
 from notifiers.config import NotifierConfig
 from notifiers.files import FileChannel, FileSettings
 from workflows import DEFAULT_WORKFLOW
 
 MONTH_LABELS = {"reminder": "催办提醒", "escalation": "逾期督办", "recurring": "进度报送提醒",
-                "auto": "自动转换", "bulletin": "定期通报"}
+                "auto": "自动转换", "bulletin": "定期通报", "problem_reminder": "问题整改提醒",
+                "problem_escalation": "问题逾期督办", "look_back": "回头看"}
+# 一支一策: what each problem category's problem and measures read like in the demo's lists.
+PROBLEM_TEXTS = {1: ("班子配备不齐，书记长期缺职", "选优配强书记，补齐班子成员"),
+                 2: ("书记不胜任现职，工作不在状态", "调整不胜任的书记，开展履职培训"),
+                 3: ("班子成员不团结，内耗严重", "召开专题组织生活会，明确班子分工"),
+                 4: ("“三会一课”制度不落实，长期不开展活动", "制定“三会一课”年度计划，每月开展主题党日")}
+LATE_PROBLEMS = 6  # the case whose problems are closed after their deadline: escalated once
 TOWNSHIPS = ["城关镇", "河西乡", "柳林镇", "石桥镇", "青山乡", "白水镇", "龙泉乡", "东关街道",
              "西城街道", "马坊镇", "杨庄乡", "新集镇", "高桥镇", "三河乡", "平安镇"]
 SURNAMES = "张王李赵刘陈杨黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐"
@@ -108,15 +119,19 @@ class Demo:
         self.loaded = load_workflow_file(DEFAULT_WORKFLOW)
         self.wf = self.loaded.definition
         self.tz = ZoneInfo(self.wf.timezone)
+        own = url is None
         if url is None:  # the demo's own SQLite file; a test passes an empty database of either backend
             url = f"sqlite:///{folder / 'rectify.db'}"
             create_private_sqlite_file(url)  # 0660, as 'rectify init' creates a database
-        self.store = Store(url)
+        # A database of the tests (either backend) keeps its evidence files in the demo's folder;
+        # the demo's own SQLite file, beside it, where 'rectify' finds them (engine.store.evidence_files).
+        self.store = Store(url) if own else Store(url, evidence_dir=str(folder / "evidence"))
         self.notices = folder / "notices"
         self.plans: list[Plan] = []
         self.agenda: dict[date, list[Callable[[datetime], None]]] = {}
         self.log: list[str] = []
         self.township_officials: dict[int, str] = {}
+        self.used: set[str] = set()  # names given to officials and people, so none is ambiguous
         year = self.wf.year  # mid-acceptance (overdue steps, surveys, spot checks) and the end
         self.snapshots = {date(year, 11, 20): "看板-11月20日.html", date(year, 12, 3): "看板-12月3日.html",
                           date(year + 1, 3, 31): "看板.html"}
@@ -139,8 +154,10 @@ class Demo:
             ensure_all(s, start)
             add_official(s, "刘明", "county_department", "X", self.wf.roles, "13900000001", "liuming@example.org")
             add_official(s, "陈静", "county_department", "X", self.wf.roles)
-            add_official(s, "周建国", "contact_leader", "X", self.wf.roles)
-            used = {"刘明", "陈静", "周建国"}
+            # 联系领导、蹲点干部、驻村干部 are people assigned to cases (engine.ops.people), not officials
+            add_person(s, "周建国", "县委", Contacts(title="县委副书记", phone="13900000002"), "admin", start)
+            used = self.used
+            used |= {"刘明", "陈静", "周建国"}
             for t, _town in enumerate(TOWNSHIPS, start=1):
                 name = _person(self.rng)
                 while name in used:
@@ -177,6 +194,8 @@ class Demo:
             confirm_day = 19 if i in (6, 7) else 12 + i % 4  # two confirmed late: their townships are not late for it
             self.on(3, confirm_day, self._action(plan, "刘明", "confirm"))
             self.on(4, 2 + i, self._facts(plan, i))
+            self.on(4, 3 + i, self._problem_list(plan))  # 一支一策: the case's problems, due 10-31
+            self.on(11 if i == LATE_PROBLEMS else 10, 3 if i == LATE_PROBLEMS else 10 + i, self._close_problems(plan))
             self.on(11, 5 + i, self._action(plan, self._township_official(plan), "submit_self_check",
                                             skip=plan.late_self_check))
         day = date(self.wf.year, 11, 7)
@@ -259,15 +278,61 @@ class Demo:
                 actor = self._actor(s, self._township_official(plan))
                 case = get_case(s, plan.ref)
                 trained = "2014-03-28" if i != 9 else "2014-04-10"  # one secretary missed the March training
-                facts = {"plan_made": "是", "plan_published": "是", "contact_leader": _person(self.rng),
-                         "secretary_trained": trained.replace("2014", str(self.wf.year)),
-                         "stationed_cadre": f"{_person(self.rng)}（镇机关驻村干部）"}
-                facts["first_secretary" if 1 in case.problems else "secretary_appointed"] = _person(self.rng)
-                if case.key_target:
-                    facts |= {"county_contact_leader": "周建国", "county_cadre": "陈静"}
+                town = case.township.name if case.township else "县直"
+                facts = {"plan_made": "是", "plan_published": "是",
+                         "contact_leader": self._someone(s, town, "镇党委副书记", now),
+                         "secretary_trained": trained.replace("2014", str(self.wf.year))}
+                if self.wf.facts["stationed_cadre"].applies(case.organization.kind):
+                    facts["stationed_cadre"] = self._someone(s, f"{town}机关", "驻村干部", now)
+                if 1 in case.problems:
+                    facts["first_secretary"] = self._someone(s, "县直机关", "第一书记", now)
+                else:
+                    facts["secretary_appointed"] = _person(self.rng)
+                if case.key_target:  # a county cadre is stationed in one place at a time: one each
+                    facts |= {"county_contact_leader": "周建国",
+                              "county_cadre": self._someone(s, "县委组织部", "蹲点干部", now)}
                 for name, value in facts.items():
                     if self.wf.facts[name].applies(case.organization.kind):  # 驻村干部: villages, communities
                         set_fact(s, case, name, value, actor, now)
+        return action
+
+    def _someone(self, s, unit: str, title: str, now: datetime) -> str:
+        """A person of ``unit`` registered for a case's person fact, named as nobody else in the demo."""
+        name = _person(self.rng)
+        while name in self.used:
+            name = _person(self.rng)
+        self.used.add(name)
+        add_person(s, name, unit, Contacts(title=title, phone=f"139{self.rng.randrange(10 ** 8):08d}"), "admin", now)
+        return name
+
+    def _problem_list(self, plan: Plan):
+        """The township lists the case's problems (one per category it was opened with), each with
+        its measures, the township official responsible and a deadline of October 31."""
+        def action(now: datetime) -> None:
+            with self.store.transaction() as s:
+                who = self._township_official(plan)
+                case = get_case(s, plan.ref)
+                for category in case.problems:
+                    text, measures = PROBLEM_TEXTS.get(category, (self.wf.problem_labels[category], "逐项整改"))
+                    add_problem(s, case, ProblemFields(category, text, measures, who, f"{self.wf.year}-10-31"),
+                                self._actor(s, who), now)
+        return action
+
+    def _close_problems(self, plan: Plan):
+        """销号: each open problem closed with a file of evidence (a short PDF) attached."""
+        def action(now: datetime) -> None:
+            folder = self.folder / "材料"
+            folder.mkdir(exist_ok=True)
+            with self.store.transaction() as s:
+                numbers = [p.number for p in problems_of(s, get_case(s, plan.ref).id) if p.status != "closed"]
+            for number in numbers:
+                path = folder / f"{plan.ref}-问题{number}-整改佐证.pdf"
+                path.write_bytes(b"%PDF-1.4\n% " + f"{plan.ref} problem {number}: rectified".encode() + b"\n%%EOF\n")
+                stored = store_files(self.store.evidence_files, [path])
+                with self.store.transaction() as s:
+                    case, actor = get_case(s, plan.ref), self._actor(s, self._township_official(plan))
+                    attach(s, stored, case=case, problem=number, actor=actor, now=now, note="整改佐证材料")
+                    close_problem(s, case, number, "已整改到位", actor, now)
         return action
 
     def _action(self, plan: Plan, who: str, trigger: str, note: str | None = None, skip: bool = False):
@@ -276,7 +341,8 @@ class Demo:
                 return
             with self.store.transaction() as s:
                 case = get_case(s, plan.ref)
-                if trigger == "submit_self_check":  # the township has sent every progress report asked for
+                # a workflow counting progress reports in a fact (the shipped one files them as duties)
+                if trigger == "submit_self_check" and "progress_reports" in self.wf.facts:
                     sent = events_in_round(s, case.id, "recurring", case.round)
                     set_fact(s, case, "progress_reports", str(sent), self._actor(s, who), now)
                 result = fire(s, case, trigger, self._actor(s, who), now, note)

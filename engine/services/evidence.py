@@ -25,7 +25,7 @@ from engine.reports.ledger_files import Packed, write_package
 from engine.services import Access, Caller, Done, read, write
 from engine.store.db import Store
 from engine.store.evidence_files import EvidenceFiles, safe_file_name
-from engine.store.evidence_queries import evidence_in_case, evidence_of_case
+from engine.store.evidence_queries import evidence_in_case, evidence_named, evidence_of_case
 from engine.store.evidence_types import label
 
 
@@ -86,20 +86,25 @@ def list_evidence(store: Store, caller: Caller, ref: str) -> Done[list[dict[str,
     return read(store, caller, work)
 
 
-def get(store: Store, caller: Caller, files: EvidenceFiles, ref: str, evidence_id: int, output: str | None = None,
+def get(store: Store, caller: Caller, files: EvidenceFiles, ref: str, which: int | str, output: str | None = None,
         force: bool = False) -> Done[Got]:
-    """Write evidence ``evidence_id`` of case ``ref`` to ``output`` (a file, or a folder to put
-    it in under its own name; by default its own name here), after its content hashed to its
-    record: a missing or altered file writes nothing (``EvidenceFileError``, exit 1)."""
-    def work(access: Access) -> tuple[str, str, str, int]:
+    """Write evidence ``which`` of case ``ref`` (its number, or the name it was added under: the
+    newest of that name) to ``output`` (a file, or a folder to put it in under its own name; by
+    default its own name here), after its content hashed to its record: a missing or altered
+    file writes nothing (``EvidenceFileError``, exit 1)."""
+    def work(access: Access) -> tuple[int, str, str, str, int]:
         case = access.require_case(get_case(access.session, ref))
-        found = evidence_in_case(access.session, case.id, evidence_id)
+        by_number = isinstance(which, int) or (which.isascii() and which.isdigit())
+        if not by_number:
+            found = evidence_named(access.session, case.id, str(which))
+        else:  # a number past what the column holds is simply not there (not a database error)
+            found = evidence_in_case(access.session, case.id, int(which)) if 0 < int(which) < 2**63 else None
         if found is None:
-            raise NotFound("evidence 证据", f"{case.ref} #{evidence_id}", f"list them with 'rectify evidence list "
-                                                                         f"{case.ref}'")
-        return case.ref, found.filename, found.sha256, found.size
+            raise NotFound("evidence 证据", f"{case.ref} {'#' if by_number else ''}{which}",
+                           f"list them with 'rectify evidence list {case.ref}'")
+        return found.id, case.ref, found.filename, found.sha256, found.size
     done = read(store, caller, work)
-    case_ref, name, sha256, size = done.value
+    evidence_id, case_ref, name, sha256, size = done.value
     target = Path(output) if output else Path(safe_file_name(name))
     if target.is_dir():
         target = target / safe_file_name(name)
@@ -120,10 +125,13 @@ def export_package(store: Store, caller: Caller, files: EvidenceFiles, path: Pat
         campaign = resolve_campaign(access.session, campaign_ref)
         wf = compiled_version(campaign.current_version).definition
         book = build_ledger(access.session, campaign, unit or wf.issuer, reporter, access.now(campaign), wf.timezone)
+        entries = ops.package_files(access.session, campaign)
         try:
-            return write_package(path, book, fmt_, ops.package_files(access.session, campaign), files, wf.timezone)
+            return write_package(path, book, fmt_, entries, files, wf.timezone)
         except OSError as exc:  # the folder cannot be written (a damaged stored file is EvidenceFileError)
             raise BadInput(f"无法写入 / cannot write {path}: {exc.strerror or exc}") from exc
+        finally:
+            entries.close()  # its query's cursor, while the snapshot is still open
     return read(store, caller, work)
 
 

@@ -137,6 +137,9 @@ def _check_open_roles(wf: Workflow, add) -> None:
             if role not in wf.roles and role not in people:
                 add((*path, j), f"通知对象既不是角色也不是人员事实 / '{role}' to notify is neither a role nor a "
                                 f"person fact; roles: {', '.join(wf.roles)}; person facts: {', '.join(people) or 'none'}")
+            elif role in people and path[0] == "bulletin":  # people are assigned to cases; a bulletin has none
+                add((*path, j), f"通报面向各单位，只能发给角色 / the bulletin concerns no case: '{role}' is a person "
+                                f"fact; notify roles ({', '.join(wf.roles)})")
     _check_person_facts(wf, add)
 
 

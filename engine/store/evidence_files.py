@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from engine.base import failpoints
 from engine.base.atomic import atomic_path
 from engine.base.errors import BadInput, CheckFailed, InvalidValue
 from engine.store.evidence_types import media_type
@@ -176,6 +177,7 @@ class EvidenceFiles:
                 raise BadInput(f"“{name}”在保存过程中被改动，未保存 / '{name}' changed while it was being stored; "
                                "nothing was stored: add it again")
             os.fchmod(fd, FILE_MODE)
+            failpoints.point("evidence.before_rename")
             os.replace(temporary, target)
         except BaseException:
             with suppress(FileNotFoundError):

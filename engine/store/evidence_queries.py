@@ -2,13 +2,15 @@
 
 The files themselves are in the evidence store (``engine.store.evidence_files``); these read the
 ``evidence`` rows that name them. Every function takes the caller's session and never commits;
-the long reads stream (``yield_per``), so a county's archive never sits in memory.
+the long reads stream (``yield_per``), so a county's archive never sits in memory, and return
+the ``Result`` for the caller to close if it stops early (PostgreSQL streams through a server-side
+cursor, which must not be left open).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -16,7 +18,7 @@ from sqlalchemy.orm import aliased
 from engine.store.models import Case, DutyAction, Evidence, Organization, Problem, UnitDuty
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Row
+    from sqlalchemy.engine import Result, Row
     from sqlalchemy.orm import Session
 
 CHUNK = 500
@@ -41,7 +43,7 @@ def evidence_in_case(session: Session, case_id: int, evidence_id: int) -> Eviden
 
 # --- audit verify -------------------------------------------------------------------------
 
-def case_evidence_streamed(session: Session, case_ids: Iterable[int] | None = None) -> Iterator[Row]:
+def case_evidence_streamed(session: Session, case_ids: Iterable[int] | None = None) -> Result[Any]:
     """Every case's evidence (or that of ``case_ids``) by case then id, as rows (id, case_id,
     sha256, size, filename), streamed: ``audit verify`` holds them against the case's events."""
     query = (select(Evidence.id, Evidence.case_id, Evidence.sha256, Evidence.size, Evidence.filename)
@@ -49,10 +51,10 @@ def case_evidence_streamed(session: Session, case_ids: Iterable[int] | None = No
              .execution_options(yield_per=CHUNK))
     if case_ids is not None:
         query = query.where(Evidence.case_id.in_(list(case_ids)))
-    return iter(session.execute(query))
+    return session.execute(query)
 
 
-def evidence_by_hash_streamed(session: Session, case_ids: Iterable[int] | None = None) -> Iterator[Row]:
+def evidence_by_hash_streamed(session: Session, case_ids: Iterable[int] | None = None) -> Result[Any]:
     """Every evidence row (or those of ``case_ids``) by hash then id, streamed, so each stored
     file is hashed once however many rows name it: rows of (id, sha256, filename, the case's
     reference or None, then for a duty's: the unit's name ``unit``, the duty and the submission's
@@ -67,12 +69,12 @@ def evidence_by_hash_streamed(session: Session, case_ids: Iterable[int] | None =
              .order_by(Evidence.sha256, Evidence.id).execution_options(yield_per=CHUNK))
     if case_ids is not None:
         query = query.where(Evidence.case_id.in_(list(case_ids)))
-    return iter(session.execute(query))
+    return session.execute(query)
 
 
 # --- the 档案 package ---------------------------------------------------------------------
 
-def package_case_rows(session: Session, campaign_id: int) -> Iterator[Row]:
+def package_case_rows(session: Session, campaign_id: int) -> Result[Evidence, str, str, str | None, int | None]:
     """The evidence of the campaign's cases in the ledger's order (hierarchy, codes in natural
     order), streamed: rows of (``Evidence``, case reference, organization name, township name or
     None, problem number or None)."""
@@ -84,10 +86,10 @@ def package_case_rows(session: Session, campaign_id: int) -> Iterator[Row]:
              .outerjoin(Problem, Problem.id == Evidence.problem_id)
              .where(Case.campaign_id == campaign_id)
              .order_by(Organization.sort_key, Evidence.id).execution_options(yield_per=CHUNK))
-    return iter(session.execute(query))
+    return session.execute(query)
 
 
-def package_duty_rows(session: Session, campaign_id: int) -> Iterator[Row]:
+def package_duty_rows(session: Session, campaign_id: int) -> Result[Evidence, str, str, int]:
     """The files of the campaign's duty submissions (乡镇报送) by unit, duty and occurrence,
     streamed: rows of (``Evidence``, unit name, duty, occurrence)."""
     query = (select(Evidence, Organization.name, UnitDuty.duty, UnitDuty.occurrence)
@@ -97,4 +99,10 @@ def package_duty_rows(session: Session, campaign_id: int) -> Iterator[Row]:
              .where(UnitDuty.campaign_id == campaign_id)
              .order_by(Organization.sort_key, UnitDuty.duty, UnitDuty.occurrence, Evidence.id)
              .execution_options(yield_per=CHUNK))
-    return iter(session.execute(query))
+    return session.execute(query)
+
+
+def evidence_named(session: Session, case_id: int, filename: str) -> Evidence | None:
+    """The case's newest evidence kept under ``filename``, else None."""
+    return session.scalar(select(Evidence).where(Evidence.case_id == case_id, Evidence.filename == filename)
+                          .order_by(Evidence.id.desc()).limit(1))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case as case_when
 from sqlalchemy import func, select, update
@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from engine.store.models import Case, Event, Evidence, Person, Problem, Timer, TimerStatus
 
 if TYPE_CHECKING:
+    from sqlalchemy import Result
     from sqlalchemy.orm import Session
 
 # The timers a problem's deadline schedules (engine.ops.problem_timers): they belong to the
@@ -113,3 +114,15 @@ def evidence_counts(session: Session, problem_ids: Collection[int]) -> dict[int,
     rows = session.execute(select(Evidence.problem_id, func.count()).where(Evidence.problem_id.in_(list(problem_ids)))
                            .group_by(Evidence.problem_id))
     return {int(pid): int(n) for pid, n in rows if pid is not None}
+
+
+def problems_streamed(session: Session, case_ids: Collection[int] | None = None) -> Result[Any]:
+    """Every case's problems (or those of ``case_ids``) by case then number, as rows (case_id,
+    number, category, description, measures, responsible, responsible_person_id, deadline,
+    status), streamed: ``audit verify`` holds them against the case's events."""
+    query = (select(Problem.case_id, Problem.number, Problem.category, Problem.description, Problem.measures,
+                    Problem.responsible, Problem.responsible_person_id, Problem.deadline, Problem.status)
+             .order_by(Problem.case_id, Problem.number).execution_options(yield_per=2000))
+    if case_ids is not None:
+        query = query.where(Problem.case_id.in_(list(case_ids)))
+    return session.execute(query)
