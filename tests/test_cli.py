@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.runner import ORGS, Rectify, fingerprint, prepare, rectify_command
+from tests.runner import ORGS, Rectify, file_due, fingerprint, prepare, rectify_command
 
 
 def test_screening_to_accepted_with_the_cli_only(rectify):
@@ -44,6 +44,7 @@ def test_re_rectify_and_back_to_rectifying_with_the_cli_only(rectify):
     assert "re_rectify_notice" in out
     out = rectify("daemon", "--once", now="2014-12-03T10:01").stdout
     assert "restart_rectification re_rectify → rectifying" in out
+    file_due(rectify, "T1", "王强", "2014-12-04")  # the township's progress report of 11-20
     show = rectify.json("case", "show", "T1-02", now="2014-12-04")
     assert (show["state"], show["round"], show["key_target"]) == ("rectifying", 2, True)
     assert show["due"] == "2015-03-03 10:01"  # a fresh relative deadline for round 2
@@ -70,7 +71,7 @@ def test_case_show_explains_what_blocks(rectify):
     kinds = [t["kind"] for t in show["timers"]]
     assert kinds.count("reminder") == 2
     assert "deadline" in kinds
-    assert "recurring" in kinds
+    assert "recurring" not in kinds  # progress reports are the township's duty (rectify duty list)
     assert show["due"] == "2014-11-30 24:00"
 
 
@@ -82,8 +83,11 @@ def test_case_list_filters(rectify):
     assert len(rectify.json("case", "list")) == 3
     assert [c["org_code"] for c in rectify.json("case", "list", "--state", "rectifying")] == ["T1-01"]
     assert [c["org_code"] for c in rectify.json("case", "list", "--township", "T2")] == ["T2-01"]
-    overdue = rectify.json("case", "list", "--overdue", now="2014-03-20")
-    assert sorted(c["org_code"] for c in overdue) == ["T1-02", "T2-01"]
+    # screening has no deadline of its own (the 3月16日 filing is the township's duty): only the
+    # confirmed case can fall behind, in rectification
+    assert rectify.json("case", "list", "--overdue", now="2014-03-20") == []
+    overdue = rectify.json("case", "list", "--overdue", now="2014-12-02")
+    assert [c["org_code"] for c in overdue] == ["T1-01"]
     assert "城关镇第1村党支部" in rectify("case", "list").stdout
 
 
@@ -254,12 +258,14 @@ def test_fact_clear_respects_the_facts_guards(rectify):
 
 def test_notices_preview_renders_without_sending(rectify):
     rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
-    out = rectify("notices", "preview", "overdue_escalation", "T1-01", "--use", "1", now="2014-03-20").stdout
-    assert "\n关于督促城关镇第1村党支部加快“排查建账”工作的督办通知\n\n〔发文字号〕\n中共城关镇委员会：\n" in out
-    # The 1-day escalation has been due since 3月18日 00:00; written now, at 00:00 on 3月20日,
-    # it speaks as of 3月19日: 3 days past 3月16日, not the 1 day of its offset.
-    assert "“排查建账”阶段工作应于3月16日前完成，截至3月19日已逾期3天。" in out
-    assert "\n中共××县委组织部\n2014年3月20日\n" in out
-    assert rectify.json("notices", "list") == []  # nothing was written
+    rectify("fire", "T1-01", "confirm", who="李明", now="2014-03-12")
+    written = len(rectify.json("notices", "list"))
+    out = rectify("notices", "preview", "overdue_escalation", "T1-01", "--use", "1", now="2014-12-04").stdout
+    assert "\n关于督促城关镇第1村党支部加快“整顿转化”工作的督办通知\n\n〔发文字号〕\n中共城关镇委员会：\n" in out
+    # The 1-day escalation has been due since 12月2日 00:00; written now, at 00:00 on 12月4日,
+    # it speaks as of 12月3日: 3 days past 11月30日, not the 1 day of its offset.
+    assert "“整顿转化”阶段工作应于11月30日前完成，截至12月3日已逾期3天。" in out
+    assert "\n中共××县委组织部\n2014年12月4日\n" in out
+    assert len(rectify.json("notices", "list")) == written  # nothing was written
     assert "no template 'nope'" in rectify("notices", "preview", "nope", "T1-01", code=2).output
     assert "notice not found" in rectify("notices", "show", "99", code=2).output
