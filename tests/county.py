@@ -13,9 +13,12 @@ from engine.ops.people import Contacts, add_person
 from engine.spec.loader import load_workflow_file
 from engine.store.db import Store
 from engine.store.models import OrgKind
+from tests.timed_workflow import write_timed_workflow
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKFLOW = ROOT / "workflows" / "backward_orgs.yaml"
+# The shipped workflow with per-case timers in screening and rectification (tests/timed_workflow.py):
+# the engine-level tests are about the timers.
+WORKFLOW = write_timed_workflow()
 TZ = ZoneInfo("Asia/Shanghai")
 
 

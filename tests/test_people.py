@@ -261,3 +261,60 @@ def test_the_workflow_check_knows_person_facts(workflow_copy, yaml_edit, message
     workflow_copy.write_text(text.replace(old, new, 1), encoding="utf-8")
     out = Rectify("sqlite:///unused.db")("workflow", "check", str(workflow_copy), code=2).output
     assert message in out
+
+
+def test_the_daemons_chunk_reads_the_assignments_once_whatever_the_number_of_cases(county, monkeypatch):
+    """Each escalation goes to its case's own contact leader, and each chunk of timers reads the
+    assignments with one statement, for 2 cases as for 5."""
+    from sqlalchemy import event, select
+    from sqlalchemy.engine import Engine
+
+    from engine.daemon import ticker
+    from engine.ops.cases import get_case
+    from engine.ops.officials import actor_for
+    from engine.ops.people import Contacts, add_person, assign
+    from engine.store.models import Notice
+    from tests.conftest import at
+    from tests.test_engine import LI, WANG, ZHAO, fire_, open_
+
+    per_chunk: list[int] = []  # statements reading the assignments, in each chunk
+    seen: list[str] = []
+
+    def chunk(*args, _fire=ticker.fire_chunk, **kw):
+        before = len(seen)
+        try:
+            return _fire(*args, **kw)
+        finally:
+            per_chunk.append(len(seen) - before)
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if "FROM assignments" in statement:
+            seen.append(statement)
+
+    monkeypatch.setattr(ticker, "fire_chunk", chunk)
+
+    def escalated(codes: list[str], moment: str) -> dict[str, list[str]]:
+        for code in codes:
+            ref = open_(county, org=code, who=WANG if code.startswith("T1") else ZHAO)
+            fire_(county, ref, "confirm", LI, "2014-03-12")
+            with county.transaction() as s:
+                leader = add_person(s, f"联系领导{code}", "县委", Contacts(email=f"{code}@example.org"), "admin",
+                                    at("2014-03-12"))
+                assign(s, get_case(s, code), "contact_leader", leader, actor_for(s, LI), at("2014-03-13"))
+        per_chunk.clear()
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            ticker.tick(county, at(moment))
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        with county.transaction() as s:
+            return {n.title: [p["name"] for p in n.recipients if p.get("unit")]
+                    for n in s.scalars(select(Notice).where(Notice.template == "overdue_escalation",
+                                                            Notice.created_at == at(moment)))}
+
+    sent = escalated(["T1-01", "T2-01"], "2014-12-02T09:00")
+    assert sorted(sent.values()) == [["联系领导T1-01"], ["联系领导T2-01"]]  # each case's own
+    assert max(per_chunk) == 1  # at most one read per chunk (a chunk of bare deadlines reads none)
+    sent = escalated(["T1-02", "T1-03", "T2-02", "T2-03", "T2-04"], "2014-12-02T09:05")
+    assert sorted(sent.values()) == [[f"联系领导{c}"] for c in ("T1-02", "T1-03", "T2-02", "T2-03", "T2-04")]
+    assert max(per_chunk) == 1  # at most one read per chunk (a chunk of bare deadlines reads none)

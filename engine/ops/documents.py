@@ -36,7 +36,7 @@ def document_context(compiled: CompiledWorkflow, template: str, audience: tuple[
     kind = docs.templates.get(template, "")
     skip = {docs.issuer_role, docs.addressee_role}
     # a person fact (联系领导) is copied by its label: the people assigned to it
-    roles = {**compiled.definition.roles, **{n: f.label for n, f in compiled.definition.person_facts.items()}}
+    roles = {**compiled.definition.roles, **{n: f.short_label for n, f in compiled.definition.person_facts.items()}}
     return {"kind": kind, "number": NUMBER_MARK if kind else "", "to": to,
             "cc": [roles[r] for r in audience if r not in skip and r in roles]}
 

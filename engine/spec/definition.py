@@ -224,6 +224,12 @@ class Fact(KindLimited):
     many: bool = False  # a person fact several people hold at once (a work team); else one at a time
     exclusive: bool = False  # a person fact whose holder is stationed in one place: one case at a time
 
+    @property
+    def short_label(self) -> str:
+        """The label without a closing （…） remark: how a document copies the people assigned to a
+        person fact (抄送：联系领导, of 联系领导（党员领导干部）)."""
+        return re.sub(r"（[^（）]*）$", "", self.label) or self.label
+
 
 class SpotCheck(Spec):
     """The county's random spot check (县委组织部抽查) among cases waiting in ``state``."""

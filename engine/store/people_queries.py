@@ -1,6 +1,8 @@
-"""Queries about organizations and officials, and the organization import's bulk statements.
+"""Queries about organizations, officials, people (their assignments to cases) and secretaries'
+terms, and the organization import's bulk statements.
 
-The ops layer (``engine.ops.orgs``, ``officials``, ``identity``, ``notices``, ``ledger``)
+The ops layer (``engine.ops.orgs``, ``officials``, ``identity``, ``notices``, ``ledger``,
+``people``, ``audience``, ``secretaries``)
 decides what to do with what these return. Every function takes the caller's session,
 never commits, and returns ORM objects or plain values.
 """
