@@ -35,6 +35,7 @@ from tests.county import seed_county
 from tests.polling import wait_until
 from tests.test_engine import LI, WANG, ZHAO, fire_, open_
 from tests.test_time_races import Hooked, many_cases
+from tests.timed_workflow import timed_text
 
 NOW = "2014-03-14T09:00"  # the screening reminder "3 days before the end of 03-16" is due
 
@@ -186,6 +187,7 @@ def brittle(store, workflow_copy):
     """The county, with a reminder template that calls the secretary by surname (张书记): it
     passes the workflow check (the sample has a secretary) and fails for an organization
     whose secretary is not recorded. 城关镇王 is the county's administrator."""
+    workflow_copy.write_text(timed_text(workflow_copy.read_text(encoding="utf-8")), encoding="utf-8")
     template = workflow_copy.parent / "templates" / "deadline_reminder.j2"
     text = template.read_text(encoding="utf-8")
     template.write_text(text.replace("请抓紧推进", "请{{ case.secretary[0] }}书记抓紧推进"), encoding="utf-8")
