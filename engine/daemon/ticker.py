@@ -220,8 +220,8 @@ def _duties(store: Store, now: datetime, report: TickReport, chunk: int = 200) -
     while True:
         with store.transaction() as session:
             sent = fire_due_duties(session, now, chunk)
-        for message in sent:
-            report.fired["duty"] += 1
+        for kind, message in sent:
+            report.fired[f"duty_{kind}"] += 1
             report.messages.append(message)
         if not sent:
             with store.transaction() as session:  # the chunk may have only moved timers on: look again

@@ -93,12 +93,12 @@ def standing(row: UnitDuty, now: datetime) -> str:
 
 # --- the daemon: reminders and escalations -----------------------------------------------------------
 
-def fire_due_duties(session: Session, now: datetime, limit: int = 200) -> list[str]:
+def fire_due_duties(session: Session, now: datetime, limit: int = 200) -> list[tuple[str, str]]:
     """Send the reminder or escalation due for each occurrence whose timer is due and which is
-    still not filed; returns what was sent, in words. After a stop, only the latest step due is
+    still not filed; returns what was sent: (reminder | escalation, in words). After a stop, only the latest step due is
     sent (a reminder already past its date is not); the occurrence's timer moves to its next
     step, or ends."""
-    sent: list[str] = []
+    sent: list[tuple[str, str]] = []
     compiled_of: dict[int, CompiledWorkflow] = {}
     for row in duty_queries.due_duties(session, now, limit):
         if row.campaign_id not in compiled_of:
@@ -118,8 +118,8 @@ def fire_due_duties(session: Session, now: datetime, limit: int = 200) -> list[s
             step = steps[index]
             if step.kind == "escalation" or now < row.due_at:  # a reminder past the date says nothing true
                 issue_step(session, compiled, row, duty, step, index, now)
-                sent.append(f"{row.unit.name}“{duty.label}”{'督办' if step.kind == 'escalation' else '提醒'} / "
-                            f"{row.duty} {step.kind} to {row.unit.code}")
+                sent.append((step.kind, f"{row.unit.name}“{duty.label}”{'督办' if step.kind == 'escalation' else '提醒'}"
+                                        f" / {row.duty} {step.kind} to {row.unit.code}"))
         row.step = after
         row.next_at = steps[after].at if after < len(steps) else None
     return sent

@@ -50,7 +50,8 @@ from workflows import DEFAULT_WORKFLOW
 
 MONTH_LABELS = {"reminder": "催办提醒", "escalation": "逾期督办", "recurring": "进度报送提醒",
                 "auto": "自动转换", "bulletin": "定期通报", "problem_reminder": "问题整改提醒",
-                "problem_escalation": "问题逾期督办", "look_back": "回头看"}
+                "problem_escalation": "问题逾期督办", "look_back": "回头看", "duty_reminder": "报送提醒",
+                "duty_escalation": "报送督办"}
 # 一支一策: what each problem category's problem and measures read like in the demo's lists.
 PROBLEM_TEXTS = {1: ("班子配备不齐，书记长期缺职", "选优配强书记，补齐班子成员"),
                  2: ("书记不胜任现职，工作不在状态", "调整不胜任的书记，开展履职培训"),
@@ -218,9 +219,9 @@ class Demo:
             self.on(3, 20 if t == 3 else 6 + t % 8, self._file(t, "screening_report"))
         with_cases = sorted({plan.township for plan in self.plans})
         for k, t in enumerate(with_cases):
-            for month in (5, 7, 9, 11):
-                self.on(month, 25 if (k == 1 and month == 7) else 15, self._file(t, "progress_report"))
-            self.on(12, 8, self._file(t, "survey_report"))
+            for month in (5, 7, 9, 11):  # before the 7-day reminder, but one of them late
+                self.on(month, 25 if (k == 1 and month == 7) else 10, self._file(t, "progress_report"))
+            self.on(12, 5, self._file(t, "survey_report"))
 
     def _file(self, t: int, duty: str):
         def action(now: datetime) -> None:
@@ -228,9 +229,11 @@ class Demo:
                 campaign = resolve_campaign(s, None)
                 compiled = compiled_version(campaign.current_version)
                 unit = get_org(s, f"T{t:02d}")
-                submit_duty(s, campaign, compiled, actor_for(s, self.township_officials[t]), unit, duty, None,
-                            "", [], now)
-            self.log.append(f"{now:%Y-%m-%d} {TOWNSHIPS[t - 1]} 报送 {compiled.definition.duties[duty].label}")
+                row, _ = submit_duty(s, campaign, compiled, actor_for(s, self.township_officials[t]), unit, duty,
+                                     None, "", [], now)
+                late = row.submitted_at is not None and row.submitted_at > row.due_at
+            if late:  # the routine filings go unsaid
+                self.log.append(f"{now:%Y-%m-%d} {TOWNSHIPS[t - 1]} 逾期报送{compiled.definition.duties[duty].label}")
         return action
 
     def _draw(self, now: datetime) -> None:
