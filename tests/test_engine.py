@@ -332,7 +332,8 @@ def test_an_administrator_changes_the_workflow_without_code(county, workflow_cop
     ref_v2 = open_(county, org="T1-02")
     for ref in (ref_v1, ref_v2):
         fire_(county, ref, "confirm")
-        facts_(county, ref, READY)
+        # a stationed work team is in one place at a time (exclusive): the second case has its own
+        facts_(county, ref, READY if ref == ref_v1 else READY | {"stationed_cadre": "新的工作队"})
         fire_(county, ref, "submit_self_check", WANG, "2014-11-01")
         facts_(county, ref, {"self_check_report": "r", "superior_check_opinion": "ok"}, WANG, "2014-11-01")
         fire_(county, ref, "request_superior_check", WANG, "2014-11-01")

@@ -9,13 +9,34 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from engine.spec.definition import Workflow
 from engine.spec.loader import load_workflow_file
 from engine.spec.validate import notice_uses
-from tests.county import WORKFLOW
-from tests.runner import fingerprint
+from tests.conftest import BACKENDS
+from tests.county import ROOT
+from tests.runner import build_timed_county, fingerprint
 
-SHIPPED = load_workflow_file(WORKFLOW)
-TEMPLATES = sorted(SHIPPED.templates)
+
+def duty_places(wf: Workflow) -> dict[str, set[str]]:
+    """The places of ``wf``'s duties that send each template: a township's reminders, escalations
+    and return notices (its own, not a case's)."""
+    places: dict[str, set[str]] = {}
+    for name, duty in wf.duties.items():
+        for key, template, used in (("reminders", duty.reminder_notice, duty.reminders),
+                                    ("escalations", duty.escalation_notice, duty.escalations),
+                                    ("returned_notice", duty.returned_notice, True)):
+            if template and used:
+                places.setdefault(template, set()).add(f"duties.{name}.{key}")
+    return places
+
+
+# The workflow the CLI county deploys (not tests/county.py's timed variant): the uses it makes.
+SHIPPED = load_workflow_file(ROOT / "workflows" / "backward_orgs.yaml")
+DUTY_PLACES = duty_places(SHIPPED.definition)  # duty_reminder, duty_escalation, duty_returned
+TEMPLATES = sorted({name for _, name, _ in notice_uses(SHIPPED.definition)} - set(DUTY_PLACES))  # a case's
+# Shipped for a workflow that requests progress reports from each case (tests/timed_workflow.py);
+# the shipped one has the townships file them (duties.progress_report).
+UNUSED = {"progress_report_request"}
 DOCUMENTS = SHIPPED.definition.documents.templates  # template → 通知, 通报, 督办通知; the rest are messages
 A, B = "2014-1-0001", "2014-1-0002"  # T1-01 waits in screening, T1-02 is in rectification
 # A preview takes no number from the register: where the written document has its 发文字号
@@ -113,18 +134,60 @@ def check_deadline_counts(kind: str, title: str, body: str, used_by: str, at: st
     assert offset is None or int(offset.group(1)) == days, (used_by, title)
 
 
+def check_duty_counts(kind: str, title: str, body: str, used_by: str, at: str) -> None:
+    """A township's reminder or escalation (duty_reminder, duty_escalation): its date is the
+    duty's, and its day count is positive, true by the calendar from the day the notice speaks
+    as of, and the offset of the step that sends it."""
+    written = dated(body)
+    as_of = closing_day(at)
+    assert as_of in (written, written - timedelta(days=1)), (at, body)
+    offset = re.search(r"期限[前后](\d+)天", used_by)
+    due_text = found(r"“[^”]+”应于(\S+?日)前报县委组织部", body)
+    due = day(due_text, written.year)
+    if kind == "duty_reminder":
+        days = int(found(r"距期限还有(\d+)天", body))
+        assert title.startswith("【报送提醒】"), title
+        assert title.endswith(f"{due_text}到期"), title
+        assert days == (due - as_of).days, (at, title, body)
+    else:
+        as_of_text, overdue = re.search(r"截至(\S+?日)你单位仍未报送，已逾期(\d+)天", body).groups()
+        days = int(overdue)
+        assert title.startswith("关于督促") and title.endswith("的督办通知"), title
+        assert day(as_of_text, written.year) == as_of, (at, body)
+        assert days == (as_of - due).days, (at, title, body)
+    assert days > 0, title
+    assert offset is None or int(offset.group(1)) == days, (used_by, title)
+
+
 def expected_places(template: str) -> set[str]:
-    """The places of the shipped workflow that use ``template``, as the workflow check lists them."""
+    """The places of the shipped workflow that use ``template``, as the workflow check lists them,
+    and the duties' places (which send the township its own notices)."""
     return {"".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-            for path, name, _ in notice_uses(SHIPPED.definition) if name == template}
+            for path, name, _ in notice_uses(SHIPPED.definition) if name == template} | DUTY_PLACES.get(template, set())
+
+
+def open_cases(run):
+    run("case", "open", "T1-01", "--problem", "2", who="王强", now="2014-03-05")
+    run("case", "open", "T1-02", "--problem", "1", "--key-target", who="王强", now="2014-03-05")
+    run("fire", B, "confirm", who="李明", now="2014-03-08")
+    return run
 
 
 @pytest.fixture
 def cases(rectify):
-    rectify("case", "open", "T1-01", "--problem", "2", who="王强", now="2014-03-05")
-    rectify("case", "open", "T1-02", "--problem", "1", "--key-target", who="王强", now="2014-03-05")
-    rectify("fire", B, "confirm", who="李明", now="2014-03-08")
-    return rectify
+    return open_cases(rectify)
+
+
+@pytest.fixture(params=BACKENDS)
+def timed_cases(request, built_counties, tmp_path):
+    """``cases`` in the county that runs tests/timed_workflow.py's variant: a deadline on each
+    case in screening and progress-report requests every two months (the timers' mechanics)."""
+    return open_cases(built_counties.copy("timed", build_timed_county, request.param, tmp_path))
+
+
+def test_every_shipped_template_is_used_or_known_unused():
+    assert set(SHIPPED.templates) == set(TEMPLATES) | set(DUTY_PLACES) | UNUSED
+    assert set(DUTY_PLACES) == {"duty_reminder", "duty_escalation", "duty_returned"}
 
 
 def test_every_use_of_every_shipped_template_reads_without_a_blank(cases):
@@ -153,6 +216,30 @@ def test_every_use_of_every_shipped_template_reads_without_a_blank(cases):
     assert fingerprint(cases.db) == before  # nothing was written
 
 
+def test_every_use_of_the_townships_duty_notices_reads_true_and_without_a_blank(cases):
+    """The duties' reminders, escalations and return notices (issue 16) go to a township, not a
+    case: previewed for the sample and for a real case's township, each reads without a blank,
+    is addressed to that township and counts its days truly."""
+    before = fingerprint(cases.db)
+    for template in sorted(DUTY_PLACES):
+        for ref in (None, A):
+            shown = cases.json("notices", "preview", template, *([ref] if ref else []), now="2014-03-10")
+            assert (shown["template"], shown["case"], shown["sample"]) == (template, ref, ref is None)
+            uses = shown["uses"]
+            assert {re.sub(r"\[\d+\]$", "", u["where"]) for u in uses} == expected_places(template), template
+            assert [u["use"] for u in uses] == list(range(1, len(uses) + 1))
+            for use in uses:
+                where = (template, ref, use["where"])
+                assert use["title"] and use["body"] and use["at"] and use["used_by"], where
+                assert blanks(use["title"], use["body"]) == [], (where, use["title"], use["body"])
+                assert (use["body"].splitlines()[0] == MARK) == (template in DOCUMENTS), where
+                if ref is not None:  # T1-01's township, the unit that owes the duty
+                    assert "中共城关镇委员会" in use["title"] + use["body"], where
+                if use["kind"] in ("duty_reminder", "duty_escalation"):
+                    check_duty_counts(use["kind"], use["title"], use["body"], use["used_by"], use["at"])
+    assert fingerprint(cases.db) == before  # nothing was written
+
+
 def test_the_sample_bulletin_adds_up(rectify):
     use = rectify.json("notices", "preview", "county_bulletin")["uses"][0]
     title, body = use["title"], use["body"]
@@ -172,6 +259,16 @@ def test_the_sample_bulletin_adds_up(rectify):
     assert "目前没有逾期" not in body
     assert "重新整顿" not in body  # none yet in May
     assert "测评" not in body
+    # What the townships filed adds up too (on time + late + missing = due), and each occurrence
+    # missing is named under its township.
+    filed = re.search(r"\n各乡镇（街道）党委应报送材料(\d+)件次，按时报送(\d+)件次，逾期报送(\d+)件次，逾期未报(\d+)件次。\n",
+                      body)
+    assert filed is not None, body
+    due, done, late, missing = map(int, filed.groups())
+    assert due == done + late + missing
+    assert missing > 0
+    named = re.findall(r"\n\S+逾期未报：([^\n]+)。\n", body)
+    assert sum(len(items.split("、")) for items in named) == missing
 
 
 def test_preview_names_each_use_and_shows_one_on_request(cases):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runner import ORGS, Rectify, prepare
+from tests.runner import ORGS, Rectify, prepare, register_people
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +46,7 @@ def renamed_county(tmp_path) -> Rectify:
     run("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
     run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1")
     run("official", "add", "赵刚", "--role", "township_committee", "--jurisdiction", "T2")
+    register_people(run)  # prepare assigns registered people (contact leader, work team)
     for org in ("T1-01", "T1-02"):
         run("case", "open", org, "--problem", "2", who="王强", now="2014-03-05")
     for ref in ("2014-1-0001", "2014-1-0002"):

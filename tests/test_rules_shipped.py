@@ -12,9 +12,11 @@ import pytest
 
 from engine.spec.loader import load_workflow_file
 from rules.base import CaseView, Outcome, RuleContext
-from tests.conftest import WORKFLOW
+from tests.conftest import ROOT
 
-LOADED = load_workflow_file(WORKFLOW)
+# The workflow the county ships, not tests/county.py's timed variant (which has per-case
+# screening deadlines and a progress-report count instead of the townships' duties).
+LOADED = load_workflow_file(ROOT / "workflows" / "backward_orgs.yaml")
 DATES = LOADED.definition.resolved_dates()
 NOW = datetime(2014, 12, 3, 2, 0, tzinfo=timezone.utc)
 COUNTS = {"township_organizations": 20, "county_organizations": 300, "county_cases": 5}
@@ -22,7 +24,12 @@ COUNTS = {"township_organizations": 20, "county_organizations": 300, "county_cas
 
 def ctx(facts=None, state="rectifying", key_target=False, now=NOW, **figures):
     case = CaseView("2014-1-0001", state, 1, key_target, False, (1,), now)
-    return RuleContext(case, facts or {}, now, DATES, {**COUNTS, "township_cases": 0, "recurring_sent": 0, **figures})
+    return RuleContext(case, facts or {}, now, DATES, {**COUNTS, "township_cases": 0, "duty_counts": {}, **figures})
+
+
+def filed(due: int, filed_: int) -> dict[str, dict[str, int]]:
+    """The township's progress reports (engine.ops.duties ``duty_counts``): due by now, and filed."""
+    return {"progress_report": {"due": due, "filed": filed_}}
 
 
 # instance → (a context it allows, a context it refuses, the outcome of the refusal)
@@ -36,8 +43,8 @@ CASES = {
     "key_target_staffed": (ctx({}, key_target=False), ctx({"county_cadre": "陈"}, key_target=True), Outcome.FAIL),
     "cadre_stationed": (ctx({"stationed_cadre": "队"}), ctx({}), Outcome.FAIL),
     "cadre_kept": (ctx({}, state="accepted"), ctx({}, state="survey"), Outcome.FAIL),
-    "reports_up_to_date": (ctx({"progress_reports": 3}, recurring_sent=3), ctx({"progress_reports": 2}, recurring_sent=3),
-                           Outcome.FAIL),
+    # the township's duty: on 12-03 the reports of 05-20, 07-20, 09-20 and 11-20 were due
+    "reports_up_to_date": (ctx(duty_counts=filed(4, 4)), ctx(duty_counts=filed(4, 3)), Outcome.FAIL),
     "survey_window_open": (ctx(), ctx(now=datetime(2014, 11, 30, 12, tzinfo=timezone.utc)), Outcome.FAIL),
     "self_check_done": (ctx({"self_check_report": "r"}), ctx({}), Outcome.FAIL),
     "superior_check_done": (ctx({"superior_check_opinion": "ok"}), ctx({}), Outcome.FAIL),
