@@ -181,3 +181,20 @@ def build_ready_county(folder: Path) -> None:
         "\ntitle: ", "\ntitle: 新", 1)
     shutil.copytree(ROOT / "workflows" / "templates", folder / "templates")
     (folder / "changed.yaml").write_text(changed, encoding="utf-8")
+
+
+def build_timed_county(run: Rectify, folder: Path) -> None:
+    """``build_county`` with tests/timed_workflow.py's variant deployed instead of the shipped
+    workflow (a deadline on each case in screening, progress-report requests every two months,
+    no duties): the county of the CLI tests about the timers' mechanics."""
+    from tests.county import WORKFLOW  # the variant, written once per process
+
+    run("init")
+    run("workflow", "deploy", str(WORKFLOW), now="2014-03-01")
+    orgs = folder / "orgs.csv"
+    orgs.write_text(ORGS, encoding="utf-8-sig")
+    run("org", "import", str(orgs))
+    run("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
+    run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1", "--phone", "13900000001")
+    run("official", "add", "赵刚", "--role", "township_committee", "--jurisdiction", "T2")
+    register_people(run)

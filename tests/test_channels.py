@@ -18,6 +18,7 @@ from notifiers.email import EmailChannel, EmailSettings
 from notifiers.webhook import DingTalkChannel, WebhookChannel, WebhookSettings, WeComChannel
 from tests.runner import ORGS, Rectify
 from tests.servers import MESSAGE, Hook, Inbox, free_port
+from tests.timed_workflow import timed_text
 
 
 def test_email_in_chinese_reaches_a_real_smtp_server(smtp_server):
@@ -119,8 +120,11 @@ def test_wecom_truncates_to_its_limit_and_checks_errcode(http_server):
         WeComChannel("wecom", WebhookSettings(url=f"{http_server}/refuse"), env={}).send(long, "wecom")
 
 
-def test_end_to_end_email_file_and_a_dead_webhook_through_the_cli(smtp_server, http_server, tmp_path):
+def test_end_to_end_email_file_and_a_dead_webhook_through_the_cli(smtp_server, http_server, tmp_path,
+                                                                   workflow_copy):
     inbox, port = smtp_server
+    # a case's own reminder (the timed variant: tests/timed_workflow.py), so one notice goes out
+    workflow_copy.write_text(timed_text(workflow_copy.read_text(encoding="utf-8")), encoding="utf-8")
     config = tmp_path / "notifiers.yaml"
     config.write_text(f"""channels:
   mail: {{type: email, host: 127.0.0.1, port: {port}, security: none, sender: zzb@example.org}}
@@ -130,7 +134,7 @@ delivery: {{max_attempts: 2, backoff_seconds: 60}}
 """, encoding="utf-8")
     run = Rectify(f"sqlite:///{tmp_path / 'r.db'}")
     run("init")
-    run("workflow", "deploy", now="2014-03-01")
+    run("workflow", "deploy", str(workflow_copy), now="2014-03-01")
     orgs = tmp_path / "orgs.csv"
     orgs.write_text(ORGS, encoding="utf-8")
     run("org", "import", str(orgs))

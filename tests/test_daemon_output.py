@@ -38,8 +38,9 @@ BOOTSTRAP = "尚未登记管理员"  # the CLI's own warning, printed before the
 
 @pytest.fixture
 def surveyed(built_counties, tmp_path) -> Rectify:
-    """The surveyed county on SQLite: on 2014-12-03 its daemon fires reminders, escalations, a
-    bulletin and an automatic transition (the transitions library runs its callbacks)."""
+    """The surveyed county on SQLite: on 2014-12-03 its daemon fires escalations (a case's, and
+    the townships' for the reports they have not filed), a bulletin and an automatic transition
+    (the transitions library runs its callbacks), and skips reminders that came due too late."""
     return built_counties.copy("surveyed", build_surveyed_county, "sqlite", tmp_path)
 
 
@@ -96,7 +97,7 @@ def test_the_service_logs_its_own_lines_in_words(surveyed, tmp_path):
     assert [line for line in text.splitlines() if not LOG_LINE.match(line) and BOOTSTRAP not in line] == []
     assert "INFO 2014-1-0002: restart_rectification re_rectify → rectifying" in text  # the callbacks ran
     assert re.search(r"INFO 定时任务 timers: 触发 fired \d+（[^）]*自动转换 automatic transition 1[^）]*） · "
-                     r"跳过 skipped 4 · 出错 failed 0\n", text), text  # 4 reminders come due after their deadline
+                     r"跳过 skipped 2 · 出错 failed 0\n", text), text  # 2014-1-0003's 2 reminders, after 11-30
     passes = [line for line in text.splitlines() if "投递 deliveries:" in line]
     assert all(" WARNING " in line for line in passes if int(DEAD.search(line)[1])), passes
     dead = dead_deliveries(surveyed.db)
@@ -116,9 +117,17 @@ def test_once_says_what_it_fired_and_what_died(surveyed, tmp_path):
     dead = dead_deliveries(surveyed.db)
     assert dead > 0
     assert "2014-1-0002: restart_rectification re_rectify → rectifying" in done.stdout
-    # Skipped: the reminders that came due before their deadline passed (11-30, 03-16) and the
-    # daemon ran only after it, on 12-03: a reminder then has nothing true to say.
-    assert re.search(r"^定时任务 timers: 触发 fired \d+（.+） · 跳过 skipped 4 · 出错 failed 0$", done.stdout, re.M)
+    # Skipped: 2014-1-0003's two reminders (30 and 7 days before 11-30), which came due before its
+    # deadline passed while the daemon ran only after it, on 12-03: a reminder then has nothing
+    # true to say. (No case has a deadline in screening any more: 03-16 is the townships' filing.)
+    assert re.search(r"^定时任务 timers: 触发 fired \d+（.+） · 跳过 skipped 2 · 出错 failed 0$", done.stdout, re.M)
+    # The townships' filings are chased too, each in words: 河西乡 filed nothing (its 汇总表 and
+    # four progress reports), 城关镇 all but the report of 11-20 (tests/runner.py ``prepare``).
+    assert re.search(r"^定时任务 timers: 触发 fired \d+（[^）]*报送督办 duty escalation 6[、）]", done.stdout, re.M), \
+        done.stdout
+    assert "中共河西乡委员会“排查情况汇总表”督办 / screening_report escalation to T2\n" in done.stdout
+    assert done.stdout.count("中共河西乡委员会“整顿建设情况报告”督办 / progress_report escalation to T2\n") == 4
+    assert done.stdout.count("中共城关镇委员会“整顿建设情况报告”督办 / progress_report escalation to T1\n") == 1
     assert re.search(rf"^投递 deliveries: 送达 delivered \d+ · 待重试 retrying 0 · 失败 dead {dead}$", done.stdout, re.M)
     assert f"警告：{dead} 个投递失败，不再重试" in done.stderr
     assert f"warning: {dead} deliveries are dead" in done.stderr
@@ -205,16 +214,18 @@ def test_files_written_by_the_daemon_carry_the_notice_day_in_the_campaign_zone(r
     folder = tmp_path / "printed"
     config = tmp_path / "printed.yaml"
     config.write_text(f"channels:\n  printed: {{type: file, folder: {folder}}}\n", encoding="utf-8")
-    rectify("case", "open", "T1-01", who="王强", now="2014-03-05")
+    # What the daemon writes then: each township's reminder of its 汇总表, due 03-16 (3 days
+    # before); a township's notice has no case, so its file name has no case number.
     rectify("--config", str(config), "daemon", "--once", now="2014-03-14T01:00")
-    listed = rectify.json("notices", "list", "--case", "T1-01")
-    assert listed
-    expected = {f"{n['created'][:10]}_2014-1-0001_{n['title']}_{n['id']}.txt" for n in listed}
+    listed = rectify.json("notices", "list")
+    assert sorted((n["template"], n["created"]) for n in listed) == [("duty_reminder", "2014-03-14 01:00")] * 2
+    expected = {f"{n['created'][:10]}_{n['title']}_{n['id']}.txt" for n in listed}
     assert {p.name for p in folder.iterdir()} == expected
-    [reminder] = [n for n in listed if n["template"] == "deadline_reminder"]
-    name = f"2014-03-14_2014-1-0001_【催办提醒】城关镇第1村党支部“排查建账”工作3月16日到期_{reminder['id']}.txt"
+    [reminder] = [n for n in listed if "中共城关镇委员会" in n["title"]]
+    name = f"2014-03-14_【报送提醒】中共城关镇委员会“排查情况汇总表”3月16日到期_{reminder['id']}.txt"
     assert name in expected
     written = (folder / name).read_text(encoding="utf-8")
     assert "\n2014年3月14日\n" in written
     # The trailer: to whom it was delivered, and the notice's number in the system (not a 发文字号).
-    assert re.search(rf"\n——\n送达：王强\n系统登记号：#{reminder['id']}（timer:\d+\|printed\|printed）\n\Z", written), written
+    assert re.search(rf"\n——\n送达：王强\n系统登记号：#{reminder['id']}（duty:\d+:0\|printed\|printed）\n\Z", written), \
+        written

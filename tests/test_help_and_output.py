@@ -250,7 +250,7 @@ JSON_COMMANDS = [  # every command with --json (its path), with what it needs to
     (("notices", "list"), ()), (("notices", "show"), ("1",)), (("notices", "preview"), ("case_listed", "2014-1-0001")),
     (("audit", "refusals"), ()), (("spot-check", "draw"), ()), (("problem", "list"), ("2014-1-0001",)),
     (("evidence", "list"), ("2014-1-0001",)), (("person", "list"), ()), (("person", "show"), ("周建国",)),
-    (("org", "secretaries"), ("T1-01",)),
+    (("org", "secretaries"), ("T1-01",)), (("duty", "list"), ()), (("duty", "history"), ("--unit", "T1")),
 ]
 
 

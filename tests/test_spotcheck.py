@@ -16,7 +16,7 @@ from engine.ops.spotcheck import select_sample
 from engine.store.db import Store
 from engine.store.models import SpotCheckDraw
 from tests.conftest import BACKENDS
-from tests.runner import Rectify, build_county, fingerprint
+from tests.runner import Rectify, build_county, file_due, fingerprint
 
 refs = st.lists(st.tuples(st.from_regex(r"2014-1-\d{4}", fullmatch=True), st.booleans()),
                 min_size=1, max_size=60, unique_by=lambda p: p[0])
@@ -58,6 +58,7 @@ def advance(run: Rectify, org: str, who: str, *open_args: str) -> None:
         facts += [("county_contact_leader", "周建国"), ("county_cadre", f"陈{org}")]
     for name, value in facts:
         run("fact", "set", org, name, value, who=who, now="2014-04-01")
+    file_due(run, org.split("-")[0], who, "2014-11-19")  # the township's progress reports
     for trigger in ("submit_self_check", "request_superior_check", "pass_superior_check"):
         run("fire", org, trigger, who=who, now="2014-11-20")
 
