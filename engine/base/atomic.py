@@ -68,7 +68,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             raise
     finally:
         os.close(fd)
-    _flush_folder(target.parent)
+    flush_folder(target.parent)
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], T]) -> T:
@@ -125,7 +125,7 @@ def _still_ours(fd: int, name: Path) -> None:
                               "replaced while it was being written: nothing was put in place")
 
 
-def _flush_folder(folder: Path) -> None:
+def flush_folder(folder: Path) -> None:
     """The rename itself on disk. Best effort: some file systems (and Windows) cannot sync a
     folder, and the rename has happened: only its durability across a power cut is at stake."""
     with suppress(OSError):

@@ -85,8 +85,9 @@ def ensure_unit_duties(session: Session, campaign: Campaign, compiled: CompiledW
 
 def standing(row: UnitDuty, now: datetime) -> str:
     """done (filed by its date), late (filed after it), missing (its date passed, nothing
-    stands), or open (not due yet)."""
-    if row.status == DutyStatus.SUBMITTED.value and row.submitted_at is not None:
+    stands), or open (not due yet). A filing made after ``now`` does not stand yet: a report as of
+    an earlier day shows what stood then, as its other figures do."""
+    if row.status == DutyStatus.SUBMITTED.value and row.submitted_at is not None and row.submitted_at <= now:
         return "done" if row.submitted_at <= row.due_at else "late"
     return "missing" if now >= row.due_at else "open"
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.base import failpoints
-from engine.base.atomic import atomic_path
+from engine.base.atomic import atomic_path, flush_folder
 from engine.base.errors import BadInput, CheckFailed, InvalidValue
 from engine.store.evidence_types import media_type
 
@@ -185,7 +185,7 @@ class EvidenceFiles:
             raise
         finally:
             os.close(fd)
-        _flush_folder(target.parent)
+        flush_folder(target.parent)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -300,13 +300,3 @@ def _max_bytes() -> int:
 
 def _mib(size: int) -> str:
     return f"{size / (1024 * 1024):g} MiB"
-
-
-def _flush_folder(folder: Path) -> None:
-    """The rename on disk too (best effort: some file systems cannot sync a folder)."""
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
