@@ -3,10 +3,12 @@
 The demo's campaign (engine.services.demo, seed 2014) has every outcome a notice must tell
 truly: a case sent back by the superior check, one by the spot check and one by the survey,
 each accepted in the following year; cases drawn for the spot check and cases passed over;
-cases late at screening, in rectification and in the survey, and cases on time; a monthly
-bulletin. After it ran, each notice in the outbox is checked against the events, facts and
-timers it speaks of: the state and round, the reason, the days overdue or left, the checks
-performed, the figures; and each numbered document against the register.
+cases late in rectification and in the survey, and cases on time; townships that file their
+汇总表 late or never and a progress report late, reminded and escalated (no case is late at
+screening: the 3月16日 filing is the townships', issue 16); a monthly bulletin. After it ran,
+each notice in the outbox is checked against the events, facts, timers and filings it speaks
+of: the state and round, the reason, the days overdue or left, the checks performed, the
+figures, the township and its occurrence; and each numbered document against the register.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from engine.ops.deploy import compiled_version
 from engine.services.demo import run_demo
 from engine.store.db import Store
 from engine.store.doc_numbers import parse_document_number
-from engine.store.models import Campaign, Case, Event, Notice, Timer
+from engine.store.models import Campaign, Case, Event, Notice, Timer, UnitDuty
 
 pytestmark = pytest.mark.slow
 
@@ -44,11 +46,14 @@ def campaign(db_url, tmp_path):
         events = {e.id: e for e in s.scalars(select(Event))}
         cases = {c.id: c for c in s.scalars(select(Case))}
         timers = list(s.scalars(select(Timer)))
+        duties = {d.id: d for d in s.scalars(select(UnitDuty))}  # the townships' occurrences
+        for d in duties.values():
+            _ = d.unit.name
         for n in notices:  # loaded before the session closes
             _ = (n.body, n.title, n.document_number)
         for c in cases.values():
             _ = (c.organization.name, c.organization.parent.name, c.organization.kind)
-    yield store, compiled, notices, events, cases, timers
+    yield store, compiled, notices, events, cases, timers, duties
     store.dispose()
 
 
@@ -72,12 +77,14 @@ def _fact_at(events, case_id, name, round_, before_seq):
 
 
 def test_every_notice_is_true_of_the_record(campaign):
-    _store, compiled, notices, events, cases, timers = campaign
+    _store, compiled, notices, events, cases, timers, duties = campaign
     seen = Counter(n.template for n in notices)
     # The campaign exercised what the notices must tell truly.
     assert seen["re_rectify_notice"] == 3
     assert seen["accepted_notice"] >= 10
-    assert seen["overdue_escalation"] >= 3
+    assert seen["overdue_escalation"] >= 2  # in rectification and in the survey
+    assert seen["duty_reminder"] >= 1
+    assert seen["duty_escalation"] >= 1
     assert seen["county_bulletin"] >= 9
     for n in notices:
         assert not ISO_DATE.search(n.body), (n.id, n.body)  # official dates: 2014年3月16日, 3月16日前
@@ -87,6 +94,9 @@ def test_every_notice_is_true_of_the_record(campaign):
         check = CHECKS.get(n.template)
         if check is not None:
             check(n, compiled, events, cases, timers)
+        duty_check = DUTY_CHECKS.get(n.template)
+        if duty_check is not None:
+            duty_check(n, compiled, duties)
     _check_register(notices, compiled)
     reasons = {_source(events[n.event_id]) for n in notices if n.template == "re_rectify_notice"}
     assert reasons == {"superior_check", "spot_check", "survey"}  # every trigger that opens a new round
@@ -197,6 +207,55 @@ def _check_listed(n, compiled, events, cases, timers):
 CHECKS = {"re_rectify_notice": _check_re_rectify, "accepted_notice": _check_accepted,
           "overdue_escalation": _check_escalation, "deadline_reminder": _check_reminder,
           "county_bulletin": _check_bulletin, "case_listed": _check_listed}
+
+
+def _check_duty_notice(n, compiled, duties):
+    """A township's reminder or escalation (key duty:<occurrence>:<step>): sent while the
+    occurrence stood unfiled, to the township's officials of the step's roles, addressed to the
+    township, naming the duty, its occurrence and its date, with the days counted by the calendar."""
+    wf, tz = compiled.definition, compiled.definition.timezone
+    row = duties[int(n.idempotency_key.split(":")[1])]
+    duty = wf.duties[row.duty]
+    assert row.submitted_at is None or row.submitted_at > n.created_at, (n.id, n.title)  # chased, not filed
+    roles = duty.remind if n.template == "duty_reminder" else duty.escalate_to
+    assert n.recipients and all(r["role"] in roles for r in n.recipients), n.recipients
+    assert row.unit.name in n.title
+    assert f"{row.unit.name}：" in n.body.splitlines()[:2]  # 主送 the township, after a document's number
+    due, as_of = closing_day(row.due_at, tz), closing_day(n.created_at, tz)
+    year = local(n.created_at, tz).year
+    which = f"第{row.occurrence}次" if len(duty.due) > 1 else ""
+    assert f"{which}“{duty.label}”应于{cn_day(due, year)}前报县委组织部" in n.body, n.body
+    if n.template == "duty_reminder":
+        left = (due - as_of).days
+        assert left >= 0
+        assert (f"距期限还有{left}天" if left > 0 else "今天到期") in n.body, n.body
+    else:
+        assert (as_of - due).days >= 1
+        assert f"截至{cn_day(as_of, year)}你单位仍未报送，已逾期{(as_of - due).days}天" in n.body, n.body
+
+
+def _check_bulletin_duties(n, compiled, duties):
+    """The bulletin's count of what the townships owed, and the townships it names, recounted
+    from the occurrences as they stood when it was written (the demo returns no filing)."""
+    tz = compiled.definition.timezone
+    year = local(n.created_at, tz).year
+    due = [d for d in duties.values() if n.created_at >= d.due_at]
+    filed = [d for d in due if d.submitted_at is not None and d.submitted_at <= n.created_at]
+    on_time = sum(1 for d in filed if d.submitted_at <= d.due_at)
+    missing = sorted((d for d in due if d not in filed), key=lambda d: d.due_at)
+    if not due:
+        assert "应报送材料" not in n.body
+        return
+    assert (f"应报送材料{len(due)}件次，按时报送{on_time}件次，逾期报送{len(filed) - on_time}件次，"
+            f"逾期未报{len(missing)}件次。") in n.body, n.body
+    named: dict[str, list[str]] = defaultdict(list)
+    for d in missing:  # each township, its occurrences in date order
+        named[d.unit.name].append(f"{compiled.definition.duties[d.duty].label}（{cn_day(closing_day(d.due_at, tz), year)}）")
+    assert dict(re.findall(r"^(\S+)逾期未报：(.+)。$", n.body, re.M)) == {u: "、".join(v) for u, v in named.items()}
+
+
+DUTY_CHECKS = {"duty_reminder": _check_duty_notice, "duty_escalation": _check_duty_notice,
+               "county_bulletin": _check_bulletin_duties}
 
 
 def _check_register(notices, compiled):

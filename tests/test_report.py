@@ -27,14 +27,24 @@ def test_figures_tell_the_county_s_story(surveyed_county):
     assert quota["T1"]["outcome"] == "warn"
     assert quota["county"]["organizations"] == 40
 
-    overdue = {r["ref"]: r for r in d["overdue"]["rows"]}
-    assert d["overdue"]["count"] == 2
-    assert set(overdue) == {"2014-1-0003", "2014-1-0004"}
-    late = overdue["2014-1-0003"]
-    assert (late["due"], late["days"], late["state_label"]) == ("2014-11-30", 5, "整顿转化")
+    # The one case past its deadline is 2014-1-0003, still rectifying after 11-30. 2014-1-0004,
+    # never confirmed, is not overdue: screening has no deadline of its own; the 3月16日 filing is
+    # its township's duty, missing below.
+    assert d["overdue"]["count"] == 1
+    [late] = d["overdue"]["rows"]
+    assert (late["ref"], late["due"], late["days"], late["state_label"]) == ("2014-1-0003", "2014-11-30", 5, "整顿转化")
     assert late["responsible"] == ["王强（乡镇（街道）党委）", "孙立（联系领导）"]
-    assert overdue["2014-1-0004"]["responsible"] == ["赵刚（乡镇（街道）党委）"]
-    assert d["overdue"]["rows"][0]["ref"] == "2014-1-0004"  # longest overdue first (03-16)
+
+    # What the townships filed, as of 12-05. 城关镇 filed its 汇总表 (03-16) and the reports of
+    # 05-20, 07-20 and 09-20 all on 11-19 (late: tests/runner.py ``prepare``), not the one of 11-20;
+    # 河西乡, with a case since 03-05, filed nothing. Each owes its survey results by 12-10 (open).
+    duties = {u["unit_code"]: u for u in d["duties"]["units"]}
+    assert {code: (u["done"], u["late"], u["missing"], u["open"]) for code, u in duties.items()} == {
+        "T1": (0, 4, 1, 1), "T2": (0, 0, 5, 1)}
+    assert duties["T1"]["missing_items"] == ["整顿建设情况报告（11月20日）"]
+    assert duties["T2"]["missing_items"] == ["排查情况汇总表（3月16日）", "整顿建设情况报告（5月20日）",  # by date
+                                             "整顿建设情况报告（7月20日）", "整顿建设情况报告（9月20日）",
+                                             "整顿建设情况报告（11月20日）"]
 
     surveys = {r["ref"]: r for r in d["surveys"]["rows"]}
     assert d["surveys"]["threshold"] == 0.7
@@ -96,19 +106,41 @@ def test_progress_is_the_replayed_history(surveyed_county, now):
 
 def test_upcoming_deadlines_and_the_clock(surveyed_county):
     d = surveyed_county.json("report", now="2014-11-20")
-    assert d["overdue"]["count"] == 1  # only the unconfirmed case (03-16)
+    # Nothing overdue: the rectification deadline is 11-30, and the unconfirmed case has none in
+    # screening (the 3月16日 filing is its township's, counted in the duties).
+    assert d["overdue"]["count"] == 0
     assert [(r["ref"], r["due"], r["days"]) for r in d["upcoming"]["rows"]] == [("2014-1-0003", "2014-11-30", 10)]
     # Nothing that happened after the report's moment is shown as done.
     assert d["surveys"]["rows"] == []
     assert d["progress"]["dates"][-1] == "2014-11-20"
+    # At 00:00 on 11-20 the report of 11-20 is not due yet; 城关镇 filed the four before on 11-19.
+    standing = {u["unit_code"]: (u["done"], u["late"], u["missing"], u["open"]) for u in d["duties"]["units"]}
+    assert standing == {"T1": (0, 4, 0, 2), "T2": (0, 0, 4, 2)}
+    # On 06-01 城关镇 had filed nothing yet (its filings are of 11-19): its 汇总表 and the report of
+    # 05-20 were missing, and the later dates not due.
+    june = surveyed_county.json("report", now="2014-06-01")["duties"]["units"]
+    assert {u["unit_code"]: (u["done"], u["late"], u["missing"], u["open"]) for u in june} == {
+        "T1": (0, 0, 2, 4), "T2": (0, 0, 2, 4)}
 
 
 def test_terminal_tables(surveyed_county):
     out = surveyed_county("report", now="2014-12-05").stdout
-    for heading in ("各阶段 / by state", "各乡镇（街道）/ by township", "后进比例 / quota", "逾期未完成 / overdue (2)",
+    for heading in ("各阶段 / by state", "各乡镇（街道）/ by township", "后进比例 / quota", "逾期未完成 / overdue (1)",
+                    "各乡镇（街道）报送情况 / what townships filed",
                     "群众满意度测评 / surveys — 阈值 70%，达标 1，未达标 1", "抽查抽签 / spot checks", "整顿进度 / progress"):
         assert heading in out
     assert "孙立（联系领导）" in out
+    assert "1：整顿建设情况报告（11月20日）" in out  # 城关镇's one missing report, named
+
+
+def test_the_longest_overdue_comes_first(surveyed_county):
+    """After its survey failed, 2014-1-0002's second round (opened by the daemon on 12-05) is due 3
+    months later, 2015-03-05; by 03-10 it is overdue 5 days, behind 2014-1-0003's 100 since 11-30."""
+    surveyed_county("daemon", "--once", now="2014-12-05T10:00")
+    rows = surveyed_county.json("report", now="2015-03-10")["overdue"]["rows"]
+    assert [(r["ref"], r["round"], r["due"], r["days"]) for r in rows] == [
+        ("2014-1-0003", 1, "2014-11-30", 100), ("2014-1-0002", 2, "2015-03-05", 5)]
+    assert rows[1]["responsible"] == ["王强（乡镇（街道）党委）", "周建国（联系领导）"]
 
 
 def test_terminal_lists_the_first_townships_of_a_province(surveyed_county, capsys):
@@ -151,15 +183,21 @@ def test_names_are_escaped_in_the_page(tmp_path):
     run("init")
     run("workflow", "deploy", now="2014-03-01")
     orgs = tmp_path / "orgs.csv"
-    orgs.write_text(ORGS + 'T1-99,"<img src=x onerror=alert(1)>村党支部",村,T1,,\n', encoding="utf-8")
+    orgs.write_text(ORGS + 'T1-99,"<img src=x onerror=alert(1)>村党支部",村,T1,,\n'
+                    'T9,"<img src=y onerror=alert(2)>镇党委",乡镇,X,,\n', encoding="utf-8")
     run("org", "import", str(orgs))
+    run("official", "add", "李明", "--role", "county_department", "--jurisdiction", "X")
     run("official", "add", "王强", "--role", "township_committee", "--jurisdiction", "T1")
     run("case", "open", "T1-99", who="王强", now="2014-03-05")
+    run("fire", "2014-1-0001", "confirm", who="李明", now="2014-03-12")
     page = tmp_path / "r.html"
-    run("report", "--html", str(page), now="2014-03-20")
+    # 10 days before the case's deadline (11-30), it is listed by name among those due soon; the
+    # township that never filed its 汇总表 (03-16) is named in what the townships filed.
+    run("report", "--html", str(page), now="2014-11-20")
     html = page.read_text(encoding="utf-8")
     assert "<img" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;村党支部" in html
+    assert "&lt;img src=y onerror=alert(2)&gt;镇党委" in html
 
 
 def test_an_empty_campaign_still_reports(rectify, tmp_path):
@@ -197,11 +235,19 @@ def test_bulletin_renders_the_periodic_notice(surveyed_county, tmp_path):
     # Both surveys (35 and 30 of 50: 70 % and 60 %), averaged and spread against the 70 % bar.
     assert ("\n已开展群众满意度测评2次（含重新整顿后的测评），平均满意率65%；达到70%的1次，低于70%的1次。"
             "分布：90%及以上的0次，80%—90%的0次，70%—80%的1次，低于70%的1次。\n") in out
-    # Overdue by the calendar, to 12月5日: 264 days since 3月16日, 5 since 11月30日.
-    assert (date(2014, 12, 5) - date(2014, 3, 16)).days == 264
+    # What the townships owed by 12月5日 (the same figures as the dashboard's): 城关镇 its 汇总表 and
+    # four progress reports, the first three filed late on 11-19 and the 11-20 one not at all;
+    # 河西乡 the same five, none filed; the survey results (12-10) are not due yet.
+    assert "\n各乡镇（街道）党委应报送材料10件次，按时报送0件次，逾期报送4件次，逾期未报6件次。\n" in out
+    assert ("\n中共城关镇委员会逾期未报：整顿建设情况报告（11月20日）。\n"
+            "中共河西乡委员会逾期未报：排查情况汇总表（3月16日）、整顿建设情况报告（5月20日）、整顿建设情况报告（7月20日）、"
+            "整顿建设情况报告（9月20日）、整顿建设情况报告（11月20日）。\n") in out
+    # Overdue by the calendar, to 12月5日: 5 days since 11月30日. The one case past its deadline:
+    # 2014-1-0004 waits in 排查建账, which has none (the 3月16日 filing is 河西乡's, named above).
     assert (date(2014, 12, 5) - date(2014, 11, 30)).days == 5
-    assert ("\n1. 中共河西乡委员会 河西乡第1村党支部（2014-1-0004），“排查建账”阶段应于3月16日前完成，已逾期264天\n"
-            "2. 中共城关镇委员会 城关镇第3村党支部（2014-1-0003），“整顿转化”阶段应于11月30日前完成，已逾期5天\n") in out
+    assert ("\n以下整顿对象工作已逾期，请所在乡镇（街道）党委督促整改：\n"
+            "1. 中共城关镇委员会 城关镇第3村党支部（2014-1-0003），“整顿转化”阶段应于11月30日前完成，已逾期5天\n"
+            "各单位要以") in out
     assert out.rstrip().endswith("中共××县委组织部\n2014年12月5日")
     assert "抄送" not in out  # a 通报 goes to every unit: no one is copied
     assert fingerprint(surveyed_county.db) == before  # shown, not sent

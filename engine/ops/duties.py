@@ -335,14 +335,17 @@ def duty_table(session: Session, campaign: Campaign, compiled: CompiledWorkflow,
 
 def unit_summary(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per unit: how many occurrences are done, late, missing and open (the dashboard's and the
-    bulletin's table), with the missing ones named."""
+    bulletin's table), with the missing ones named in date order (the table comes by duty name,
+    which a document must not read in)."""
     units: dict[str, dict[str, Any]] = {}
     for item in table:
         unit = units.setdefault(item["unit_code"], {"unit": item["unit"], "unit_code": item["unit_code"], "done": 0,
                                                    "late": 0, "missing": 0, "open": 0, "missing_items": []})
         unit[item["standing"]] += 1
         if item["standing"] == "missing":
-            unit["missing_items"].append(f"{item['label']}（{item['due_cn']}）")
+            unit["missing_items"].append((item["due"], f"{item['label']}（{item['due_cn']}）"))
+    for unit in units.values():
+        unit["missing_items"] = [named for _, named in sorted(unit["missing_items"], key=lambda m: m[0])]
     return list(units.values())
 
 
