@@ -45,7 +45,7 @@ SHIPPED_NOTICES = [
     # 城关镇 filed on 03-10, before its first reminder
     ("03-14", "duty_reminder", "T2"), ("03-16", "duty_reminder", "T2"),
     ("03-18", "duty_escalation", "T2"), ("03-24", "duty_escalation", "T2"),
-    *[("%02d-21" % m, "county_bulletin", None) for m in range(3, 13)],  # monthly from 03-21
+    *[(f"{m:02d}-21", "county_bulletin", None) for m in range(3, 13)],  # monthly from 03-21
     # 河西乡 owes the progress reports too (it has a case since 03-05) and files none of them:
     # each is reminded 7 days before and escalated 1 and 7 days after its date
     *[(f"{m:02d}-{d}", kind, "T2") for m in (5, 7, 9, 11)

@@ -150,9 +150,12 @@ def check_duty_counts(kind: str, title: str, body: str, used_by: str, at: str) -
         assert title.endswith(f"{due_text}到期"), title
         assert days == (due - as_of).days, (at, title, body)
     else:
-        as_of_text, overdue = re.search(r"截至(\S+?日)你单位仍未报送，已逾期(\d+)天", body).groups()
+        stated = re.search(r"截至(\S+?日)你单位仍未报送，已逾期(\d+)天", body)
+        assert stated is not None, body
+        as_of_text, overdue = stated.groups()
         days = int(overdue)
-        assert title.startswith("关于督促") and title.endswith("的督办通知"), title
+        assert title.startswith("关于督促"), title
+        assert title.endswith("的督办通知"), title
         assert day(as_of_text, written.year) == as_of, (at, body)
         assert days == (as_of - due).days, (at, title, body)
     assert days > 0, title
@@ -230,7 +233,8 @@ def test_every_use_of_the_townships_duty_notices_reads_true_and_without_a_blank(
             assert [u["use"] for u in uses] == list(range(1, len(uses) + 1))
             for use in uses:
                 where = (template, ref, use["where"])
-                assert use["title"] and use["body"] and use["at"] and use["used_by"], where
+                for part in ("title", "body", "at", "used_by"):
+                    assert use[part], (where, part)
                 assert blanks(use["title"], use["body"]) == [], (where, use["title"], use["body"])
                 assert (use["body"].splitlines()[0] == MARK) == (template in DOCUMENTS), where
                 if ref is not None:  # T1-01's township, the unit that owes the duty

@@ -218,7 +218,8 @@ def _check_duty_notice(n, compiled, duties):
     duty = wf.duties[row.duty]
     assert row.submitted_at is None or row.submitted_at > n.created_at, (n.id, n.title)  # chased, not filed
     roles = duty.remind if n.template == "duty_reminder" else duty.escalate_to
-    assert n.recipients and all(r["role"] in roles for r in n.recipients), n.recipients
+    assert n.recipients, (n.id, n.title)
+    assert all(r["role"] in roles for r in n.recipients), n.recipients
     assert row.unit.name in n.title
     assert f"{row.unit.name}：" in n.body.splitlines()[:2]  # 主送 the township, after a document's number
     due, as_of = closing_day(row.due_at, tz), closing_day(n.created_at, tz)
