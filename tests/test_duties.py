@@ -67,7 +67,6 @@ def test_progress_reports_are_the_townships_and_hold_back_self_check(rectify: Re
     assert _standing(run, "T1", "progress_report") == ["missing"] * 4  # owed once a case is open
     assert _standing(run, "T2", "progress_report") == []  # no case in 河西乡: nothing owed
     run("fire", "2014-1-0001", "confirm", who="李明", now="2014-03-12")
-    run("person", "add", "周建国", "--unit", "县发展和改革局", now="2014-03-12")
     for name, value in [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周建国"),
                         ("secretary_trained", "2014-03-28"), ("secretary_appointed", "张三"),
                         ("stationed_cadre", "驻村工作队 3 人")]:

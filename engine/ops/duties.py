@@ -359,7 +359,7 @@ def duty_counts(session: Session, campaign_id: int, unit_id: int | None, now: da
         entry = counts.setdefault(row.duty, {"due": 0, "filed": 0})
         if now >= row.due_at:
             entry["due"] += 1
-            entry["filed"] += row.status == DutyStatus.SUBMITTED.value
+            entry["filed"] += standing(row, now) in ("done", "late")  # filed by now, as the reports count
     return counts
 
 

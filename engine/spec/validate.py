@@ -404,6 +404,13 @@ def notice_uses(wf: Workflow) -> list[tuple[tuple, str, str]]:
     if wf.bulletin is not None:
         uses.append((("bulletin", "notice"), wf.bulletin.notice, "bulletin"))
     uses += problem_notice_uses(wf)
+    for name, duty in wf.duties.items():  # a unit's duty (engine.ops.duties): no case
+        if duty.reminders:
+            uses.append((("duties", name, "reminders"), duty.reminder_notice, "duty"))
+        if duty.escalations:
+            uses.append((("duties", name, "escalations"), duty.escalation_notice, "duty"))
+        if duty.returned_notice:
+            uses.append((("duties", name, "returned_notice"), duty.returned_notice, "duty"))
     return uses
 
 
