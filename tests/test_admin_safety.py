@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.county import ROOT
-from tests.runner import Rectify, fingerprint
+from tests.runner import Rectify, file_due, fingerprint
 
 
 def test_the_last_active_administrator_cannot_be_deactivated_or_demoted(county_with_logins: Rectify, login):
@@ -67,8 +67,9 @@ def prepare_as_admin(run: Rectify) -> None:
     run("fire", "T1-01", "confirm", who="李明", now="2014-03-12")
     for name, value in [("plan_made", "是"), ("plan_published", "是"), ("contact_leader", "周建国"),
                         ("secretary_trained", "2014-03-28"), ("secretary_appointed", "张三"),
-                        ("stationed_cadre", "驻村工作队 3 人")]:
+                        ("stationed_cadre", "驻村工作队")]:
         run("fact", "set", "T1-01", name, value, who="王强", now="2014-04-01")
+    file_due(run, "T1", "王强", "2014-11-19")  # the township's progress reports
     run("fire", "T1-01", "submit_self_check", who="王强", now="2014-11-20")
     run("fact", "set", "T1-01", "self_check_report", "已完成自查", who="王强", now="2014-11-21")
     run("fire", "T1-01", "request_superior_check", who="王强", now="2014-11-22")

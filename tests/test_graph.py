@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from cli import main
 from engine.spec.graph import dot, mermaid
 from engine.spec.loader import load_workflow_file
-from tests.conftest import WORKFLOW
+from workflows import DEFAULT_WORKFLOW as WORKFLOW  # the shipped one, as `workflow graph` draws it
 
 WF = load_workflow_file(WORKFLOW).definition
 

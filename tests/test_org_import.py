@@ -489,8 +489,8 @@ def run(db_url, monkeypatch):
     opened: list[engine.store.db.Store] = []
 
     class TrackedStore(engine.store.db.Store):
-        def __init__(self, url: str):
-            super().__init__(url)
+        def __init__(self, url: str, **options):
+            super().__init__(url, **options)
             opened.append(self)
 
     monkeypatch.setattr(engine.store.db, "Store", TrackedStore)

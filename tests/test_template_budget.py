@@ -21,8 +21,11 @@ from notifiers.render import (
     NoticeTemplateError,
     sample_context,
 )
-from tests.county import WORKFLOW
 from tests.runner import Rectify
+from tests.timed_workflow import write_timed_workflow
+from workflows import (
+    DEFAULT_WORKFLOW as WORKFLOW,  # the shipped workflow and every template it ships
+)
 
 QUICK = 1.0  # seconds: far below the two-second deadline, so a refusal came from its own limit
 OVER = "模板超出渲染限制：.* / template exceeds its budget: "
@@ -180,6 +183,10 @@ def test_shipped_templates_render_and_check_within_their_budget():
     loaded = load_workflow_file(WORKFLOW)  # its check renders every template and its variants
     renderer = NoticeRenderer(loaded.templates)
     uses = {(name, kind) for _, name, kind in notice_uses(loaded.definition)}
+    # progress_report_request is shipped for a workflow that requests reports per case (recurring),
+    # as the timer tests' variant does (tests/timed_workflow.py): checked with that use
+    timed = load_workflow_file(write_timed_workflow())
+    uses |= {(name, kind) for _, name, kind in notice_uses(timed.definition) if name == "progress_report_request"}
     assert {name for name, _ in uses} == set(loaded.templates)
     started = time.monotonic()
     for name, kind in sorted(uses):
