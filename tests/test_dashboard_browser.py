@@ -66,7 +66,9 @@ def test_dashboard_loads_offline_without_console_errors(surveyed_county, tmp_pat
     assert seen["title"].startswith("整顿后进基层党组织专项整治工作看板")
     assert [c["name"] for c in seen["charts"]] == ["by-state", "quota", "by-township", "surveys", "progress"]
     assert all(c["width"] > 200 and c["shapes"] > 0 for c in seen["charts"])
-    assert any(h.startswith("逾期未完成（2个）") for h in seen["sections"])
+    # one case past its rectification deadline (11-30); screening has none of its own since issue 16
+    assert any(h.startswith("逾期未完成（1个）") for h in seen["sections"])
+    assert "各乡镇（街道）报送情况" in seen["sections"]
     assert shot.stat().st_size > 50_000  # a real full-page picture, not a blank one
 
 

@@ -42,6 +42,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from tests.conftest import ROOT
 from tests.runner import ORGS, Rectify, rectify_command
 from tests.servers import free_port
+from tests.timed_workflow import write_timed_workflow
 
 pytestmark = pytest.mark.slow  # real SMTP, webhook and daemon processes, secrets looked for everywhere
 
@@ -207,7 +208,8 @@ def county_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("county") / "county.db"
     run = Rectify(f"sqlite:///{db}")
     run("init")
-    run("workflow", "deploy", now="2014-03-01")
+    # a case's own 3-days-before reminder (tests/timed_workflow.py): one notice through every channel
+    run("workflow", "deploy", str(write_timed_workflow()), now="2014-03-01")
     orgs = db.parent / "orgs.csv"
     orgs.write_text(ORGS, encoding="utf-8")
     run("org", "import", str(orgs))
