@@ -388,4 +388,4 @@ def history(session: Session, campaign: Campaign, compiled: CompiledWorkflow, un
              "occurrence": rows[a.unit_duty_id].occurrence, "kind": a.kind,
              "at": local(a.at, wf.timezone).strftime("%Y-%m-%d %H:%M"), "actor": a.actor, "note": a.note,
              "files": list(a.files or [])}
-            for a in duty_queries.actions_of(session, rows)]
+            for a in duty_queries.actions_of(session, list(rows))]

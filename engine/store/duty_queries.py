@@ -70,10 +70,12 @@ def due_duties(session: Session, now: datetime, limit: int) -> list[UnitDuty]:
     """Duty rows whose next reminder or escalation is due, along the partial index on
     ``next_at``, claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two daemons never send the
     same one)."""
-    query = (select(UnitDuty).where(UnitDuty.next_at.is_not(None), UnitDuty.next_at <= now)
+    # the unit joined (its name and path address the notice): one query per chunk, not one per row
+    query = (select(UnitDuty).options(joinedload(UnitDuty.unit, innerjoin=True))
+             .where(UnitDuty.next_at.is_not(None), UnitDuty.next_at <= now)
              .order_by(UnitDuty.next_at, UnitDuty.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(of=UnitDuty, skip_locked=True)
     return list(session.scalars(query))
 
 
