@@ -579,3 +579,74 @@ class Evidence(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     added_at: Mapped[datetime] = mapped_column()
     added_by: Mapped[str] = mapped_column(String(50))
+
+
+class WebAccount(Base):
+    """An official's way into the web workspace and the API (``rectify serve``): a password set
+    through a one-time invitation an administrator issued, stored as an argon2id hash. Only the
+    SHA-256 of the invitation's token is kept, so a copy of the database cannot accept it.
+    ``failed_logins`` and ``locked_until`` are shared by every worker of the service."""
+
+    __tablename__ = "web_accounts"
+
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"), primary_key=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # None until an invitation is accepted
+    password_set_at: Mapped[datetime | None] = mapped_column()
+    invite_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invite_expires: Mapped[datetime | None] = mapped_column()
+    invited_at: Mapped[datetime | None] = mapped_column()
+    invited_by: Mapped[str | None] = mapped_column(String(50))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    disabled_at: Mapped[datetime | None] = mapped_column()  # deactivated: no login, every session revoked
+
+    official: Mapped[Official] = relationship()
+
+
+class WebSession(Base):
+    """A logged-in browser: the cookie holds a random token, the row its SHA-256, so a session is
+    revoked (logout, reset, deactivation) by one update and expires by its own dates."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()  # absolute end
+    last_seen_at: Mapped[datetime] = mapped_column()  # idle expiry counts from here
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    official: Mapped[Official] = relationship()
+
+
+class ApiToken(Base):
+    """A per-official bearer token for the JSON API (``kind`` api) or the CLI in client mode
+    (``kind`` cli, issued by ``rectify login``). Only its SHA-256 is stored; revoking it stops
+    it on the next request."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # api | cli
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(50))
+    expires_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    official: Mapped[Official] = relationship()
+
+
+class ServiceKey(Base):
+    """Secrets the web service's workers share (the cookie-signing key), made once at the first
+    ``rectify serve`` and kept in the database the service account alone can open."""
+
+    __tablename__ = "service_keys"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column()
