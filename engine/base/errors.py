@@ -157,6 +157,10 @@ class PermissionDenied(Refused):
     """The acting official's role or jurisdiction does not allow the action."""
 
 
+class LoginRefused(Refused):
+    """A log-in refused: a wrong name or password (one message for both), a locked or disabled account."""
+
+
 class CheckFailed(Refused):
     """A verification found a mismatch (a spot-check draw, the audit log): exit 1, nothing refused."""
 

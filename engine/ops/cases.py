@@ -59,8 +59,11 @@ def get_case(session: Session, ref: str) -> Case:
 def record_event(session: Session, case: Case, actor: Actor, now: datetime, kind: str, *, trigger: str | None = None,
             from_state: str | None = None, to_state: str | None = None, note: str | None = None,
             data: dict[str, Any] | None = None) -> Event:
+    data = dict(data or {})
+    if actor.via is not None:  # how the official acted (web, api, cli client, local): chained with the rest
+        data["via"] = actor.via
     event = Event(case_id=case.id, at=now, actor=actor.name, kind=kind, trigger=trigger,
-                  from_state=from_state, to_state=to_state, round=case.round, note=note, data=data or {})
+                  from_state=from_state, to_state=to_state, round=case.round, note=note, data=data)
     chain(session, case, event)  # numbered and hash-linked from the head on the case row (optimistic lock)
     session.add(event)
     case.updated_at = now  # every change bumps the case's version (optimistic locking)

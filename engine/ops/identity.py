@@ -29,6 +29,7 @@ from engine.store.people_queries import (
     active_official_by_login,
     admin_took_office,
     official_by_login,
+    official_by_name,
 )
 from engine.store.widths import width
 
@@ -65,6 +66,13 @@ def whoami(session: Session, login: str | None = None) -> Identity:
     login = login or os_login()
     official = active_official_by_login(session, login)
     return Identity(login, official, bootstrap=not admin_took_office(session))
+
+
+def authenticated(session: Session, login: str, name: str) -> Identity:
+    """The identity of an official the service authenticated (web session, API or CLI-client
+    token): that official if still active, never the bootstrap mode's trust in any login."""
+    official = official_by_name(session, name)
+    return Identity(login, official if official is not None and official.active else None, bootstrap=False)
 
 
 def awaiting_office(identity: Identity) -> bool:

@@ -25,6 +25,7 @@ class Actor:
     name: str
     role: str | None
     jurisdiction: Organization | None
+    via: str | None = None  # how an official acted (local, web, api, cli), recorded on each event
 
     @property
     def is_system(self) -> bool:

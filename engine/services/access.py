@@ -15,7 +15,7 @@ decided here, inside the transaction that acts, so two front ends cannot drift a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,7 @@ from engine.base.clock import DEFAULT_TZ, parse_when, utcnow
 from engine.base.errors import PermissionDenied
 from engine.ops.clock_check import far_from_campaign
 from engine.ops.deploy import compiled_version
-from engine.ops.identity import Identity, acting_actor, require_admin, take_office, whoami
+from engine.ops.identity import Identity, acting_actor, authenticated, require_admin, take_office, whoami
 from engine.ops.officials import Actor, get_official
 from engine.ops.orgs import is_within
 from engine.store.admin_queries import newest_campaign
@@ -69,10 +69,18 @@ class Caller:
     as_name: str | None = None  # --as: act (or read) as this official; administrators only
     now_text: str | None = None  # --now: a simulated clock; on a write, administrators only
     command: str = ""  # what was asked, as the refusals log shows it (no passwords)
+    # An official the service authenticated (a web session, an API or CLI-client token): the
+    # identity is that official, whatever ``login`` says, and bootstrap mode grants it nothing.
+    official: str | None = None
+    via: str = "local"  # how the caller acts: local (the CLI on the database), web, api, cli (client mode)
+    # ``now_text`` is the service's own simulated clock (``rectify serve --now``, set by whoever
+    # runs the service on its database, e.g. for the demo): it is not the caller's request.
+    service_clock: bool = False
 
     @property
     def clock_set(self) -> bool:
-        return self.now_text is not None
+        """The caller asked for another time (an administrator's privilege on a write)."""
+        return self.now_text is not None and not self.service_clock
 
 
 @dataclass
@@ -87,7 +95,10 @@ class Access:
     _bootstrap_noted: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        self.identity = whoami(self.session, self.caller.login)
+        if self.caller.official is not None:
+            self.identity = authenticated(self.session, self.caller.login, self.caller.official)
+        else:
+            self.identity = whoami(self.session, self.caller.login)
         if self.writing and self.identity.bootstrap:
             self.identity = take_office(self.identity, utcnow())
         if self.caller.now_text is None:
@@ -122,7 +133,7 @@ class Access:
         actor = acting_actor(self.session, self.identity, self.caller.as_name, self.caller.clock_set)
         if self.caller.as_name or self.caller.clock_set:
             self._note_bootstrap()
-        return actor
+        return replace(actor, via=self.caller.via)
 
     def actor_name(self) -> str:
         """Who is recorded as having done an administrative act."""
