@@ -42,6 +42,7 @@ COMMANDS = {
     "rules": "commands.workflow:rules",
     "org": "commands.people:org",
     "official": "commands.people:official",
+    "token": "commands.accounts:token",
     "case": "commands.cases:case",
     "history": "commands.cases:history",
     "fact": "commands.cases:fact",
@@ -60,6 +61,7 @@ COMMANDS = {
     "person": "commands.persons:person",
     "evidence": "commands.evidence:evidence",
     "problem": "commands.problems:problem",
+    "serve": "commands.serve:serve",
 }
 
 

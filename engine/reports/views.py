@@ -98,7 +98,8 @@ def case_detail(session: Session, case: Case, now: datetime) -> dict[str, Any]:
         "secretary": case.organization.secretary_name or "",
         # a fact of other kinds of organization (applies_to) is not this case's to record: not listed
         # as missing, only shown if it was recorded before the workflow said so
-        "facts": [{"name": n, "label": f.label, "value": facts.get(n)} for n, f in wf.facts.items()
+        "facts": [{"name": n, "label": f.label, "value": facts.get(n), "type": f.type, "system_only": f.system_only,
+                   "many": f.many} for n, f in wf.facts.items()
                   if f.applies(kind) or facts.get(n) is not None],
         "timers": [{"kind": t.kind, "kind_label": TIMER_LABELS.get(t.kind, t.kind), "due": fmt(t.due_at, wf.timezone, end_of_day=t.kind == "deadline"),
                     "detail": _timer_detail(t, wf)} for t in pending_timers(session, case.id)],

@@ -86,13 +86,10 @@ def list_evidence(store: Store, caller: Caller, ref: str) -> Done[list[dict[str,
     return read(store, caller, work)
 
 
-def get(store: Store, caller: Caller, files: EvidenceFiles, ref: str, which: int | str, output: str | None = None,
-        force: bool = False) -> Done[Got]:
-    """Write evidence ``which`` of case ``ref`` (its number, or the name it was added under: the
-    newest of that name) to ``output`` (a file, or a folder to put it in under its own name; by
-    default its own name here), after its content hashed to its record: a missing or altered
-    file writes nothing (``EvidenceFileError``, exit 1)."""
-    def work(access: Access) -> tuple[int, str, str, str, int]:
+def _locate(store: Store, caller: Caller, ref: str, which: int | str) -> Done[tuple[int, str, str, str, int, str]]:
+    """Evidence ``which`` of case ``ref`` (its number, or the name it was added under: the newest
+    of that name), for a caller who may read the case: (id, case, name, sha256, size, media type)."""
+    def work(access: Access) -> tuple[int, str, str, str, int, str]:
         case = access.require_case(get_case(access.session, ref))
         by_number = isinstance(which, int) or (which.isascii() and which.isdigit())
         if not by_number:
@@ -102,9 +99,17 @@ def get(store: Store, caller: Caller, files: EvidenceFiles, ref: str, which: int
         if found is None:
             raise NotFound("evidence 证据", f"{case.ref} {'#' if by_number else ''}{which}",
                            f"list them with 'rectify evidence list {case.ref}'")
-        return found.id, case.ref, found.filename, found.sha256, found.size
-    done = read(store, caller, work)
-    evidence_id, case_ref, name, sha256, size = done.value
+        return found.id, case.ref, found.filename, found.sha256, found.size, found.media_type
+    return read(store, caller, work)
+
+
+def get(store: Store, caller: Caller, files: EvidenceFiles, ref: str, which: int | str, output: str | None = None,
+        force: bool = False) -> Done[Got]:
+    """Write evidence ``which`` of case ``ref`` to ``output`` (a file, or a folder to put it in
+    under its own name; by default its own name here), after its content hashed to its record:
+    a missing or altered file writes nothing (``EvidenceFileError``, exit 1)."""
+    done = _locate(store, caller, ref, which)
+    evidence_id, case_ref, name, sha256, size, _ = done.value
     target = Path(output) if output else Path(safe_file_name(name))
     if target.is_dir():
         target = target / safe_file_name(name)
@@ -113,6 +118,22 @@ def get(store: Store, caller: Caller, files: EvidenceFiles, ref: str, which: int
                        "-o PATH")
     files.copy_to(sha256, name, target)
     return Done(Got(evidence_id, case_ref, name, sha256, size, str(target)), done.warnings)
+
+
+@dataclass(frozen=True)
+class Content:
+    name: str
+    media_type: str
+    sha256: str
+    data: bytes
+
+
+def content(store: Store, caller: Caller, files: EvidenceFiles, ref: str, which: int | str) -> Done[Content]:
+    """The bytes of evidence ``which`` of case ``ref``, verified against their hash (a missing or
+    altered file is ``EvidenceFileError``, exit 1): what the web workspace serves."""
+    done = _locate(store, caller, ref, which)
+    _, _, name, sha256, _, media_type = done.value
+    return Done(Content(name, media_type, sha256, files.read(sha256, name)), done.warnings)
 
 
 def export_package(store: Store, caller: Caller, files: EvidenceFiles, path: Path, *, fmt_: str = "xlsx",

@@ -1,0 +1,29 @@
+"""Pages from Jinja templates (autoescaped: whatever an official typed is shown as text)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from engine.base.text import visible
+from web import csrf
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.filters["visible"] = visible  # control characters shown as escapes, never obeyed
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """``template`` rendered for the logged-in official (if any), with the CSRF token its forms
+    send back (its cookie set when the browser has none yet)."""
+    user = getattr(request.state, "user", None)
+    settings = request.app.state.config
+    token, signed = csrf.token_for(request)
+    response = TEMPLATES.TemplateResponse(request, template, {
+        "user": user, "csrf": token, "service_clock": settings.now_text, **context,
+    }, status_code=status)
+    csrf.set_cookie(response, signed)
+    return response
