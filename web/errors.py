@@ -10,7 +10,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
-from engine.base.errors import BadInput, DatabaseUnavailable, NotFound, PermissionDenied, RectifyError, Refused
+from engine.base.errors import (
+    BadInput,
+    DatabaseUnavailable,
+    LoginRefused,
+    NotFound,
+    PermissionDenied,
+    RectifyError,
+    Refused,
+)
 from web.csrf import CsrfRefused
 from web.render import page
 from web.uploads import UploadTooLarge
@@ -23,6 +31,8 @@ class LoginRequired(Exception):
 
 
 def status_of(exc: RectifyError) -> int:
+    if isinstance(exc, LoginRefused):
+        return 401
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, PermissionDenied):
