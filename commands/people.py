@@ -200,3 +200,15 @@ def official_list(settings: Settings, as_json: bool) -> None:
     console().print(table(f"官员 / officials ({len(rows)})", ["姓名", "角色", "管辖", "电话", "邮箱", "登录名", "管理员", "在职"],
                           [[*list(r.values())[:6], "是" if r["admin"] else "", "" if r["active"] else "停用"]
                            for r in rows]))
+
+
+def _with_account_commands() -> None:
+    """invite, reset, disable and accounts (commands/accounts.py: the web accounts) are the
+    official group's commands too."""
+    from commands.accounts import OFFICIAL_COMMANDS
+
+    for command in OFFICIAL_COMMANDS:
+        official.add_command(command)
+
+
+_with_account_commands()

@@ -251,6 +251,7 @@ JSON_COMMANDS = [  # every command with --json (its path), with what it needs to
     (("audit", "refusals"), ()), (("spot-check", "draw"), ()), (("problem", "list"), ("2014-1-0001",)),
     (("evidence", "list"), ("2014-1-0001",)), (("person", "list"), ()), (("person", "show"), ("周建国",)),
     (("org", "secretaries"), ("T1-01",)), (("duty", "list"), ()), (("duty", "history"), ("--unit", "T1")),
+    (("official", "accounts"), ()), (("token", "list"), ()),
 ]
 
 

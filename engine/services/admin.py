@@ -12,6 +12,7 @@ from typing import Any
 from engine.base.clock import utcnow
 from engine.base.errors import BadInput, NotFound, PermissionDenied
 from engine.ops import identity as identities
+from engine.ops.accounts import revoke_access
 from engine.ops.deploy import campaigns, compiled_version, deploy, resolve_campaign
 from engine.ops.duties import ensure_all
 from engine.ops.identity import Identity, awaiting_office
@@ -145,6 +146,8 @@ def update(store: Store, caller: Caller, name: str, *, login: str | None = None,
             person.admin = admin
         if active is not None:
             person.active = active
+        if active is False:  # a deactivated official's web sessions and API tokens stop at once
+            revoke_access(access.session, person.id, utcnow())
         _settle_bootstrap(access, person)
         return _shown(person, _known_roles(access))
     return write(store, caller, work)

@@ -94,9 +94,9 @@ def revoke_session(session: Session, token_hash: str, now: datetime) -> int:
     return int(done.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def revoke_token_hash(session: Session, token_hash: str, now: datetime) -> int:
-    """Revoke the token whose hash is ``token_hash``; how many were (0 or 1)."""
-    done = session.execute(update(ApiToken).where(ApiToken.token_hash == token_hash,
+def revoke_token_hash(session: Session, token_hash: str, kind: str, now: datetime) -> int:
+    """Revoke the token of ``kind`` whose hash is ``token_hash``; how many were (0 or 1)."""
+    done = session.execute(update(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.kind == kind,
                                                   ApiToken.revoked_at.is_(None)).values(revoked_at=now))
     return int(done.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -126,8 +126,7 @@ def last_logins(session: Session) -> dict[int, datetime]:
            .group_by(ApiToken.official_id))
     for query in (web, cli):
         for official_id, when in session.execute(query):
-            when = _aware(when)
-            if when is not None and (official_id not in latest or when > latest[official_id]):
+            if official_id not in latest or when > latest[official_id]:
                 latest[official_id] = when
     return latest
 
@@ -143,12 +142,3 @@ def live_token_counts(session: Session, now: datetime) -> dict[int, int]:
 def service_key_value(session: Session, name: str) -> str | None:
     """The shared service key called ``name``, if made."""
     return session.scalar(select(ServiceKey.value).where(ServiceKey.name == name))
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """An aggregate skips the column's type on SQLite: a max() comes back naive (stored UTC)."""
-    from datetime import timezone
-
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=timezone.utc)
