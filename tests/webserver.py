@@ -39,14 +39,16 @@ def served(db_url: str, now: str | None = None, env: dict[str, str] | None = Non
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        process.stdout.close()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def _wait_until_up(base: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"rectify serve exited {process.returncode}: {process.stdout.read()}")
+            output = process.stdout.read() if process.stdout is not None else ""
+            raise AssertionError(f"rectify serve exited {process.returncode}: {output}")
         try:
             if httpx.get(f"{base}/login", timeout=2).status_code == 200:
                 return

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from engine.services import Caller
-from engine.services import accounts
+from engine.services import Caller, accounts
 from engine.services.accounts import Authenticated
 from web.errors import LoginRequired
 

@@ -105,6 +105,7 @@ def case_detail(session: Session, case: Case, now: datetime) -> dict[str, Any]:
                     "detail": _timer_detail(t, wf)} for t in pending_timers(session, case.id)],
         "triggers": [{"trigger": s.trigger, "label": s.label, "available": s.available, "dest": s.dest,
                       "dest_label": wf.states[s.dest].label if s.dest else "", "roles": list(s.roles),
+                      "role_labels": [wf.roles.get(r, r) for r in s.roles],
                       "blocked_by": [{"guard": f.guard, "transition": f.transition, "reason_zh": f.reason_zh,
                                       "reason_en": f.reason_en} for f in s.failures]}
                      for s in trigger_statuses(session, case, now)],

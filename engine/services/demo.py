@@ -7,6 +7,7 @@ daemon ticks on a simulated clock), so the demo database is an honest one to exp
 from __future__ import annotations
 
 import random
+import secrets
 import shutil
 from collections import Counter
 from collections.abc import Callable
@@ -15,14 +16,18 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from engine.base.clock import utcnow
 from engine.daemon.delivery import deliver
 from engine.daemon.ticker import tick
+from engine.ops.accounts import accept as accept_invitation
+from engine.ops.accounts import hash_password
+from engine.ops.accounts import invite as invite_account
 from engine.ops.cases import fire, get_case, open_case, set_fact
 from engine.ops.deploy import compiled_version, deploy, resolve_campaign
 from engine.ops.duties import ensure_all
 from engine.ops.duties import submit as submit_duty
 from engine.ops.evidence import attach, store_files
-from engine.ops.officials import Actor, actor_for, add_official
+from engine.ops.officials import Actor, actor_for, add_official, get_official
 from engine.ops.orgs import OrgRow, get_org, import_organizations
 from engine.ops.people import Contacts, add_person
 from engine.ops.problems import ProblemFields, add_problem, close_problem
@@ -44,6 +49,7 @@ from engine.store.db import Store, create_private_sqlite_file
 from engine.store.migrate import upgrade
 from engine.store.models import OrgKind
 from engine.store.problem_queries import problems_of
+from engine.store.sqlite_files import snapshot
 from notifiers.config import NotifierConfig
 from notifiers.files import FileChannel, FileSettings
 from workflows import DEFAULT_WORKFLOW
@@ -136,6 +142,10 @@ class Demo:
         year = self.wf.year  # mid-acceptance (overdue steps, surveys, spot checks) and the end
         self.snapshots = {date(year, 11, 20): "看板-11月20日.html", date(year, 12, 3): "看板-12月3日.html",
                           date(year + 1, 3, 31): "看板.html"}
+        # The county as it stood mid-acceptance, kept to be opened in a browser (``rectify serve``):
+        # its cases wait for self-checks, superior checks and surveys, so 我的待办 has work in it.
+        self.web_day = date(year, 11, 20) if own else None
+        self.web_logins: list[tuple[str, str, str]] = []  # (name, what they are, password)
 
     def at(self, day: date, hour: int = 10) -> datetime:
         return datetime.combine(day, time(hour), tzinfo=self.tz)
@@ -415,6 +425,8 @@ class Demo:
             deliver(self.store, printed, self.at(day, 18))
             if day in self.snapshots:
                 self.write_dashboard(self.snapshots[day], self.at(day, 18))
+            if day == self.web_day:
+                self.keep_for_the_browser()
             for message in report.messages:
                 self.log.append(f"{day:%Y-%m-%d} 自动 {message}")
             for plan in self.plans:  # the daemon restarted a re-rectified case: schedule its round 2
@@ -428,12 +440,44 @@ class Demo:
                 self.say(f"  {day - timedelta(days=1):%Y-%m}  {shown or '—'}")
                 month.clear()
 
+    @property
+    def web_db(self) -> Path:
+        return self.folder / f"{self.web_day:%m月%d日}.db".lstrip("0") if self.web_day else self.folder
+
+    def keep_for_the_browser(self) -> None:
+        """A copy of the county as it stands tonight, with web logins for the township official
+        with the most open cases and the county department's 刘明 (an administrator there), their
+        passwords made now and printed once in the summary."""
+        assert self.web_day is not None
+        target = self.web_db
+        snapshot(self.folder / "rectify.db", target)
+        shutil.copytree(self.folder / "rectify.db.evidence", target.with_name(target.name + ".evidence"),
+                        dirs_exist_ok=True)
+        store = Store(f"sqlite:///{target}")
+        try:
+            with store.transaction() as s:
+                busiest = Counter(self._township_official(p) for p in self.plans if get_case(s, p.ref).state != "accepted")
+                township = busiest.most_common(1)[0][0] if busiest else self.township_officials[1]
+                for name, what, admin in ((township, "乡镇党委 / a township committee", False),
+                                          ("刘明", "县委组织部，管理员 / the county department, administrator", True)):
+                    official = get_official(s, name)
+                    official.admin = official.admin or admin
+                    password = secrets.token_urlsafe(9)
+                    token, _ = invite_account(s, official, "demo", utcnow(), 7)
+                    accept_invitation(s, token, hash_password(password), utcnow())
+                    self.web_logins.append((name, what, password))
+        finally:
+            store.dispose()
+
     def write_dashboard(self, name: str, now: datetime) -> None:
         """The county dashboard as it stood at ``now`` (``rectify report --html``)."""
         with self.store.transaction() as s:
             figures = dashboard(s, resolve_campaign(s, None), now)
         write_dashboard(figures, self.folder / name)
         self.say(f"  已生成工作看板 / dashboard: {self.folder / name}")
+
+    def browser_lines(self) -> list[str]:
+        return _browser_lines(self)
 
     def summary(self) -> str:
         with self.store.transaction() as s:
@@ -467,8 +511,20 @@ class Demo:
             f"  rectify history {self.plans[0].ref}",
             "  rectify workflow show",
             "  rectify report",
+            *self.browser_lines(),
         ]
         return "\n".join(lines)
+
+
+def _browser_lines(demo: Demo) -> list[str]:
+    if not demo.web_logins or demo.web_day is None:
+        return []
+    clock = (demo.web_day + timedelta(days=1)).isoformat()
+    return ["", f"在浏览器中查看{demo.web_day.month}月{demo.web_day.day}日的示范县 / open the county as it stood on "
+                f"{demo.web_day:%Y-%m-%d} in a browser:",
+            f"  rectify --db {demo.web_db} --now {clock} serve",
+            "  然后打开 / then open http://127.0.0.1:8000/ 登录 / and log in as:",
+            *[f"    {name}（{what}）密码 / password: {password}" for name, what, password in demo.web_logins]]
 
 
 # The notices the summary quotes: the first 督办通知, the last re-rectification (the survey's

@@ -18,6 +18,7 @@ import os
 import pwd
 import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
@@ -118,3 +119,13 @@ def _user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+def snapshot(source: Path, target: Path) -> None:
+    """A consistent copy of the SQLite database at ``source`` as it stands now (the backup API:
+    whatever its WAL holds), created private (0660) like every database rectify makes."""
+    target.unlink(missing_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o660)
+    os.close(fd)
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
