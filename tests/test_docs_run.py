@@ -53,6 +53,7 @@ NOT_RUN = {  # a line's start → why the test does not run it
     "python -m benchmarks.run": "the benchmarks take minutes (their smoke run is tests/test_benchmarks_smoke.py)",
 }
 SERVICE = re.compile(r"^rectify daemon(\s+--interval\s+\S+)?\s*(#.*)?$")  # runs until stopped
+WEB_SERVICE = re.compile(r"^rectify( --\S+ \S+)* serve\b")  # runs until stopped
 LOGIN = re.compile(r"\(login (\w+)\)")
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"  # util-linux, in every Debian base
 COMMAND_SECONDS = 600  # the longest, a simulated year of the daemon, takes seconds
@@ -100,6 +101,8 @@ def why_not_run(line: Line) -> str | None:
             return reason
     if SERVICE.match(line.text):
         return "a service that runs until stopped (its loop is tested in tests/test_daemon.py)"
+    if WEB_SERVICE.match(line.text):
+        return "the web service runs until stopped (tests/test_web.py drives it over HTTP)"
     return None
 
 
