@@ -278,19 +278,26 @@ def _figures(session: Session, case: Case, needs: set[str], now: datetime) -> di
 
 
 def evaluate_guards(session: Session, compiled: CompiledWorkflow, case: Case, names: set[str],
-                    now: datetime, facts: dict[str, Any] | None = None) -> dict[str, Verdict]:
+                    now: datetime, facts: dict[str, Any] | None = None,
+                    gathered: dict[str, dict[str, Any]] | None = None) -> dict[str, Verdict]:
     """The verdict of each rule instance in ``names`` on ``case``; one whose ``applies_to`` leaves out
-    the case's kind of organization is not run (nor are its figures gathered): it passes."""
+    the case's kind of organization is not run (nor are its figures gathered): it passes.
+    ``gathered``: per need, the figures it brings, read for many cases at once (the to-do list);
+    the other needs' figures are read here."""
     kind = case.organization.kind
     uses = compiled.definition.rules
     skipped = {name: not_applicable(kind) for name in names if not uses[name].applies(kind)}
     rules = {name: compiled.loaded.rules[name] for name in names if name not in skipped}
     needs = set().union(*(r.needs for r in rules.values())) if rules else set()
+    given = {need: gathered[need] for need in needs if gathered and need in gathered}
+    figures = _figures(session, case, needs - set(given), now)
+    for part in given.values():
+        figures.update(part)
     ctx = RuleContext(
         case=CaseView(case.ref, case.state, case.round, case.key_target, case.weak_and_lax,
                       tuple(case.problems), case.entered_at),
         facts=case_facts(session, case.id) if facts is None else facts, now=now,
-        dates=compiled.definition.resolved_dates(), figures=_figures(session, case, needs, now),
+        dates=compiled.definition.resolved_dates(), figures=figures,
         fact_labels={n: f.label for n, f in compiled.definition.facts.items()})
     return skipped | {name: evaluate_safely(name, rule, ctx) for name, rule in rules.items()}
 
@@ -415,16 +422,19 @@ class TriggerStatus:
         return self.dest is not None
 
 
-def trigger_statuses(session: Session, case: Case, now: datetime) -> list[TriggerStatus]:
-    """For each trigger from the case's state: would it fire now, and if not, why not."""
+def trigger_statuses(session: Session, case: Case, now: datetime, facts: dict[str, Any] | None = None,
+                     gathered: dict[str, dict[str, Any]] | None = None) -> list[TriggerStatus]:
+    """For each trigger from the case's state: would it fire now, and if not, why not.
+    ``facts`` and ``gathered`` (``evaluate_guards``), when given, were read for many cases at
+    once (engine.ops.todo)."""
     compiled = compiled_version(case.workflow_version)
-    facts = case_facts(session, case.id)
+    facts = case_facts(session, case.id) if facts is None else facts
     labels = {n: u.label for n, u in compiled.definition.rules.items()}
     statuses = []
     for trigger in compiled.triggers_from(case.state):
         candidates = compiled.candidates(trigger, case.state)
         names = {split_guard(g)[0] for t in candidates for g in t.guards}
-        verdicts = evaluate_guards(session, compiled, case, names, now, facts)
+        verdicts = evaluate_guards(session, compiled, case, names, now, facts, gathered)
         chosen = compiled.fire(case.state, trigger, verdicts)
         roles = tuple(sorted({r for t in candidates for r in t.roles}))
         statuses.append(TriggerStatus(trigger, candidates[0].label if chosen is None else chosen.label,

@@ -174,6 +174,10 @@ class Case(Base):
         Index("ix_cases_campaign_sort_key", "campaign_id", "sort_key"),
         Index("ix_cases_campaign_state_sort_key", "campaign_id", "state", "sort_key"),
         Index("ix_cases_due_at", "due_at"),
+        # a state's cases by deadline, of the campaign or of one township (the to-do list reads
+        # the first few of each straight from these: engine.store.todo_queries)
+        Index("ix_cases_campaign_state_due_at", "campaign_id", "state", "due_at", "id"),
+        Index("ix_cases_township_campaign_state_due_at", "township_id", "campaign_id", "state", "due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -541,6 +545,8 @@ class Problem(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "number"),
         Index("ix_problems_due_at", "due_at"),
+        # open problems by deadline (the to-do list); partial on PostgreSQL too (migration 0015)
+        Index("ix_problems_open_due_at", "due_at", "id", sqlite_where=text("status IN ('open', 'reopened')")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
