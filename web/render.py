@@ -16,6 +16,15 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["visible"] = visible  # control characters shown as escapes, never obeyed
 
 
+def chinese(text: str) -> str:
+    """The Chinese half of an engine text written "中文 / English" (pages are in Chinese; the
+    API keeps both)."""
+    return text.split(" / ", 1)[0]
+
+
+TEMPLATES.env.filters["zh"] = chinese
+
+
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     """``template`` rendered for the logged-in official (if any), with the CSRF token its forms
     send back (its cookie set when the browser has none yet)."""

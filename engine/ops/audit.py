@@ -306,7 +306,7 @@ def _filing_chain(session: Session, result: Verification) -> None:
 
 
 def _filing_hash(a: Any) -> str:
-    return duty_action_hash(a.seq, a.unit_duty_id, a.kind, a.at, a.actor, a.note, a.files, a.prev_hash)
+    return duty_action_hash(a.seq, a.unit_duty_id, a.kind, a.at, a.actor, a.note, a.files, a.prev_hash, a.via)
 
 
 def _refusal_chain(session: Session, result: Verification, checkpoint: Checkpoint | None) -> None:

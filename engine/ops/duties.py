@@ -244,7 +244,7 @@ def submit(session: Session, campaign: Campaign, compiled: CompiledWorkflow, act
         raise Refused(f"“{unit.name}”第 {row.occurrence} 次“{duty.label}”已报送；如需重报，请县委组织部先退回 / "
                       f"occurrence {row.occurrence} of '{name}' is already filed; the county returns it first "
                       "(rectify duty return)")
-    action = append_action(session, row, "submit", actor.name, note, files, now)
+    action = append_action(session, row, "submit", actor.name, note, files, now, actor.via)
     row.status, row.submitted_at, row.next_at = DutyStatus.SUBMITTED.value, now, None
     return row, action
 
@@ -269,7 +269,7 @@ def give_back(session: Session, campaign: Campaign, compiled: CompiledWorkflow, 
     if row.status != DutyStatus.SUBMITTED.value:
         raise Refused(f"第 {row.occurrence} 次“{duty.label}”尚未报送，无可退回 / occurrence {row.occurrence} of "
                       f"'{name}' is not filed: nothing to return")
-    action = append_action(session, row, "return", actor.name, reason, [], now)
+    action = append_action(session, row, "return", actor.name, reason, [], now, actor.via)
     steps = duty_steps(duty, row.due_at, compiled.loaded.calendar, compiled.definition.timezone)
     after = next_step_after(steps, now)
     row.status, row.submitted_at = DutyStatus.OPEN.value, None
@@ -293,13 +293,14 @@ def _may_file(actor: Actor, unit: Organization, duty: Duty, compiled: CompiledWo
 
 
 def append_action(session: Session, row: UnitDuty, kind: str, actor: str, note: str, files: list[dict[str, Any]],
-                  now: datetime) -> DutyAction:
-    """Append a submission or a return to the log, linked to the one before."""
+                  now: datetime, via: str | None = None) -> DutyAction:
+    """Append a submission or a return to the log, linked to the one before; ``via``: how the
+    official acted (web, api, cli, local), chained with the rest."""
     last = duty_queries.last_duty_action(session, lock=True)
     seq, prev = (last.seq + 1, last.hash) if last else (1, duty_queries.GENESIS)
     action = DutyAction(unit_duty_id=row.id, kind=kind, at=now, actor=actor, note=note, files=files, seq=seq,
-                        prev_hash=prev)
-    action.hash = duty_queries.duty_action_hash(seq, row.id, kind, now, actor, note, files, prev)
+                        prev_hash=prev, via=via)
+    action.hash = duty_queries.duty_action_hash(seq, row.id, kind, now, actor, note, files, prev, via)
     session.add(action)
     session.flush()
     return action

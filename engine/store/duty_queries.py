@@ -108,10 +108,13 @@ def last_duty_action(session: Session, *, lock: bool = False) -> DutyAction | No
 
 
 def duty_action_hash(seq: int, unit_duty_id: int, kind: str, at: datetime, actor: str, note: str,
-                     files: list[Any], prev_hash: str) -> str:
-    """The hash of one submission or return, linked to the one before (canonical JSON)."""
+                     files: list[Any], prev_hash: str, via: str | None = None) -> str:
+    """The hash of one submission or return, linked to the one before (canonical JSON); how the
+    official acted is hashed when it was recorded (actions written before it was kept have none)."""
     content = {"seq": seq, "duty": unit_duty_id, "kind": kind, "at": utc_text(at), "actor": actor, "note": note,
                "files": files, "prev": prev_hash}
+    if via is not None:
+        content["via"] = via
     text_ = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text_.encode("utf-8")).hexdigest()
 

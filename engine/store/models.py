@@ -478,6 +478,7 @@ class DutyAction(Base):
     actor: Mapped[str] = mapped_column(String(50))
     note: Mapped[str] = mapped_column(Text, default="")
     files: Mapped[list[Any]] = mapped_column(default=list)  # [{"sha256", "name", "size"}]
+    via: Mapped[str | None] = mapped_column(String(10))  # how the official acted: web, api, cli, local
     seq: Mapped[int] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
