@@ -71,6 +71,7 @@ class Authenticated:
     official_id: int
     via: str  # "web" (session), "api" or "cli" (token kind)
     admin: bool
+    county_wide: bool = False  # the jurisdiction is the whole county: the county's pages are theirs to read
 
 
 def digest(token: str) -> str:
@@ -366,7 +367,7 @@ def session_owner(session: Session, token: str, now: datetime) -> tuple[Authenti
     if not _may_enter(official, account) or account is None or account.password_hash is None:
         return None
     due = row.id if row.last_seen_at <= now - TOUCH_EVERY else None
-    return Authenticated(official.name, official.id, "web", official.admin), due
+    return Authenticated(official.name, official.id, "web", official.admin, _county_wide(official)), due
 
 
 def token_owner(session: Session, token: str, now: datetime) -> tuple[Authenticated, int | None] | None:
@@ -381,7 +382,12 @@ def token_owner(session: Session, token: str, now: datetime) -> tuple[Authentica
     if not _may_enter(official, account):
         return None
     due = row.id if row.last_used_at is None or row.last_used_at <= now - TOUCH_EVERY else None
-    return Authenticated(official.name, official.id, row.kind, official.admin), due
+    return Authenticated(official.name, official.id, row.kind, official.admin, _county_wide(official)), due
+
+
+def _county_wide(official: Official) -> bool:
+    """As ``Access.require_everything`` judges it: a jurisdiction with no superior."""
+    return official.jurisdiction.parent_id is None
 
 
 def _may_enter(official: Official, account: WebAccount | None) -> bool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from engine.base.errors import CheckFailed, RectifyError, Refused
 from engine.ops.audit import record_refusal
-from engine.ops.identity import whoami
+from engine.ops.identity import authenticated, whoami
 from engine.services.access import Access, Caller
 from engine.store.db import DatabaseLibraryError, Store
 
@@ -71,7 +71,7 @@ def record_refused(store: Store, caller: Caller, exc: RectifyError) -> None:
     tried to act as: that is in the command), what was asked and why it was refused, linked
     into the refusals' hash chain (``engine.ops.audit``)."""
     def run(session) -> None:
-        me = whoami(session, caller.login)
+        me = authenticated(session, caller.login, caller.official) if caller.official else whoami(session, caller.login)
         record_refusal(session, me.login, me.official.name if me.official else None, caller.command, str(exc))
 
     # No database to record in (or an unusable one): the refusal is still reported to the caller.

@@ -25,7 +25,7 @@ from engine.ops.notice_preview import (
 )
 from engine.services import Access, Caller, Done, read, write
 from engine.store.db import Store
-from engine.store.models import Case, Notice
+from engine.store.models import Case, Notice, NoticeStatus
 from engine.store.outbox_queries import deliveries_of, notices_within
 
 
@@ -52,14 +52,15 @@ def _notice(access: Access, notice_id: int) -> Notice:
 
 
 def list_notices(store: Store, caller: Caller, *, status: str | None = None, case_ref: str | None = None,
-                 limit: int = 50, unreached: bool = False) -> Done[list[dict[str, Any]]]:
-    """Notices newest first (``unreached``: only those with an audience that reached nobody)."""
+                 limit: int = 50, unreached: bool = False, before: int | None = None) -> Done[list[dict[str, Any]]]:
+    """Notices newest first (``unreached``: only those with an audience that reached nobody;
+    ``before``: only those older than that notice, a page after the one that ended there)."""
     def work(access: Access) -> list[dict[str, Any]]:
         within = _readable_within(access)
         case_id = access.require_case(get_case(access.session, case_ref)).id if case_ref else None
         zone = access.zone()
         found = notices_within(access.session, within, status=status, case_id=case_id, limit=limit,
-                               unreached=unreached)
+                               unreached=unreached, before=before)
         return [{"id": n.id, "created": fmt(n.created_at, zone), "template": n.template, "title": n.title,
                  "number": n.document_number or "", "status": n.status, "attempts": n.attempts, "recipients": [p["name"] for p in n.recipients],
                  "last_error": n.last_error, "unreached": list(n.unreached or [])} for n in found]
@@ -103,6 +104,18 @@ def retry_notice(store: Store, caller: Caller, notice_id: int) -> Done[int]:
     def work(access: Access) -> int:
         access.require_admin("重新投递通知", "put notices back in the queue")
         return delivery.retry(access.session, notice_id, access.now())
+    return write(store, caller, work)
+
+
+def retry_dead_notices(store: Store, caller: Caller, limit: int = 500) -> Done[tuple[int, int]]:
+    """Put the newest ``limit`` dead notices back in the queue, as ``retry_notice`` does one (an
+    administrator's act, once the cause is fixed); returns how many notices and deliveries. At most
+    ``limit`` in one transaction: a county whose channel was down for weeks presses again."""
+    def work(access: Access) -> tuple[int, int]:
+        access.require_admin("重新投递通知", "put notices back in the queue")
+        dead = notices_within(access.session, None, status=NoticeStatus.DEAD.value, case_id=None, limit=limit)
+        now = access.now()
+        return len(dead), sum(delivery.retry(access.session, n.id, now) for n in dead)
     return write(store, caller, work)
 
 

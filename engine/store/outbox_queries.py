@@ -98,12 +98,13 @@ def notice_counts(session: Session) -> dict[str, int]:
 
 
 def notices_within(session: Session, path: str | None, *, status: str | None, case_id: int | None,
-                   limit: int, unreached: bool = False) -> list[Notice]:
+                   limit: int, unreached: bool = False, before: int | None = None) -> list[Notice]:
     """At most ``limit`` notices, newest first: with ``path`` (a jurisdiction's materialised
     path), only those of cases of organizations under it (notices of no case are county-wide
     and left out); with ``status`` or ``case_id``, only those; with ``unreached``, only those
-    with an audience that reached nobody (their JSON list is not the empty one)."""
-    query = select(Notice)
+    with an audience that reached nobody (their JSON list is not the empty one); with ``before``,
+    only those older than that notice (the next page, read along the primary key)."""
+    query = select(Notice) if before is None else select(Notice).where(Notice.id < before)
     if path is not None:
         query = (query.join(Case, Case.id == Notice.case_id).join(Organization, Organization.id == Case.organization_id)
                  .where(Organization.path.startswith(path, autoescape=True)))

@@ -16,12 +16,13 @@ from fastapi.responses import RedirectResponse, Response
 from engine.base.errors import BadInput
 from engine.services import accounts, outbox, records
 from web.auth import caller, current_user
-from web.render import page
+from web.render import page, redirect_with
 
 router = APIRouter(include_in_schema=False)
 NOTICE_PAGE = 50
 NOTICE_STATUSES = {"pending": "待投递", "delivered": "已投递", "dead": "投递失败", "held": "暂缓发出"}
 REFUSALS_LIMIT = 100
+REFUSALS_MAX = 1000
 # The buttons each account state offers (the accounts service still judges every press): an
 # invitation until a password is set, a reset (a new invitation) once one was, which also
 # restores a disabled account; nothing for an official who is no longer active.
@@ -33,7 +34,6 @@ ACCOUNT_ACTIONS = {
     "locked": [("reset", "重置"), ("disable", "停用")],
     "disabled": [("reset", "重置")],
 }
-REFUSALS_MAX = 1000
 
 
 def _confirmed(form, what: str) -> None:
@@ -41,15 +41,15 @@ def _confirmed(form, what: str) -> None:
         raise BadInput(f"请勾选确认框后再{what} / tick the confirmation box first")
 
 
-def _redirect(path: str, message: str) -> RedirectResponse:
-    return RedirectResponse(f"{path}?{urlencode({'message': message})}", status_code=303)
+def _redirect(request: Request, path: str, message: str) -> RedirectResponse:
+    return redirect_with(request, path, message)
 
 
 # --- 通知 ---------------------------------------------------------------------------------------
 
 @router.get("/notices")
-def notice_list(request: Request, status: str | None = None, unreached: bool = False, before: int | None = None,
-                message: str | None = None) -> Response:
+def notice_list(request: Request, status: str | None = None, unreached: bool = False,
+                before: int | None = None) -> Response:
     """A page of notices, newest first; the next page starts below the last one shown (read along
     the primary key: never every row)."""
     user = current_user(request)
@@ -62,15 +62,15 @@ def notice_list(request: Request, status: str | None = None, unreached: bool = F
     query = {k: v for k, v in (("status", status or ""), ("unreached", "true" if unreached else "")) if v}
     next_page = urlencode({**query, "before": rows[-1]["id"]}) if more and rows else None
     return page(request, "notices.html", rows=rows, next_page=next_page, first_page=urlencode(query),
-                paged=before is not None, status=status or "", unreached=unreached, statuses=NOTICE_STATUSES,
-                message=message, warnings=done.warnings)
+                paged=before is not None, chosen=status or "", unreached=unreached, statuses=NOTICE_STATUSES,
+                warnings=done.warnings)
 
 
 @router.post("/notices/{notice_id}/retry")
 async def retry_notice(request: Request, notice_id: int) -> Response:
     user = current_user(request)
     count = outbox.retry_notice(request.app.state.store, caller(request, user), notice_id).value
-    return _redirect("/notices", f"通知 #{notice_id}：{count} 个投递重新排队 / {count} deliveries queued again")
+    return _redirect(request, "/notices", f"通知 #{notice_id}：{count} 个投递重新排队 / {count} deliveries queued again")
 
 
 @router.post("/notices/retry-dead")
@@ -78,7 +78,7 @@ async def retry_dead(request: Request) -> Response:
     user = current_user(request)
     _confirmed(await request.form(), "重新投递全部失败的通知")
     notices, deliveries = outbox.retry_dead_notices(request.app.state.store, caller(request, user)).value
-    return _redirect("/notices", f"{notices} 份通知、{deliveries} 个投递重新排队 / {notices} notices, {deliveries} "
+    return _redirect(request, "/notices", f"{notices} 份通知、{deliveries} 个投递重新排队 / {notices} notices, {deliveries} "
                                  "deliveries queued again")
 
 
@@ -115,8 +115,8 @@ async def audit_verify(request: Request) -> Response:
 # --- 账号 ---------------------------------------------------------------------------------------
 
 @router.get("/admin/accounts")
-def account_list(request: Request, message: str | None = None) -> Response:
-    return _accounts_page(request, message=message)
+def account_list(request: Request) -> Response:
+    return _accounts_page(request)
 
 
 def _accounts_page(request: Request, **shown) -> Response:
@@ -159,7 +159,7 @@ async def disable(request: Request) -> Response:
     name = str(form.get("name") or "")
     _confirmed(form, "停用")
     accounts.deactivate(request.app.state.store, caller(request, user), name)
-    return _redirect("/admin/accounts", f"已停用{name}的网页账户，其会话和令牌随即失效 / {name}'s web account is "
+    return _redirect(request, "/admin/accounts", f"已停用{name}的网页账户，其会话和令牌随即失效 / {name}'s web account is "
                                         "disabled, with every session and token")
 
 
@@ -168,4 +168,4 @@ async def revoke(request: Request, token_id: int) -> Response:
     user = current_user(request)
     _confirmed(await request.form(), "吊销")
     accounts.revoke_token(request.app.state.store, caller(request, user), token_id)
-    return _redirect("/admin/accounts", f"令牌 #{token_id} 已吊销 / token #{token_id} revoked")
+    return _redirect(request, "/admin/accounts", f"令牌 #{token_id} 已吊销 / token #{token_id} revoked")

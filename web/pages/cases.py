@@ -12,13 +12,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from engine.base.errors import BadInput, NotFound, PermissionDenied, Refused
 from engine.services import cases as case_services
 from engine.services import evidence as evidence_services
 from web.auth import caller, current_user
-from web.render import page
+from web.render import page, redirect_with
 from web.uploads import spooled_uploads
 
 router = APIRouter(include_in_schema=False)
@@ -49,10 +49,10 @@ def case_list(request: Request, state: str | None = None, overdue: bool = False)
 
 
 @router.get("/cases/{ref}")
-def case_page(request: Request, ref: str, message: str | None = None) -> Response:
+def case_page(request: Request, ref: str) -> Response:
     detail = _detail(request, ref)
     files = _evidence(request, ref)
-    return page(request, "case.html", case=detail, files=files, message=message)
+    return page(request, "case.html", case=detail, files=files)
 
 
 def _evidence(request: Request, ref: str) -> list[dict]:
@@ -86,7 +86,7 @@ async def fire(request: Request, ref: str, trigger: str) -> Response:
         return page(request, "fire.html", 409, case=detail, trigger=status, refused=str(exc), note=note or "")
     fired = done.value
     message = f"已办理：{fired.source_label} → {fired.dest_label}"
-    return RedirectResponse(f"/cases/{quote(fired.ref)}?message={quote(message)}", status_code=303)
+    return redirect_with(request, f"/cases/{quote(fired.ref)}", message)
 
 
 @router.post("/cases/{ref}/facts/{name}")
@@ -99,7 +99,7 @@ async def set_fact(request: Request, ref: str, name: str) -> Response:
     done = case_services.set_fact(request.app.state.store, caller(request, user), ref, name,
                                   None if cleared else value)
     message = f"已记录：{done.value.name}" if not cleared else f"已清除：{done.value.name}"
-    return RedirectResponse(f"/cases/{quote(done.value.ref)}?message={quote(message)}#facts", status_code=303)
+    return redirect_with(request, f"/cases/{quote(done.value.ref)}#facts", message)
 
 
 @router.post("/cases/{ref}/evidence")
@@ -116,7 +116,7 @@ async def upload(request: Request, ref: str) -> Response:
         done = evidence_services.add(store, caller(request, user), store.evidence_files, ref, paths,
                                      fact=fact, note=note)
     names = "、".join(a.name for a in done.value)
-    return RedirectResponse(f"/cases/{quote(ref)}?message={quote('已上传：' + names)}#evidence", status_code=303)
+    return redirect_with(request, f"/cases/{quote(ref)}#evidence", f"已上传：{names}")
 
 
 @router.get("/cases/{ref}/evidence/{number}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from engine.base.errors import BadInput
 from engine.services import duties as duty_services
 from web.auth import caller, current_user
-from web.render import page
+from web.render import page, redirect_with
 from web.uploads import spooled_uploads
 
 router = APIRouter(include_in_schema=False)
@@ -29,22 +29,30 @@ def anchor(duty: str, unit: str, occurrence: int) -> str:
     return f"{duty}:{unit}:{occurrence}"
 
 
-def _back(message: str, duty: str, unit: str, occurrence: int) -> RedirectResponse:
+def in_date_order(rows: list[dict]) -> list[dict]:
+    """Each unit's occurrences by date (the service lists them by duty name), units in the
+    service's (the hierarchy's) order: what falls due first is read first."""
+    units: dict[str, int] = {}
+    for row in rows:
+        units.setdefault(row["unit_code"], len(units))
+    return sorted(rows, key=lambda r: (units[r["unit_code"]], r["due"], r["label"], r["occurrence"]))
+
+
+def _back(request: Request, message: str, duty: str, unit: str, occurrence: int) -> RedirectResponse:
     """Back to the list, at the occurrence just acted on, saying what was done."""
-    return RedirectResponse(f"/duties?{urlencode({'message': message})}#{quote(anchor(duty, unit, occurrence))}",
-                            status_code=303)
+    return redirect_with(request, f"/duties#{quote(anchor(duty, unit, occurrence))}", message)
 
 
 @router.get("/duties")
-def duty_list(request: Request, unit: str | None = None, standing: str | None = None,
-              message: str | None = None) -> Response:
+def duty_list(request: Request, unit: str | None = None, standing: str | None = None) -> Response:
     user = current_user(request)
     if standing and standing not in STANDINGS:
         raise BadInput(f"未知的报送状态 / unknown standing '{standing}': {', '.join(STANDINGS)}")
     done = duty_services.duty_board(request.app.state.store, caller(request, user), unit_code=unit or None,
                                     standing=standing or None)
-    return page(request, "duties.html", board=done.value, standings=STANDINGS, unit=unit or "",
-                standing=standing or "", message=message, warnings=done.warnings)
+    return page(request, "duties.html", board=done.value, rows=in_date_order(done.value["rows"]),
+                standings=STANDINGS, unit=unit or "", standing=standing or "",
+                warnings=done.warnings)
 
 
 @router.post("/duties/{duty}/{unit}/{occurrence}/submit")
@@ -57,7 +65,7 @@ async def submit(request: Request, duty: str, unit: str, occurrence: int) -> Res
         filed = duty_services.submit(store, caller(request, user), duty, unit, occurrence, note, paths).value
     message = (f"已报送：{filed.unit}“{filed.label}”第 {filed.occurrence} 次（{STANDINGS[filed.standing]}）/ filed "
                f"{filed.unit_code} {filed.duty} #{filed.occurrence}")
-    return _back(message, filed.duty, filed.unit_code, filed.occurrence)
+    return _back(request, message, filed.duty, filed.unit_code, filed.occurrence)
 
 
 @router.post("/duties/{duty}/{unit}/{occurrence}/return")
@@ -73,4 +81,4 @@ async def give_back(request: Request, duty: str, unit: str, occurrence: int) -> 
                                     reason).value
     message = (f"已退回：{filed.unit}“{filed.label}”第 {filed.occurrence} 次 / returned {filed.unit_code} "
                f"{filed.duty} #{filed.occurrence}")
-    return _back(message, filed.duty, filed.unit_code, filed.occurrence)
+    return _back(request, message, filed.duty, filed.unit_code, filed.occurrence)
