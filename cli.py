@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ COMMANDS = {
     "evidence": "commands.evidence:evidence",
     "problem": "commands.problems:problem",
     "serve": "commands.serve:serve",
+    "login": "commands.client:login",
+    "logout": "commands.client:logout",
 }
 
 
@@ -91,6 +94,11 @@ class RectifyGroup(click.Group):
                                        f"{arg.encode('utf-8', 'backslashreplace').decode()}") from None
         ctx.meta["rectify.argv"] = list(args)
         return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        # What follows the global options, kept for client mode (``_route``), which sends it on.
+        ctx.meta["rectify.command_args"] = list(args)
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         from engine.base.errors import RectifyError
@@ -158,12 +166,19 @@ class Settings:
 
     @property
     def caller(self) -> Caller:
-        """Who runs this command: the operating-system login, with the --as and --now asked for."""
+        """Who runs this command: the operating-system login, with the --as and --now asked for;
+        in a run ``rectify serve`` started for a CLI client, the official its signed assertion
+        names (an invalid or expired one is refused, never ignored)."""
         from engine.ops import identity
         from engine.services import Caller
+        from web.cli_assertion import ENV
 
-        return Caller(identity.os_login(), self.actor, self.now_text,
-                      " ".join(["rectify", *without_locations(list(self.argv))]))
+        command = " ".join(["rectify", *without_locations(list(self.argv))])
+        if ENV in os.environ:
+            from commands.remote import asserted_caller
+
+            return asserted_caller(self, command)
+        return Caller(identity.os_login(), self.actor, self.now_text, command)
 
     def now(self, tz: str) -> datetime:
         """The clock in ``tz`` (the campaign's, as a service says): ``--now``, or the real time."""
@@ -316,6 +331,27 @@ def main(ctx: click.Context, db: str | None, now_text: str | None, actor: str | 
                        evidence_dir=evidence_dir)
     ctx.call_on_close(ctx.obj.close)
     _WARNED.clear()  # once per command (several run in one process under tests and scripts)
+    _route(ctx, ctx.obj, db_given=db is not None)
+
+
+def _route(ctx: click.Context, settings: Settings, db_given: bool) -> None:
+    """Before the command runs: in a run the service started for a CLI client, check it
+    (commands/remote.py); in client mode (logged in, no --db nor RECTIFY_DB), have the service
+    carry it out instead, and end with its exit code (commands/client.py)."""
+    from web.cli_assertion import ENV
+
+    args = ctx.meta.get("rectify.command_args", [])
+    if ENV in os.environ:
+        from commands.remote import served_check
+
+        served_check(ctx, settings, args)
+        return
+    if db_given:
+        return
+    from commands import client, remote
+
+    if ctx.invoked_subcommand not in remote.LOCAL and client.client_mode(db_given):
+        ctx.exit(client.run_remote(ctx, settings, args))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from engine.services import accounts
 from engine.store.db import Store, database_url
 from web import csrf, errors
 from web.api import cases as api_cases
+from web.api import cli as api_cli
 from web.api import session as api_session
 from web.config import ServeConfig
 from web.pages import admin, cases, county, duties, login, todo
@@ -36,7 +37,7 @@ def create_app(config: ServeConfig, store: Store | None = None) -> ASGIApp:
     app.state.store, app.state.config = store, config
     errors.install(app)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    for module in (login, todo, cases, api_session, api_cases, duties, county, admin):
+    for module in (login, todo, cases, api_session, api_cases, api_cli, duties, county, admin):
         app.include_router(module.router)
     app.add_middleware(SessionMiddleware, secret_key=accounts.service_key(store, "session"),
                        session_cookie=SESSION_COOKIE, max_age=int(timedelta(hours=SESSION_HOURS).total_seconds()),
