@@ -23,7 +23,14 @@ from engine.base.clock import DEFAULT_TZ, parse_when, utcnow
 from engine.base.errors import PermissionDenied
 from engine.ops.clock_check import far_from_campaign
 from engine.ops.deploy import compiled_version
-from engine.ops.identity import Identity, acting_actor, authenticated, require_admin, take_office, whoami
+from engine.ops.identity import (
+    Identity,
+    acting_actor,
+    authenticated,
+    require_admin,
+    take_office,
+    whoami,
+)
 from engine.ops.officials import Actor, get_official
 from engine.ops.orgs import is_within
 from engine.store.admin_queries import newest_campaign
