@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,17 +17,21 @@ import httpx
 from tests.runner import rectify_command
 from tests.servers import free_port
 
+RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
 CSRF = re.compile(r'name="csrftoken" value="([^"]+)"')
 
 
 @contextmanager
 def served(db_url: str, now: str | None = None, env: dict[str, str] | None = None,
-           workers: int = 1) -> Iterator[str]:
-    """Start ``rectify serve`` on ``db_url``; yield its base URL once it answers; stop it after."""
-    port = free_port()
+           workers: int = 1, user: str | None = None, port: int | None = None) -> Iterator[str]:
+    """Start ``rectify serve`` on ``db_url`` (as the OS ``user``, when given: root only); yield its
+    base URL once it answers; stop it after."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [*rectify_command(), "--db", db_url, *(["--now", now] if now else []), "serve", "--port", str(port),
             "--workers", str(workers), "--base-url", base]
+    if user is not None:
+        argv = [RUNUSER, "-u", user, "--", *argv]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                env={**os.environ, **(env or {})}, text=True)
     try:
