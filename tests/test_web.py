@@ -197,3 +197,23 @@ def test_every_page_carries_the_security_headers_and_cookie_flags(county, site):
     cookies = [c for c in invited_browser.http.cookies.jar if c.name == "rectify_session"]
     assert cookies
     assert {k.lower() for k in cookies[0]._rest} >= {"httponly", "samesite"}
+
+
+def test_a_problem_is_closed_from_the_case_page_once_its_evidence_is_there(county, site):
+    county("problem", "add", "2014-1-0001", "--category", "2", "--description", "<b>班子不团结</b>",
+           "--deadline", "2014-06-30", who="王强", now=NOW)
+    browser = invited(county, site, "王强")
+    page = browser.get("/cases/2014-1-0001")
+    assert "&lt;b&gt;班子不团结&lt;/b&gt;" in page.text  # what was typed is shown as text
+    refused = browser.post("/cases/2014-1-0001/problems/1/close", {"confirm": "yes", "note": "已整改"})
+    assert refused.status_code == 409  # 销号 needs its evidence first: the engine's reason is shown
+    assert "证据" in words(refused.text) or "材料" in words(refused.text)
+    upload = browser.post("/cases/2014-1-0001/evidence", {"fact": "problem:1", "note": "谈心谈话记录"},
+                          files={"files": ("谈话记录.pdf", PDF, "application/pdf")})
+    assert upload.status_code == 200
+    closed = browser.post("/cases/2014-1-0001/problems/1/close", {"confirm": "yes", "note": "已整改"})
+    assert closed.status_code == 200
+    assert "已销号" in closed.text
+    listed = county.json("problem", "list", "2014-1-0001")
+    rows = listed["problems"] if "problems" in listed else listed["rows"]
+    assert rows[0]["status"] == "closed"

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from engine.base.errors import BadInput, NotFound, PermissionDenied, Refused
 from engine.services import cases as case_services
 from engine.services import evidence as evidence_services
+from engine.services import problems as problem_services
 from web.auth import caller, current_user
 from web.render import page, redirect_with
 from web.uploads import spooled_uploads
@@ -102,6 +103,19 @@ async def set_fact(request: Request, ref: str, name: str) -> Response:
     return redirect_with(request, f"/cases/{quote(done.value.ref)}#facts", message)
 
 
+@router.post("/cases/{ref}/problems/{number}/close")
+async def close_problem(request: Request, ref: str, number: int) -> Response:
+    """销号: the engine refuses it without the evidence the workflow asks for, with the reason."""
+    user = current_user(request)
+    form = await request.form()
+    if form.get("confirm") != "yes":
+        raise BadInput("请勾选“确认销号”后再提交 / tick the confirmation box before closing the problem")
+    _detail(request, ref)
+    note = str(form.get("note", "")).strip() or None
+    problem_services.close(request.app.state.store, caller(request, user), ref, number, note)
+    return redirect_with(request, f"/cases/{quote(ref)}#problems", f"问题第{number}项已销号")
+
+
 @router.post("/cases/{ref}/evidence")
 async def upload(request: Request, ref: str) -> Response:
     user = current_user(request)
@@ -109,14 +123,24 @@ async def upload(request: Request, ref: str) -> Response:
     store = request.app.state.store
     with tempfile.TemporaryDirectory(prefix="rectify-upload-") as folder:
         form, paths = await spooled_uploads(request, Path(folder), store.evidence_files.max_bytes)
-        fact = str(form.get("fact") or "") or None
+        fact, problem = _attached_to(str(form.get("fact") or ""))
         note = str(form.get("note") or "") or None
         if not paths:
             raise BadInput("请选择要上传的文件 / choose a file to upload")
         done = evidence_services.add(store, caller(request, user), store.evidence_files, ref, paths,
-                                     fact=fact, note=note)
+                                     fact=fact, problem=problem, note=note)
     names = "、".join(a.name for a in done.value)
     return redirect_with(request, f"/cases/{quote(ref)}#evidence", f"已上传：{names}")
+
+
+def _attached_to(choice: str) -> tuple[str | None, int | None]:
+    """The upload form's "用于": a fact's name, ``problem:N`` for a problem, or the case itself."""
+    if choice.startswith("problem:"):
+        number = choice.removeprefix("problem:")
+        if not (number.isascii() and number.isdigit()):
+            raise BadInput(f"问题序号应为数字 / the problem's number is a whole number, not '{number}'")
+        return None, int(number)
+    return choice or None, None
 
 
 @router.get("/cases/{ref}/evidence/{number}")
