@@ -63,8 +63,19 @@ def serve(settings: Settings, host: str, port: int, workers: int | None, base_ur
 
 
 def _prepare(config) -> None:
-    """Build the application once in this process: a missing table, a bad setting or an
-    unreadable database stops here with its message, not in every worker."""
+    """Build the application once in this process: a schema older than this rectify, a bad
+    setting or an unreadable database stops here with its message, not in every worker."""
+    from engine.base.errors import DatabaseError
+    from engine.store.db import Store, database_url
+    from engine.store.migrate import current_revision, head_revision
     from web.app import create_app
 
-    create_app(config)
+    store = Store(database_url(config.db), evidence_dir=config.evidence_dir)
+    try:
+        if current_revision(store) != head_revision():
+            raise DatabaseError(f"数据库 {store.shown} 的结构旧于本版 rectify：请先以服务账户运行 'rectify init' 升级 / the "
+                                f"database {store.shown} has an older schema than this rectify: upgrade it first with "
+                                "'rectify init' (as the service account)")
+        create_app(config, store)
+    finally:
+        store.dispose()
