@@ -57,7 +57,10 @@ def serve(settings: Settings, host: str, port: int, workers: int | None, base_ur
     if config.now_text:
         say(f"模拟时钟 / simulated clock: {config.now_text}")
     settings.close()
+    from web.server import NoDelayH11Protocol
+
     uvicorn.run("web.app:app_from_environment", factory=True, host=host, port=port, workers=count,
+                http=NoDelayH11Protocol,
                 proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips, server_header=False,
                 log_level="info", access_log=False)
 

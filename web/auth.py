@@ -26,6 +26,9 @@ def bearer(request: Request) -> str | None:
 def current_user(request: Request) -> Authenticated:
     """The authenticated official, or ``LoginRequired``. A bearer token is taken for the API
     only; pages take only the session cookie."""
+    known = getattr(request.state, "user", None)
+    if known is not None:  # asked once per request: a page that calls two services looks it up once
+        return known
     store = request.app.state.store
     if request.url.path.startswith("/api/"):
         token = bearer(request)
