@@ -42,6 +42,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 import engine.ops.identity
@@ -54,6 +55,12 @@ from tests.servers import Hook, Inbox, free_port, smtp_authenticator
 
 __all__ = ["ROOT", "TZ", "WORKFLOW", "at", "pg_database"]
 BACKENDS = ["sqlite", "postgres"]
+
+
+# No per-example deadline anywhere: on a busy 2-core machine one example of a property that takes
+# 5 ms can take 300 ms, and a test must not fail for the machine's load (speed is the benchmarks').
+settings.register_profile("rectify", deadline=None)
+settings.load_profile("rectify")
 
 
 def pytest_configure(config: pytest.Config) -> None:
