@@ -23,6 +23,7 @@ COOKIE = "rectify_csrf"
 MAX_AGE = 12 * 3600  # as long as a session
 SALT = "fastapi-csrf-token"  # the library's own, to read back the token its cookie signs
 SAFE = {"GET", "HEAD", "OPTIONS"}
+_secret = ""  # the key ``configure`` gave the library, kept to read back a browser's token
 
 
 class CsrfRefused(Exception):
@@ -31,6 +32,9 @@ class CsrfRefused(Exception):
 
 def configure(secret: str, secure: bool) -> None:
     """The library's configuration is process-wide: one application per worker process."""
+    global _secret
+    _secret = secret
+
     @CsrfProtect.load_config
     def settings() -> list[tuple[str, object]]:
         return [("secret_key", secret), ("cookie_key", COOKIE), ("cookie_samesite", "strict"),
@@ -56,8 +60,7 @@ def token_for(request: Request) -> tuple[str, str | None]:
     cookie = request.cookies.get(COOKIE)
     if cookie:
         try:
-            secret = CsrfProtect()._secret_key or ""
-            return URLSafeTimedSerializer(secret, salt=SALT).loads(cookie, max_age=MAX_AGE), None
+            return URLSafeTimedSerializer(_secret, salt=SALT).loads(cookie, max_age=MAX_AGE), None
         except BadData:
             pass
     token, signed = CsrfProtect().generate_csrf_tokens()

@@ -181,26 +181,26 @@ def log_in(store: Store, name: str, password: str, client: str, via: str = "web"
 def session_user(store: Store, token: str) -> Authenticated | None:
     """Who a browser session belongs to; None when unknown, expired, revoked, or its official may
     no longer log in. Its idle clock moves at most once a minute (not a write per page)."""
-    now = utcnow()
-    found = store.read(lambda session: ops.session_owner(session, token, now))
-    if found is None:
-        return None
-    who, due = found
-    if due is not None:
-        _touch(store, lambda session: touch_session(session, due, now, now - ops.TOUCH_EVERY))
-    return who
+    return _found_by(store, lambda session, now: ops.session_owner(session, token, now), touch_session)
 
 
 def token_user(store: Store, token: str) -> Authenticated | None:
     """Who an API or CLI-client bearer token belongs to (``Authorization: Bearer``); None when
     unknown, expired, revoked, or its official may no longer log in."""
+    return _found_by(store, lambda session, now: ops.token_owner(session, token, now), touch_token)
+
+
+def _found_by(store: Store, find: Callable[[Session, datetime], tuple[Authenticated, int | None] | None],
+             touch: Callable[[Session, int, datetime, datetime], object]) -> Authenticated | None:
+    """The official ``find`` names, read in a snapshot; the row's last-seen time moved afterwards
+    when it is due (``find`` says which row)."""
     now = utcnow()
-    found = store.read(lambda session: ops.token_owner(session, token, now))
+    found = store.read(lambda session: find(session, now))
     if found is None:
         return None
     who, due = found
     if due is not None:
-        _touch(store, lambda session: touch_token(session, due, now, now - ops.TOUCH_EVERY))
+        _touch(store, lambda session: touch(session, due, now, now - ops.TOUCH_EVERY))
     return who
 
 

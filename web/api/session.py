@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from engine.services import accounts
 from web.api.models import Issued, LogIn, NewToken, Who
-from web.auth import caller, current_user
+from web.auth import bearer, caller, current_user
 
 router = APIRouter(prefix="/api/v1", tags=["身份 / identity"])
 
@@ -23,8 +23,6 @@ def log_in(request: Request, body: LogIn) -> Issued:
 @router.post("/logout", status_code=204, summary="吊销本令牌 / revoke the token of this call")
 def log_out(request: Request) -> None:
     current_user(request)
-    from web.auth import bearer
-
     token = bearer(request)
     if token:
         accounts.log_out(request.app.state.store, token)
