@@ -22,7 +22,7 @@ from engine.services import Caller
 from engine.services.todo import my_todo
 from engine.spec.loader import load_workflow_file
 from engine.store.db import Store
-from engine.store.models import Campaign, Case, OrgKind
+from engine.store.models import Campaign, Case, Organization, OrgKind
 from tests.county import ROOT, at
 from tests.runner import Rectify
 
@@ -315,3 +315,56 @@ def test_a_page_costs_the_same_statements_at_20_and_at_200_cases(store):
     assert small_page.counts["case"] is None
     assert len(small_page.items) == 10
     assert small_page.more
+
+
+def test_a_county_among_several_and_an_organization_s_secretary_see_their_own_only(store):
+    """In a database of two counties the county's list is read through its townships' index and its
+    organizations under no township (a 县直 branch): every case of its own in the states it acts in,
+    by deadline, none of the other county's, counted exactly; an organization's secretary sees its
+    own organization's case only."""
+    rows = []
+    for county in ("X", "Y"):
+        rows.append(OrgRow(len(rows) + 1, county, f"{county}县", OrgKind.COUNTY, None, None, None))
+        rows.append(OrgRow(len(rows) + 1, f"{county}-J", f"{county}县直机关党支部", OrgKind.INSTITUTION, county, None,
+                           None))
+        for t in (1, 2):
+            rows.append(OrgRow(len(rows) + 1, f"{county}T{t}", f"{county}县第{t}乡党委", OrgKind.TOWNSHIP, county,
+                               None, None))
+            rows += [OrgRow(len(rows) + 1 + v, f"{county}T{t}-{v}", f"{county}县第{t}乡第{v}村党支部", OrgKind.VILLAGE,
+                            f"{county}T{t}", None, None) for v in range(4)]
+    loaded = load_workflow_file(ROOT / "workflows" / "backward_orgs.yaml")
+    codes = [row.code for row in rows if row.kind in (OrgKind.VILLAGE, OrgKind.INSTITUTION)]
+    with store.transaction() as session:
+        import_organizations(session, rows, "counties")
+        deploy(session, loaded, "admin", at("2014-03-01"))
+        for name, role, where, user in (("李明", "county_department", "X", "liming"),
+                                        ("孙书记", "org_secretary", "XT1-2", "sunsj")):
+            add_official(session, name, role, where, loaded.definition.roles).login = user
+        campaign = session.scalars(select(Campaign)).one()
+        for n, code in enumerate(codes):  # one of every three undated; deadlines interleaved across counties
+            case = open_case(session, campaign, code, SYSTEM, at("2014-03-05"))
+            # the secretary's step is the self-check's: three organizations there, one of them theirs
+            case.state = "self_check" if code in ("XT1-2", "XT1-3", "YT1-2") else "rectifying"
+            case.due_at = None if n % 3 == 0 else at("2014-06-01") + timedelta(hours=(n * 7) % 19)
+    with store.transaction() as session:
+        ours = {(ref, due) for ref, due, code in session.execute(
+            select(Case.ref, Case.due_at, Organization.code).join(Case.organization)
+            .where(Case.state == "rectifying")) if code.startswith("X")}
+    now = "2014-06-01T00:00"
+    found = my_todo(store, Caller("liming", now_text=now)).value
+    cases = [item for item in found.items if item.kind == "case"]
+    assert {item.key for item in cases} == {ref for ref, _ in ours}
+    assert "X县直机关党支部" in {item.organization for item in cases}
+    assert found.counts["case"] == len(ours) == 7
+    dated = [item.due for item in cases if item.due is not None]
+    assert dated == sorted(dated)
+    assert len(dated) == sum(due is not None for _, due in ours)
+    assert all(item.due is None for item in cases[len(dated):])
+    same_as_the_engine(store, found, "county_department")
+    # fewer shown than there are: the count is "more than", never a wrong figure
+    few = my_todo(store, Caller("liming", now_text=now), limit=4).value
+    assert [item.key for item in few.items if item.kind == "case"] == [item.key for item in cases[:4]]
+    assert few.counts["case"] is None
+    assert few.more
+    secretary = my_todo(store, Caller("sunsj", now_text=now)).value
+    assert [item.organization for item in secretary.items if item.kind == "case"] == ["X县第1乡第2村党支部"]

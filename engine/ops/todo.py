@@ -129,12 +129,15 @@ def _counted(rows: list[Any], limit: int) -> int | None:
 
 def _reach(session: Session, jurisdiction: Organization) -> todo_queries.Reach:
     """The cheapest filter that says "inside ``jurisdiction``" (``engine.ops.orgs.is_within``): a
-    township's own index, none for the county of a one-county database, else the path."""
+    township's own index, none for the county of a one-county database, else the path, read
+    through the township index of the township it lies in or of the townships under it."""
     if jurisdiction.kind == OrgKind.TOWNSHIP.value:
-        return todo_queries.Reach(township_id=jurisdiction.id, path=jurisdiction.path)
+        return todo_queries.Reach("township", township_id=jurisdiction.id, path=jurisdiction.path)
+    if jurisdiction.township_id is not None:
+        return todo_queries.Reach("within", township_id=jurisdiction.township_id, path=jurisdiction.path)
     if jurisdiction.parent_id is None and todo_queries.single_top(session):
         return todo_queries.Reach()
-    return todo_queries.Reach(path=jurisdiction.path)
+    return todo_queries.Reach("above", path=jurisdiction.path)
 
 
 def _fileable(compiled: CompiledWorkflow, role: str | None) -> list[str]:
@@ -169,9 +172,9 @@ def _case_slots(session: Session, campaign: Campaign, versions: list[WorkflowVer
     (None when some state has more than were read)."""
     states = _states(versions, role)
     rows = todo_queries.case_slots(session, campaign.id, states, reach, limit + 1)
-    per_part: dict[tuple[str, bool], int] = defaultdict(int)
+    per_part: dict[int, int] = defaultdict(int)
     for row in rows:
-        per_part[row.state, row.due_at is None] += 1
+        per_part[row.part] += 1
     counted = None if any(n > limit for n in per_part.values()) else len(rows)
     slots = sorted((_Slot("case", row.due_at, row.id, row.id) for row in rows), key=_by_deadline)
     return slots[:limit + 1], counted

@@ -18,7 +18,18 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Integer, bindparam, false, func, literal_column, select, union_all
+from sqlalchemy import (
+    Integer,
+    Join,
+    bindparam,
+    false,
+    func,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased, joinedload
 
 from engine.store.campaign_queries import GRASSROOTS, under
@@ -50,10 +61,18 @@ _OPEN_PROBLEM = Problem.status.in_([literal_column(f"'{s}'") for s in OPEN_STATU
 
 @dataclass(frozen=True)
 class Reach:
-    """Whose organizations' rows an official's list holds: everything (neither given), one
-    township's (``township_id``: the township index, which covers its own case too), or those
-    at or under a materialised ``path`` (a jurisdiction below or beside the townships)."""
+    """Whose organizations' rows an official's list holds, and so which index reads them:
 
+    - ``all``: everything (the county of a one-county database);
+    - ``township``: one township's (``township_id``), read along the township index, which
+      covers the township's own case too;
+    - ``within``: those at or under ``path`` inside township ``township_id`` (an organization's
+      own secretary): the township index, each row's organization checked;
+    - ``above``: those at or under ``path``, a county or more: the township index of each township
+      under it, and its entries for organizations under no township. Never a walk of the whole
+      campaign's state, whose cost would depend on where the county's cases lie among the others."""
+
+    kind: str = "all"
     township_id: int | None = None
     path: str | None = None
 
@@ -84,29 +103,32 @@ def _built(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     return found
 
 
-def _kind(reach: Reach) -> str:
-    return "township" if reach.township_id is not None else "path" if reach.path is not None else "all"
-
-
 def _reach_params(reach: Reach) -> dict[str, Any]:
+    params: dict[str, Any] = {}
     if reach.township_id is not None:
-        return {"township": reach.township_id}
-    if reach.path is not None:  # as campaign_queries.under: "0" sorts right after "/"
-        return {"path_from": reach.path, "path_to": reach.path[:-1] + "0"}
-    return {}
+        params["township"] = reach.township_id
+    if reach.path is not None and reach.kind != "township":  # as campaign_queries.under: "0" sorts right after "/"
+        params |= {"path_from": reach.path, "path_to": reach.path[:-1] + "0"}
+    return params
+
+
+def _under_path() -> Select:
+    return select(Organization.id).where(Organization.path >= bindparam("path_from"),
+                                         Organization.path < bindparam("path_to"))
 
 
 def _cases_within(query: Select, kind: str, *, hidden: bool = False) -> Select:
-    """``query`` kept to the cases within the reach (its parameters: ``_reach_params``). ``hidden``:
-    the case's columns are only checked on each row another index gives in order ("+ 0" hides
-    them from SQLite's planner, which would otherwise walk a township's cases and sort every row
-    they have; PostgreSQL weighs both ways by its statistics, and misjudges "+ 0")."""
-    if kind == "township":
-        return query.where((Case.township_id + 0 if hidden else Case.township_id) == bindparam("township"))
-    if kind == "path":
-        orgs = select(Organization.id).where(Organization.path >= bindparam("path_from"),
-                                             Organization.path < bindparam("path_to"))
-        return query.where((Case.organization_id + 0 if hidden else Case.organization_id).in_(orgs))
+    """``query`` kept to the cases within the reach (its parameters: ``_reach_params``), each case
+    checked on the rows another index gives. ``hidden``: the case's columns are only checked on
+    each row another index gives in order ("+ 0" hides them from SQLite's planner, which would
+    otherwise walk a township's cases and sort every row they have; PostgreSQL weighs both ways by
+    its statistics, and misjudges "+ 0")."""
+    township = Case.township_id + 0 if hidden else Case.township_id
+    organization = Case.organization_id + 0 if hidden else Case.organization_id
+    if kind in ("township", "within"):
+        query = query.where(township == bindparam("township"))
+    if kind in ("within", "above"):
+        query = query.where(organization.in_(_under_path()))
     return query
 
 
@@ -114,12 +136,13 @@ def case_slots(session: Session, campaign_id: int, states: Mapping[str, Collecti
                per_state: int) -> list[Row]:
     """The first ``per_state`` dated cases of each state by deadline (ties by id: reference
     order within a campaign), and its first ``per_state`` undated ones, as rows (id, state,
-    due_at), in one statement. ``states`` maps each state to the workflow versions whose cases
-    count there (None: all)."""
+    due_at, part), in one statement. ``states`` maps each state to the workflow versions whose
+    cases count there (None: all). ``part`` numbers the index ranges read: a part that gave
+    ``per_state`` rows may have more."""
     if not states:
         return []
     shape = tuple((state, None if versions is None else tuple(sorted(versions))) for state, versions in states.items())
-    statement = _built(("slots", shape, _kind(reach)), lambda: _slots_statement(shape, _kind(reach)))
+    statement = _built(("slots", shape, reach.kind), lambda: _slots_statement(shape, reach.kind))
     return list(session.execute(statement, {"campaign": campaign_id, "per_state": per_state, **_reach_params(reach)}))
 
 
@@ -127,15 +150,55 @@ def _slots_statement(shape: tuple[tuple[str, tuple[int, ...] | None], ...], kind
     parts = []
     for state, versions in shape:
         for dated in (True, False):
-            query = _cases_within(select(Case.id, Case.state, Case.due_at)
-                                  .where(Case.campaign_id == bindparam("campaign"), Case.state == state), kind)
-            if versions is not None:
-                query = query.where(Case.workflow_version_id.in_(versions))
-            # the undated ordered by due_at too: PostgreSQL sees the index's order only so
-            query = query.where(Case.due_at.is_not(None) if dated else Case.due_at.is_(None))
-            query = query.order_by(Case.due_at, Case.id)
-            parts.append(select(query.limit(bindparam("per_state", type_=Integer)).subquery()))
-    return union_all(*parts)
+            for arm in _slot_arms(kind):
+                query = arm.where(Case.state == state)
+                if versions is not None:
+                    query = query.where(Case.workflow_version_id.in_(versions))
+                # the undated ordered by due_at too: PostgreSQL sees the index's order only so
+                query = query.where(Case.due_at.is_not(None) if dated else Case.due_at.is_(None))
+                query = query.order_by(Case.due_at, Case.id).limit(bindparam("per_state", type_=Integer))
+                parts.append(select(query.subquery()))
+    numbered = [select(*part.selected_columns, literal(number).label("part")) for number, part in enumerate(parts)]
+    return union_all(*numbered)
+
+
+class _OuterFirst(Join):
+    """A join whose left side SQLite must take as the outer loop (``CROSS JOIN``, SQLite's
+    documented way to fix the order of a join); an ordinary join elsewhere."""
+
+    inherit_cache = True
+
+
+@compiles(_OuterFirst, "sqlite")
+def _cross_join(join: _OuterFirst, compiler: Any, asfrom: bool = False, **kw: Any) -> str:
+    return (join.left._compiler_dispatch(compiler, asfrom=True, **kw) + " CROSS JOIN "
+            + join.right._compiler_dispatch(compiler, asfrom=True, **kw) + " ON "
+            + join.onclause._compiler_dispatch(compiler, **kw))
+
+
+def _slot_arms(kind: str) -> list[Select]:
+    """The index ranges a state's cases within the reach are read from, each a query of (id, state,
+    due_at) still to be narrowed to the state and ordered."""
+    columns = (Case.id, Case.state, Case.due_at)
+    if kind != "above":
+        return [_cases_within(select(*columns).where(Case.campaign_id == bindparam("campaign")), kind)]
+    # Each township's cases along its index, merged and sorted: a few thousand rows for a county.
+    # Without the fixed order SQLite's planner, having no statistics, walks the state's cases of
+    # every county in deadline order and checks each one's township (hundreds of milliseconds).
+    township = aliased(Organization, name="township")
+    townships = _OuterFirst(township, Case, Case.township_id == township.id)
+    in_townships = (select(*columns).select_from(townships)
+                    .where(township.path >= bindparam("path_from"), township.path < bindparam("path_to"),
+                           township.kind == OrgKind.TOWNSHIP.value, Case.campaign_id == bindparam("campaign")))
+    # The organizations under it that belong to no township (县直机关 and the like: few), each
+    # with its case of the campaign found by the unique (campaign, organization) key.
+    organization = aliased(Organization, name="organization")
+    unattached = (select(*columns)
+                  .select_from(_OuterFirst(organization, Case, (Case.organization_id == organization.id)
+                                           & (Case.campaign_id == bindparam("campaign"))))
+                  .where(organization.path >= bindparam("path_from"), organization.path < bindparam("path_to"),
+                         organization.township_id.is_(None)))
+    return [in_townships, unattached]
 
 
 def cases_with_places(session: Session, case_ids: Iterable[int]) -> dict[int, Case]:
@@ -184,7 +247,7 @@ def open_problems(session: Session, campaign_id: int, reach: Reach, limit: int) 
     statement, as rows (Problem, its case's ``ref``, ``version_id``, ``organization`` and
     ``township`` names); the caller orders them."""
     hidden = session.get_bind().dialect.name == "sqlite"
-    statement = _built(("problems", _kind(reach), hidden), lambda: _problems_statement(_kind(reach), hidden))
+    statement = _built(("problems", reach.kind, hidden), lambda: _problems_statement(reach.kind, hidden))
     return list(session.execute(statement, {"campaign": campaign_id, "limit": limit, **_reach_params(reach)}))
 
 
