@@ -171,9 +171,8 @@ class _OuterFirst(Join):
 
 @compiles(_OuterFirst, "sqlite")
 def _cross_join(join: _OuterFirst, compiler: Any, asfrom: bool = False, **kw: Any) -> str:
-    return (join.left._compiler_dispatch(compiler, asfrom=True, **kw) + " CROSS JOIN "
-            + join.right._compiler_dispatch(compiler, asfrom=True, **kw) + " ON "
-            + join.onclause._compiler_dispatch(compiler, **kw))
+    return (f"{compiler.process(join.left, asfrom=True, **kw)} CROSS JOIN "
+            f"{compiler.process(join.right, asfrom=True, **kw)} ON {compiler.process(join.onclause, **kw)}")
 
 
 def _slot_arms(kind: str) -> list[Select]:
