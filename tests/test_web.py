@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -130,6 +131,29 @@ def test_five_wrong_passwords_lock_the_account(county, site):
     assert response.status_code == 401
     assert "锁定" in response.text
     assert "我的待办" not in response.text
+
+
+def test_an_address_that_keeps_failing_is_held_off_before_any_password_is_checked(county, site):
+    """Twenty failed log-ins from one address in ten minutes (unknown names: no account to lock)
+    and that address is answered 429 at once, even with a right password, on the page and the
+    API alike; another address logs in as usual."""
+    invited(county, site, "王强").close()
+    flood = Browser(site)
+    flood.http.headers["X-Forwarded-For"] = "203.0.113.7"  # the service trusts the proxy on 127.0.0.1
+    for n in range(20):
+        assert flood.log_in(f"不存在的人{n}", "guess").status_code == 401, n
+    held = flood.log_in("王强", PASSWORD)
+    assert held.status_code == 429
+    assert "此地址登录失败次数过多" in words(held.text)
+    assert 0 < int(held.headers["retry-after"]) <= 600
+    assert "我的待办" not in held.text
+    api = httpx.post(f"{site}/api/v1/login", json={"name": "王强", "password": PASSWORD},
+                     headers={"X-Forwarded-For": "203.0.113.7"})
+    assert api.status_code == 429
+    assert api.json()["exit_code"] == 1
+    elsewhere = Browser(site)
+    elsewhere.http.headers["X-Forwarded-For"] = "198.51.100.2"
+    assert "我的待办" in elsewhere.log_in("王强", PASSWORD).text
 
 
 def test_html_typed_into_a_field_is_shown_as_text(county, site):

@@ -84,7 +84,20 @@ def test_a_township_files_a_duty_and_the_county_returns_it(county, site):
     assert fingerprint(county.db) == before
 
     li = invited(county, site, "李明")
-    assert f'action="{DUTY_PATH}/return"' in li.get("/duties").text
+    board = li.get("/duties").text
+    assert f'action="{DUTY_PATH}/return"' in board
+    # the county reads the filed file before it decides: the same bytes, checked against their hash
+    link = re.search(rf'href="({re.escape(DUTY_PATH)}/files/([0-9a-f]{{64}}))">整顿建设情况.pdf<', board)
+    assert link, board
+    got = li.get(link.group(1))
+    assert got.status_code == 200
+    assert got.content == PDF
+    assert got.headers["content-type"] == "application/pdf"
+    assert got.headers["x-evidence-sha256"] == link.group(2)
+    assert "sandbox" in got.headers["content-security-policy"]
+    assert li.get(f"{DUTY_PATH}/files/{'0' * 64}").status_code == 404
+    zhao = invited(county, site, "赵刚")  # 河西乡's: not his township's filing
+    assert zhao.get(link.group(1)).status_code == 403
     returned = li.post(f"{DUTY_PATH}/return", {"reason": "缺少党委书记签字", "confirm": "yes"})
     assert returned.status_code == 200
     assert "已退回" in returned.text

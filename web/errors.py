@@ -21,6 +21,7 @@ from engine.base.errors import (
 )
 from web.csrf import CsrfRefused
 from web.render import page
+from web.throttle import TooManyLogIns
 from web.uploads import UploadTooLarge
 
 log = logging.getLogger("rectify.web")
@@ -50,8 +51,10 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def api_error(status: int, message: str, code: int) -> JSONResponse:
-    headers = {"Retry-After": "5"} if status == 503 else None
+def api_error(status: int, message: str, code: int, retry_after: int | None = None) -> JSONResponse:
+    if retry_after is None and status == 503:
+        retry_after = 5
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return JSONResponse({"error": message, "exit_code": code}, status_code=status, headers=headers)
 
 
@@ -84,6 +87,11 @@ def install(app: FastAPI) -> None:
         if is_api(request):
             return api_error(403, message, 1)
         return page(request, "error.html", 403, error_message=message, status_code=403)
+
+    @app.exception_handler(TooManyLogIns)
+    async def too_many(request: Request, exc: TooManyLogIns) -> Response:
+        log.warning("failed log-ins from %s past the allowance", request.client.host if request.client else "?")
+        return api_error(429, str(exc), 1, retry_after=exc.minutes * 60)
 
     @app.exception_handler(UploadTooLarge)
     async def too_large(request: Request, exc: UploadTooLarge) -> Response:

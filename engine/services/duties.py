@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine.base.clock import local
+from engine.base.errors import NotFound
 from engine.ops import duties as duty_ops
 from engine.ops.deploy import compiled_version, resolve_campaign
 from engine.ops.orgs import get_org
 from engine.services import Access, Caller, Done, read, write
+from engine.services.evidence import Content
 from engine.store import duty_queries
 from engine.store.db import Store
 
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from engine.spec.machine import CompiledWorkflow
+    from engine.store.evidence_files import EvidenceFiles
     from engine.store.models import Campaign
 
 
@@ -126,6 +129,25 @@ def give_back(store: Store, caller: Caller, duty: str, unit_code: str, occurrenc
                                          duty, occurrence, reason, now)
         return duty_ops.filed(row, compiled.definition.duties[duty], action, now, compiled.definition.timezone)
     return write(store, caller, work)
+
+
+def filed_file(store: Store, caller: Caller, files: EvidenceFiles, duty: str, unit_code: str, occurrence: int,
+               sha256: str, campaign_ref: str | None = None) -> Done[Content]:
+    """A file filed with occurrence ``occurrence`` of ``duty`` by ``unit_code``, verified against its
+    hash (a missing or altered one is ``EvidenceFileError``): what the county reads before it
+    accepts or returns the filing. Only a caller who may read the unit gets it."""
+    def work(access: Access) -> tuple[str, str]:
+        campaign = resolve_campaign(access.session, campaign_ref)
+        unit = get_org(access.session, unit_code)
+        access.require_org(unit, f"单位 {unit.code}", f"unit {unit.code}")
+        found = duty_queries.filed_file(access.session, campaign.id, unit.id, duty, occurrence, sha256.lower())
+        if found is None:
+            raise NotFound("filed file 报送附件", f"{unit.code} {duty} #{occurrence} {sha256[:16]}",
+                           f"the files of a filing are listed by 'rectify duty history {unit.code}'")
+        return found.filename, found.media_type
+    done = read(store, caller, work)
+    name, media_type = done.value
+    return Done(Content(name, media_type, sha256.lower(), files.read(sha256.lower(), name)), done.warnings)
 
 
 def history(store: Store, caller: Caller, unit_code: str, duty: str | None = None,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from engine.store.chain import GENESIS, utc_text
 
 __all__ = ["GENESIS"]
-from engine.store.models import Case, DutyAction, Organization, UnitDuty
+from engine.store.models import Case, DutyAction, Evidence, Organization, UnitDuty
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -85,6 +85,18 @@ def actions_of(session: Session, duty_ids: Iterable[int]) -> list[DutyAction]:
     if not ids:
         return []
     return list(session.scalars(select(DutyAction).where(DutyAction.unit_duty_id.in_(ids)).order_by(DutyAction.seq)))
+
+
+def filed_file(session: Session, campaign_id: int, unit_id: int, duty: str, occurrence: int,
+               sha256: str) -> Evidence | None:
+    """The stored file ``sha256`` filed with occurrence ``occurrence`` of ``duty`` by unit ``unit_id``
+    (the newest filing that carried it), or None."""
+    return session.scalars(select(Evidence).join(DutyAction, DutyAction.id == Evidence.duty_action_id)
+                           .join(UnitDuty, UnitDuty.id == DutyAction.unit_duty_id)
+                           .where(UnitDuty.campaign_id == campaign_id, UnitDuty.unit_id == unit_id,
+                                  UnitDuty.duty == duty, UnitDuty.occurrence == occurrence,
+                                  Evidence.sha256 == sha256)
+                           .order_by(Evidence.id.desc()).limit(1)).first()
 
 
 def returned_ids(session: Session, duty_ids: Iterable[int]) -> set[int]:

@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from engine.base.errors import LoginRefused
 from engine.services import accounts
+from web import throttle
 from web.api.models import Issued, LogIn, NewToken, Who
 from web.auth import bearer, caller, current_user
 
@@ -15,8 +17,16 @@ router = APIRouter(prefix="/api/v1", tags=["身份 / identity"])
 
 @router.post("/login", response_model=Issued, summary="登录，取得命令行客户端令牌 / log in for a CLI-client token")
 def log_in(request: Request, body: LogIn) -> Issued:
-    client = f"{request.client.host if request.client else '?'} {body.client}".strip()
-    token = accounts.log_in(request.app.state.store, body.name, body.password, client, via="cli").value
+    address = request.client.host if request.client else "?"
+    minutes = throttle.blocked_for(address)
+    if minutes is not None:
+        raise throttle.TooManyLogIns(minutes)
+    try:
+        token = accounts.log_in(request.app.state.store, body.name, body.password, f"{address} {body.client}".strip(),
+                                via="cli").value
+    except LoginRefused:
+        throttle.failed(address)
+        raise
     return Issued(token=token, official=body.name)
 
 

@@ -19,11 +19,11 @@ from engine.services import cases as case_services
 from engine.services import evidence as evidence_services
 from engine.services import problems as problem_services
 from web.auth import caller, current_user
+from web.files import file_response
 from web.render import page, redirect_with
 from web.uploads import spooled_uploads
 
 router = APIRouter(include_in_schema=False)
-INLINE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"}
 LIST_LIMIT = 200
 
 
@@ -151,11 +151,4 @@ def evidence_file(request: Request, ref: str, number: int) -> Response:
         got = evidence_services.content(store, caller(request, user), store.evidence_files, ref, number).value
     except PermissionDenied:
         raise _not_found(ref) from None
-    inline = got.media_type in INLINE_TYPES
-    disposition = "inline" if inline else "attachment"
-    return Response(got.data, media_type=got.media_type if inline else "application/octet-stream", headers={
-        "content-disposition": f"{disposition}; filename*=UTF-8''{quote(got.name)}",
-        # never a page of this site: no script, no form, even if a browser tried to render it
-        "content-security-policy": "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
-        "x-evidence-sha256": got.sha256,
-    })
+    return file_response(got)

@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from engine.base.errors import BadInput
 from engine.services import duties as duty_services
 from web.auth import caller, current_user
+from web.files import file_response
 from web.render import page, redirect_with
 from web.uploads import spooled_uploads
 
@@ -82,3 +83,13 @@ async def give_back(request: Request, duty: str, unit: str, occurrence: int) -> 
     message = (f"已退回：{filed.unit}“{filed.label}”第 {filed.occurrence} 次 / returned {filed.unit_code} "
                f"{filed.duty} #{filed.occurrence}")
     return _back(request, message, filed.duty, filed.unit_code, filed.occurrence)
+
+
+@router.get("/duties/{duty}/{unit}/{occurrence}/files/{sha256}")
+def filed_file(request: Request, duty: str, unit: str, occurrence: int, sha256: str) -> Response:
+    """A file of a filing, for whoever may read the unit (the county reviewing it, the township)."""
+    user = current_user(request)
+    store = request.app.state.store
+    got = duty_services.filed_file(store, caller(request, user), store.evidence_files, duty, unit, occurrence,
+                                   sha256).value
+    return file_response(got)

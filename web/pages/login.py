@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from engine.base.errors import BadInput, Refused
 from engine.services import accounts
+from web import throttle
 from web.auth import SESSION_KEY, current_user
 from web.errors import status_of
 from web.render import page
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("rectify.web")
 KEPT_PREFIX = "kept."  # a form's fields carried through the login after a session expired
 
 
@@ -40,9 +44,18 @@ async def log_in(request: Request) -> Response:
     kept = {k[len(KEPT_PREFIX):]: str(v) for k, v in form.multi_items() if k.startswith(KEPT_PREFIX)}
     request.state.user = None
     store = request.app.state.store
+    address = client_of(request)
+    minutes = throttle.blocked_for(address)
+    if minutes is not None:
+        log.warning("failed log-ins from %s past the allowance", address)
+        response = page(request, "login.html", 429, next=target, kept=kept, name=name,
+                        message=throttle.refusal(minutes))
+        response.headers["Retry-After"] = str(minutes * 60)
+        return response
     try:
-        token = accounts.log_in(store, name, password, client_of(request), via="web").value
+        token = accounts.log_in(store, name, password, address, via="web").value
     except Refused as exc:
+        throttle.failed(address)
         return page(request, "login.html", 401, next=target, kept=kept, name=name, message=str(exc))
     request.session.clear()
     request.session[SESSION_KEY] = token
