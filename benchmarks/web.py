@@ -10,6 +10,11 @@ The real ``rectify serve`` (a subprocess, with the backend's default number of w
 full_page_writes on after the bulk load. Officials log in through ``POST /login``; each
 simulated user is an httpx client of its own, in a thread. Every latency stands beside the
 framework's floor under the same load (a static file, no database), measured in the same run.
+
+Two loads of 20 users: back to back (each asks again the moment a page arrives, 20 requests
+always in flight: the service's throughput, a stress figure) and paced (``--every``: each user
+opens a page every 2 s, as an official reads one before the next: still a heavier load than a
+county office makes).
 """
 
 from __future__ import annotations
@@ -311,12 +316,39 @@ def load(users: list[User], path_of: Callable[[int], str], per_user: int) -> Loa
     return result
 
 
+def paced(users: list[User], path_of: Callable[[int], str], per_user: int, every: float) -> Load:
+    """Every user GETs ``per_user`` pages, one each ``every`` seconds (an official reading what a
+    page shows before the next), the users' starts spread over the first interval: an open load
+    of ``len(users) / every`` pages a second, whatever the answers take."""
+    result, lock, spans = Load(), threading.Lock(), []
+    began = time.perf_counter() + 0.2
+
+    def work(index: int, user: User) -> None:
+        times, failed = [], 0
+        first = began + every * index / len(users)
+        for i in range(per_user):
+            time.sleep(max(0.0, first + i * every - time.perf_counter()))  # pacing, not waiting for an outcome
+            start = time.perf_counter()
+            response = user.http.get(path_of(index * per_user + i))
+            times.append(time.perf_counter() - start)
+            failed += response.status_code != 200
+        with lock:
+            result.latencies += times
+            result.failed += failed
+            spans.append((first, time.perf_counter()))
+
+    with ThreadPoolExecutor(len(users)) as pool:
+        list(pool.map(work, range(len(users)), users))
+    result.wall = max(end for _, end in spans) - min(start for start, _ in spans)
+    return result
+
+
 def measured(users: list[User], path_of: Callable[[int], str], requests: int) -> Load:
     load(users, path_of, 3)  # warm: each worker's compiled workflow, templates, connections
     return load(users, path_of, max(5, -(-requests // len(users))))
 
 
-def bench_pages(report: Report, served: Served, county: County, users: int, requests: int) -> None:
+def bench_pages(report: Report, served: Served, county: County, users: int, requests: int, every: float) -> None:
     login_times: list[float] = []
     officials = {TOWNSHIP: logged_in(served.base, TOWNSHIP, users, login_times),
                  COUNTY: logged_in(served.base, COUNTY, users, login_times)}
@@ -334,6 +366,16 @@ def bench_pages(report: Report, served: Served, county: County, users: int, requ
         for name, group in officials.items():
             for what, path_of in pages:
                 got = measured(group[:count], path_of, requests)
+                report.add(f"{what}, {scope[name]}, {label}", got.text(),
+                           f"floor GET /static/site.css: p50 {floor.p(50):,.0f} ms, p95 {floor.p(95):,.0f} ms",
+                           f"p95 ≤ {TARGET_MS} ms", verdict(got.p(95) <= TARGET_MS and not got.failed))
+    if users > 1 and every > 0:  # the same users as officials use it: each reads a page before the next
+        per_user = max(3, -(-requests // users))
+        label = f"{users} users, each a page every {every:g} s"
+        floor = paced(officials[TOWNSHIP][:users], lambda i: "/static/site.css", per_user, every)
+        for name, group in officials.items():
+            for what, path_of in pages:
+                got = paced(group[:users], path_of, per_user, every)
                 report.add(f"{what}, {scope[name]}, {label}", got.text(),
                            f"floor GET /static/site.css: p50 {floor.p(50):,.0f} ms, p95 {floor.p(95):,.0f} ms",
                            f"p95 ≤ {TARGET_MS} ms", verdict(got.p(95) <= TARGET_MS and not got.failed))
@@ -427,6 +469,7 @@ class Plan:
     firers: int
     rounds: int
     workers: int | None  # None: rectify serve's default for the backend
+    every: float = 2.0  # seconds between one user's pages in the paced measure (0: none)
 
 
 def measure(backend: str, plan: Plan, folder: Path) -> tuple[Report, str]:
@@ -447,7 +490,7 @@ def measure(backend: str, plan: Plan, folder: Path) -> tuple[Report, str]:
         store = Store(store.url)
         with serving(store.url, folder, plan.workers) as served:
             before = os.getloadavg()
-            bench_pages(report, served, county, plan.users, plan.requests)
+            bench_pages(report, served, county, plan.users, plan.requests, plan.every)
             bench_fires(report, store, served, county, plan.firers, plan.rounds)
             after = os.getloadavg()
         store.dispose()
@@ -471,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
                                                   "one has a case and the officials' jurisdictions are full)")
     parser.add_argument("--users", type=int, default=20, help="concurrent users (also 1)")
     parser.add_argument("--requests", type=int, default=200, help="requests per measure, after a warm-up")
+    parser.add_argument("--every", type=float, default=2.0, help="seconds between one user's pages in the paced "
+                                                                  "measure (0: leave it out)")
     parser.add_argument("--firers", type=int, default=20, help="officials firing at once")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of firing at once")
     parser.add_argument("--workers", type=int, help="rectify serve's --workers (default: its own for the backend)")
@@ -478,8 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a tiny run: 300 cases, 3 users, few requests")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.cases, args.users, args.requests, args.firers, args.rounds = 300, 3, 12, 3, 1
-    plan = Plan(args.orgs or args.cases, args.cases, args.users, args.requests, args.firers, args.rounds, args.workers)
+        args.cases, args.users, args.requests, args.firers, args.rounds, args.every = 300, 3, 12, 3, 1, 0.2
+    plan = Plan(args.orgs or args.cases, args.cases, args.users, args.requests, args.firers, args.rounds, args.workers,
+                args.every)
     if plan.orgs < plan.cases or min(plan.users, plan.requests, plan.firers, plan.rounds) < 1:
         parser.error("--orgs must be at least --cases; --users, --requests, --firers and --rounds at least 1")
     print(f"machine: {machine()}", flush=True)

@@ -39,12 +39,12 @@ def test_a_smoke_run_of_the_web_benchmark_records_every_figure(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
     for page in ("GET / (我的待办)", "GET /cases/{ref} (a case page)"):
         for official in ("乡镇党委", "县委组织部"):
-            for users in (", 1 user |", "3 concurrent users |"):
+            for users in (", 1 user |", "3 concurrent users |", "3 users, each a page every 0.2 s |"):
                 assert sum(page in r and official in r and users in r for r in rows) == 1, (page, official, users)
     assert any("POST /login" in r for r in rows)
     fired = [r for r in rows if "fire 'confirm' at once" in r]
     assert len(fired) == 1, fired
     assert "| 0 errors: 3 committed (303)" in fired[0]
     assert fired[0].endswith("| met |")
-    assert len(rows) == 11
+    assert len(rows) == 15
     assert all(line.count("|") == 6 for line in rows)
