@@ -139,6 +139,19 @@ def test_files_go_up_and_come_back_where_the_official_named_them(county, service
     assert sorted(p.name for p in li.work.iterdir()) == ["方案.pdf", "看板.html"]
 
 
+def test_outputs_past_what_the_client_mode_brings_back_are_left_on_the_service_with_a_reason(county, tmp_path):
+    """Outputs travel as base64 in memory: past the service's limit (RECTIFY_CLIENT_MAX_OUTPUT_MIB,
+    0 here) nothing comes back, the official is told why and how else, exit 2."""
+    with served(county.db, now=NOW, env={"RECTIFY_CLIENT_MAX_OUTPUT_MIB": "0"}) as base:
+        li = logged_in(county, base, "李明", tmp_path / "li")
+        held = li("report", "--html", "看板.html", code=2)
+        assert "超过客户端模式可取回的 0 MiB" in held.stderr
+        assert "narrow it" in held.stderr
+        assert not (li.work / "看板.html").exists()
+        assert "城关镇第1村党支部" in li("case", "show", "2014-1-0001").stdout  # what prints still comes back
+        Browser.close_all()
+
+
 def test_administrative_commands_are_refused_before_anything_is_sent(tmp_path):
     client = Client(tmp_path)
     client.config.parent.mkdir(parents=True)

@@ -45,6 +45,14 @@ router = APIRouter(prefix="/api/v1", tags=["命令行客户端 / CLI client"])
 log = logging.getLogger("rectify.web")
 
 TIMEOUT = 120  # seconds a command may run
+# What one command's outputs may come to, sent back as base64 in the JSON answer (held in memory
+# on both sides): RECTIFY_CLIENT_MAX_OUTPUT_MIB, 100 by default.
+ENV_MAX_SENT = "RECTIFY_CLIENT_MAX_OUTPUT_MIB"
+
+
+def max_sent() -> int:
+    text = os.environ.get(ENV_MAX_SENT, "").strip()
+    return int(text) * 2**20 if text.isdigit() else 100 * 2**20
 COMMAND_WORD = re.compile(r"[a-z][a-z-]{0,30}")
 # The service's own settings the run must not take from its environment: who acts, when, and on
 # which database and evidence store are set here, from the service's configuration.
@@ -126,8 +134,15 @@ def run_cli(request: Request, received: Annotated[tuple[Authenticated, FormData]
         if done.returncode == cli_assertion.REQUEST_REFUSED:
             raise BadInput(staged.text(done.stderr).removeprefix("Error: ").strip())
         files = _sent_back(staged) if done.returncode == 0 else []
+        size, limit = sum(f.stat().st_size for _, f in files), max_sent()
+        if size > limit:  # held in memory as base64 JSON: a county's whole archive is not sent this way
+            return CliResult(exit_code=2, stdout=staged.text(done.stdout), files=[], stderr=(
+                f"命令已办理，但输出文件共 {size / 2**20:,.0f} MiB，超过客户端模式可取回的 {limit // 2**20} MiB，未取回；"
+                "请缩小范围（如 --unit）或请管理员在服务器上导出 / the command was carried out, but its outputs come to "
+                f"{size / 2**20:,.0f} MiB, more than the client mode brings back ({limit // 2**20} MiB): nothing was "
+                "brought back; narrow it (e.g. --unit) or ask an administrator to export it on the server\n"))
         return CliResult(exit_code=done.returncode, stdout=staged.text(done.stdout), stderr=staged.text(done.stderr),
-                         files=files)
+                         files=_encoded(files))
 
 
 def _asked(form: FormData) -> CliRequest:
@@ -183,7 +198,7 @@ def _copy(upload: UploadFile, target: Path, max_bytes: int) -> None:
             out.write(chunk)
 
 
-def _sent_back(staged: Staged) -> list[CliFile]:
+def _sent_back(staged: Staged) -> list[tuple[str, Path]]:
     """Each output the command wrote, under the client's name for it; with no output named, what
     it wrote into its current folder (``evidence get``, ``ledger export`` write there by default)."""
     found: list[tuple[str, Path]] = []
@@ -195,8 +210,11 @@ def _sent_back(staged: Staged) -> list[CliFile]:
             found += [(posixpath.join(client, f.name), f) for f in sorted(where.iterdir())]
     if not staged.outputs:
         found += [(f.name, f) for f in sorted(staged.folder.iterdir())]
-    return [CliFile(path=client, content_base64=base64.b64encode(f.read_bytes()).decode("ascii"))
-            for client, f in found if f.is_file() and not f.is_symlink() and not f.name.startswith(".")]
+    return [(client, f) for client, f in found if f.is_file() and not f.is_symlink() and not f.name.startswith(".")]
+
+
+def _encoded(files: list[tuple[str, Path]]) -> list[CliFile]:
+    return [CliFile(path=client, content_base64=base64.b64encode(f.read_bytes()).decode("ascii")) for client, f in files]
 
 
 def _rectify() -> list[str]:
