@@ -291,43 +291,21 @@ class Load:
         return f"p50 {self.p(50):,.0f} ms, p95 {self.p(95):,.0f} ms ({len(self.latencies)} requests, {rate:,.0f}/s{failed})"
 
 
-def load(users: list[User], path_of: Callable[[int], str], per_user: int) -> Load:
-    """Every user GETs ``per_user`` pages back to back, all starting together."""
+def load(users: list[User], path_of: Callable[[int], str], per_user: int, every: float = 0.0) -> Load:
+    """Every user GETs ``per_user`` pages, all starting together: back to back (``every`` 0), or
+    one each ``every`` seconds (an official reading what a page shows before the next), the users'
+    starts spread over the first interval, an open load of ``len(users) / every`` pages a second
+    whatever the answers take."""
     barrier = threading.Barrier(len(users))
     result, lock, spans = Load(), threading.Lock(), []
 
     def work(index: int, user: User) -> None:
         times, failed = [], 0
         barrier.wait()
-        began = time.perf_counter()
+        first = time.perf_counter() + every * index / len(users)
         for i in range(per_user):
-            start = time.perf_counter()
-            response = user.http.get(path_of(index * per_user + i))
-            times.append(time.perf_counter() - start)
-            failed += response.status_code != 200
-        with lock:
-            result.latencies += times
-            result.failed += failed
-            spans.append((began, time.perf_counter()))
-
-    with ThreadPoolExecutor(len(users)) as pool:
-        list(pool.map(work, range(len(users)), users))
-    result.wall = max(end for _, end in spans) - min(start for start, _ in spans)
-    return result
-
-
-def paced(users: list[User], path_of: Callable[[int], str], per_user: int, every: float) -> Load:
-    """Every user GETs ``per_user`` pages, one each ``every`` seconds (an official reading what a
-    page shows before the next), the users' starts spread over the first interval: an open load
-    of ``len(users) / every`` pages a second, whatever the answers take."""
-    result, lock, spans = Load(), threading.Lock(), []
-    began = time.perf_counter() + 0.2
-
-    def work(index: int, user: User) -> None:
-        times, failed = [], 0
-        first = began + every * index / len(users)
-        for i in range(per_user):
-            time.sleep(max(0.0, first + i * every - time.perf_counter()))  # pacing, not waiting for an outcome
+            if every:
+                time.sleep(max(0.0, first + i * every - time.perf_counter()))  # pacing, not waiting for an outcome
             start = time.perf_counter()
             response = user.http.get(path_of(index * per_user + i))
             times.append(time.perf_counter() - start)
@@ -343,9 +321,9 @@ def paced(users: list[User], path_of: Callable[[int], str], per_user: int, every
     return result
 
 
-def measured(users: list[User], path_of: Callable[[int], str], requests: int) -> Load:
+def measured(users: list[User], path_of: Callable[[int], str], requests: int, every: float = 0.0) -> Load:
     load(users, path_of, 3)  # warm: each worker's compiled workflow, templates, connections
-    return load(users, path_of, max(5, -(-requests // len(users))))
+    return load(users, path_of, max(5, -(-requests // len(users))), every)
 
 
 def bench_pages(report: Report, served: Served, county: County, users: int, requests: int, every: float) -> None:
@@ -360,22 +338,15 @@ def bench_pages(report: Report, served: Served, county: County, users: int, requ
         ("GET /cases/{ref} (a case page)", lambda i: f"/cases/{refs[i % len(refs)]}")]
     scope = {TOWNSHIP: f"{TOWNSHIP}, a township of {len(refs):,} cases",
              COUNTY: f"{COUNTY}, a county of {county.county_cases:,} cases (the last of {county.counties:,})"}
-    for count in sorted({1, users}):
-        label = f"{count} user" if count == 1 else f"{count} concurrent users"
-        floor = measured(officials[TOWNSHIP][:count], lambda i: "/static/site.css", requests)
-        for name, group in officials.items():
-            for what, path_of in pages:
-                got = measured(group[:count], path_of, requests)
-                report.add(f"{what}, {scope[name]}, {label}", got.text(),
-                           f"floor GET /static/site.css: p50 {floor.p(50):,.0f} ms, p95 {floor.p(95):,.0f} ms",
-                           f"p95 ≤ {TARGET_MS} ms", verdict(got.p(95) <= TARGET_MS and not got.failed))
+    # (label, how many users, seconds between one user's pages: 0 back to back)
+    loads = [(f"{n} user" if n == 1 else f"{n} concurrent users", n, 0.0) for n in sorted({1, users})]
     if users > 1 and every > 0:  # the same users as officials use it: each reads a page before the next
-        per_user = max(3, -(-requests // users))
-        label = f"{users} users, each a page every {every:g} s"
-        floor = paced(officials[TOWNSHIP][:users], lambda i: "/static/site.css", per_user, every)
+        loads.append((f"{users} users, each a page every {every:g} s", users, every))
+    for label, count, pause in loads:
+        floor = measured(officials[TOWNSHIP][:count], lambda i: "/static/site.css", requests, pause)
         for name, group in officials.items():
             for what, path_of in pages:
-                got = paced(group[:users], path_of, per_user, every)
+                got = measured(group[:count], path_of, requests, pause)
                 report.add(f"{what}, {scope[name]}, {label}", got.text(),
                            f"floor GET /static/site.css: p50 {floor.p(50):,.0f} ms, p95 {floor.p(95):,.0f} ms",
                            f"p95 ≤ {TARGET_MS} ms", verdict(got.p(95) <= TARGET_MS and not got.failed))
