@@ -184,7 +184,7 @@ def _items(session: Session, compiled: CompiledWorkflow, versions: dict[int, Wor
            role: str | None, now: datetime) -> list[TodoItem]:
     """The items of the slots shown: the cases' triggers evaluated, the rest read, for all at once."""
     case_ids = [s.ref for s in shown if s.kind == "case"]
-    cases = todo_queries.cases_with_places(session, case_ids)
+    cases = todo_queries.cases_with_places(session, case_ids, versions)
     statuses = _statuses(session, [cases[i] for i in case_ids], now)
     duties = [s.ref for s in shown if s.kind == "duty"]
     returns = todo_queries.last_returns(session, [d.id for d in duties])

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.store.campaign_queries import GRASSROOTS, under
 from engine.store.models import (
@@ -148,9 +149,10 @@ def case_slots(session: Session, campaign_id: int, states: Mapping[str, Collecti
 
 def _slots_statement(shape: tuple[tuple[str, tuple[int, ...] | None], ...], kind: str) -> Any:
     parts = []
+    arms = _slot_arms(kind)
     for state, versions in shape:
         for dated in (True, False):
-            for arm in _slot_arms(kind):
+            for arm in arms:
                 query = arm.where(Case.state == state)
                 if versions is not None:
                     query = query.where(Case.workflow_version_id.in_(versions))
@@ -181,34 +183,37 @@ def _slot_arms(kind: str) -> list[Select]:
     columns = (Case.id, Case.state, Case.due_at)
     if kind != "above":
         return [_cases_within(select(*columns).where(Case.campaign_id == bindparam("campaign")), kind)]
+    # The townships under it, and the organizations under it that belong to no township (县直机关
+    # and the like: few), found once (each is a common table expression every state's ranges read)
+    within = (Organization.path >= bindparam("path_from"), Organization.path < bindparam("path_to"))
+    townships = select(Organization.id).where(*within, Organization.kind == OrgKind.TOWNSHIP.value).cte("townships")
+    loose = select(Organization.id).where(*within, Organization.township_id.is_(None)).cte("unattached")
     # Each township's cases along its index, merged and sorted: a few thousand rows for a county.
     # Without the fixed order SQLite's planner, having no statistics, walks the state's cases of
     # every county in deadline order and checks each one's township (hundreds of milliseconds).
-    township = aliased(Organization, name="township")
-    townships = _OuterFirst(township, Case, Case.township_id == township.id)
-    in_townships = (select(*columns).select_from(townships)
-                    .where(township.path >= bindparam("path_from"), township.path < bindparam("path_to"),
-                           township.kind == OrgKind.TOWNSHIP.value, Case.campaign_id == bindparam("campaign")))
-    # The organizations under it that belong to no township (县直机关 and the like: few), each
-    # with its case of the campaign found by the unique (campaign, organization) key.
-    organization = aliased(Organization, name="organization")
-    unattached = (select(*columns)
-                  .select_from(_OuterFirst(organization, Case, (Case.organization_id == organization.id)
-                                           & (Case.campaign_id == bindparam("campaign"))))
-                  .where(organization.path >= bindparam("path_from"), organization.path < bindparam("path_to"),
-                         organization.township_id.is_(None)))
+    in_townships = (select(*columns).select_from(_OuterFirst(townships, Case, Case.township_id == townships.c.id))
+                    .where(Case.campaign_id == bindparam("campaign")))
+    # each unattached organization's case of the campaign, by the unique (campaign, organization) key
+    unattached = select(*columns).select_from(_OuterFirst(loose, Case, (Case.organization_id == loose.c.id)
+                                                          & (Case.campaign_id == bindparam("campaign"))))
     return [in_townships, unattached]
 
 
-def cases_with_places(session: Session, case_ids: Iterable[int]) -> dict[int, Case]:
+def cases_with_places(session: Session, case_ids: Iterable[int],
+                      versions: Mapping[int, WorkflowVersion] | None = None) -> dict[int, Case]:
     """The cases ``case_ids`` by id, with their organization and township joined: one query for
-    a page of them."""
+    a page of them. Each case's workflow version is taken from ``versions`` when it is there
+    (read already: one lazy load per case spared)."""
     ids = list(case_ids)
     if not ids:
         return {}
     query = (select(Case).options(joinedload(Case.organization), joinedload(Case.township))
              .where(Case.id.in_(ids)))
-    return {case.id: case for case in session.scalars(query)}
+    found = {case.id: case for case in session.scalars(query)}
+    for case in found.values():
+        if versions and case.workflow_version_id in versions:
+            set_committed_value(case, "workflow_version", versions[case.workflow_version_id])
+    return found
 
 
 def open_duties(session: Session, campaign_id: int, duties: Collection[str], reach: Reach,
