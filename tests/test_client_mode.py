@@ -145,7 +145,7 @@ def test_outputs_past_what_the_client_mode_brings_back_are_left_on_the_service_w
     with served(county.db, now=NOW, env={"RECTIFY_CLIENT_MAX_OUTPUT_MIB": "0"}) as base:
         li = logged_in(county, base, "李明", tmp_path / "li")
         held = li("report", "--html", "看板.html", code=2)
-        assert "超过客户端模式可取回的 0 MiB" in held.stderr
+        assert "超过客户端模式可取回的上限 0.0 MiB" in held.stderr
         assert "narrow it" in held.stderr
         assert not (li.work / "看板.html").exists()
         assert "城关镇第1村党支部" in li("case", "show", "2014-1-0001").stdout  # what prints still comes back

@@ -368,3 +368,16 @@ def test_a_county_among_several_and_an_organization_s_secretary_see_their_own_on
     assert few.more
     secretary = my_todo(store, Caller("sunsj", now_text=now)).value
     assert [item.organization for item in secretary.items if item.kind == "case"] == ["X县第1乡第2村党支部"]
+    # a re-import makes the 县直 branch a township (a new 街道) and the second township something
+    # else: the cases follow their organizations' township (the lists read cases by it)
+    changed = [OrgRow(1, "X-J", "X县新设街道党工委", OrgKind.TOWNSHIP, "X", None, None),
+               OrgRow(2, "XT2", "X县第2乡党委", OrgKind.OTHER, "X", None, None)]
+    with store.transaction() as session:
+        import_organizations(session, changed, "changed")
+        code_of = dict(session.execute(select(Organization.id, Organization.code)).all())
+        now_in = {code: code_of.get(t) for code, t in session.execute(
+            select(Organization.code, Case.township_id).join(Case.organization)
+            .where(Organization.code.in_(["X-J", "XT2-0", "XT2-3"])))}
+    assert now_in == {"X-J": "X-J", "XT2-0": None, "XT2-3": None}
+    after = [item for item in my_todo(store, Caller("liming", now_text=now)).value.items if item.kind == "case"]
+    assert {item.key for item in after} == {ref for ref, _ in ours}

@@ -96,8 +96,9 @@ def test_a_township_files_a_duty_and_the_county_returns_it(county, site):
     assert got.headers["x-evidence-sha256"] == link.group(2)
     assert "sandbox" in got.headers["content-security-policy"]
     assert li.get(f"{DUTY_PATH}/files/{'0' * 64}").status_code == 404
-    zhao = invited(county, site, "赵刚")  # 河西乡's: not his township's filing
-    assert zhao.get(link.group(1)).status_code == 403
+    zhao = invited(county, site, "赵刚")  # 河西乡's: not his township's filing, nor under his own township's path
+    assert zhao.get(link.group(1)).status_code == 404
+    assert zhao.get(f"/duties/progress_report/T2/1/files/{link.group(2)}").status_code == 404
     returned = li.post(f"{DUTY_PATH}/return", {"reason": "缺少党委书记签字", "confirm": "yes"})
     assert returned.status_code == 200
     assert "已退回" in returned.text

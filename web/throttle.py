@@ -12,6 +12,7 @@ address gets up to N times the allowance, still bounded; a reverse proxy's ``lim
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 
@@ -25,14 +26,28 @@ _limiter = MovingWindowRateLimiter(MemoryStorage())
 
 def blocked_for(address: str) -> int | None:
     """Minutes until ``address`` may try again, or None when it may now."""
-    if _limiter.test(ALLOWANCE, "login", address):
+    if _limiter.test(ALLOWANCE, "login", _key(address)):
         return None
-    reset_at, _ = _limiter.get_window_stats(ALLOWANCE, "login", address)
+    reset_at, _ = _limiter.get_window_stats(ALLOWANCE, "login", _key(address))
     return max(1, math.ceil((reset_at - time.time()) / 60))
 
 
 def failed(address: str) -> None:
-    _limiter.hit(ALLOWANCE, "login", address)
+    _limiter.hit(ALLOWANCE, "login", _key(address))
+
+
+def _key(address: str) -> str:
+    """Whom the count is kept for: an IPv4 address, or an IPv6 address's /64 (one subscriber's
+    network: its 2^64 addresses are one client's to rotate through)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def refusal(minutes: int) -> str:

@@ -18,6 +18,7 @@ from engine.store.people_queries import (
     ORG_COLUMNS,
     existing_orgs,
     insert_orgs,
+    move_cases_to_townships,
     org_by_code,
     orgs_below,
 )
@@ -188,7 +189,9 @@ def import_organizations(session: Session, rows: list[OrgRow], path: str) -> tup
 
 def _update(session: Session, changes: list[tuple[Organization, dict]]) -> None:
     """Existing organizations take the file's values (after the inserts: one may now hang under
-    a new one); when a kind changes to or from township, the descendants follow."""
+    a new one); when a kind changes to or from township, the descendants follow, and so do the
+    cases of every organization whose township changed (the to-do list and the quota read cases
+    by their township)."""
     moved_township: list[Organization] = []
     for org, values in changes:
         old_township = org.township_id
@@ -196,17 +199,25 @@ def _update(session: Session, changes: list[tuple[Organization, dict]]) -> None:
             setattr(org, key, value)
         if org.township_id != old_township:
             moved_township.append(org)
+    retownshipped = {org.id: org.township_id for org in moved_township}
     for org in moved_township:
-        _retownship_below(session, org)
+        retownshipped |= _retownship_below(session, org)
+    if retownshipped:
+        move_cases_to_townships(session, retownshipped)
 
 
-def _retownship_below(session: Session, top: Organization) -> None:
+def _retownship_below(session: Session, top: Organization) -> dict[int, int | None]:
+    """The township of each organization below ``top`` worked out again; returns those that changed."""
     below = orgs_below(session, top.id, top.path)
     township = {top.id: top.township_id}
+    changed: dict[int, int | None] = {}
     for org in sorted(below, key=lambda o: o.path.count("/")):
-        org.township_id = org.id if org.kind == OrgKind.TOWNSHIP.value else (
+        new = org.id if org.kind == OrgKind.TOWNSHIP.value else (
             township.get(org.parent_id) if org.parent_id is not None else None)
-        township[org.id] = org.township_id
+        if new != org.township_id:
+            org.township_id = changed[org.id] = new
+        township[org.id] = new
+    return changed
 
 
 def _parents_first(rows: list[OrgRow], by_code: dict[str, OrgRow],

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import aliased, joinedload
 
 from engine.store.models import Assignment, Case, Official, Organization, Person, SecretaryTerm
@@ -74,6 +74,19 @@ def orgs_below(session: Session, top_id: int, top_path: str) -> list[Organizatio
     update (a township changed kind: its descendants' township follows)."""
     return list(session.scalars(select(Organization).where(Organization.path.startswith(top_path, autoescape=True),
                                                            Organization.id != top_id)))
+
+
+def move_cases_to_townships(session: Session, townships: dict[int, int | None]) -> None:
+    """Each organization's cases (``townships``: organization id → its township now) take that
+    township: the township index of cases is how the to-do list and the quota read them."""
+    by_township: dict[int | None, list[int]] = {}
+    for org_id, township_id in townships.items():
+        by_township.setdefault(township_id, []).append(org_id)
+    session.flush()
+    for township_id, org_ids in by_township.items():
+        for i in range(0, len(org_ids), 10_000):
+            session.execute(update(Case).where(Case.organization_id.in_(org_ids[i:i + 10_000]))
+                            .values(township_id=township_id).execution_options(synchronize_session="fetch"))
 
 
 # --- officials -----------------------------------------------------------------------------

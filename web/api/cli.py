@@ -136,10 +136,10 @@ def run_cli(request: Request, received: Annotated[tuple[Authenticated, FormData]
         files = _sent_back(staged) if done.returncode == 0 else []
         size, limit = sum(f.stat().st_size for _, f in files), max_sent()
         if size > limit:  # held in memory as base64 JSON: a county's whole archive is not sent this way
-            return CliResult(exit_code=2, stdout=staged.text(done.stdout), files=[], stderr=(
-                f"命令已办理，但输出文件共 {size / 2**20:,.0f} MiB，超过客户端模式可取回的 {limit // 2**20} MiB，未取回；"
+            return CliResult(exit_code=2, stdout=staged.text(done.stdout), files=[], stderr=staged.text(done.stderr) + (
+                f"命令已办理，但输出文件共 {size / 2**20:,.1f} MiB，超过客户端模式可取回的上限 {limit / 2**20:,.1f} MiB，未取回；"
                 "请缩小范围（如 --unit）或请管理员在服务器上导出 / the command was carried out, but its outputs come to "
-                f"{size / 2**20:,.0f} MiB, more than the client mode brings back ({limit // 2**20} MiB): nothing was "
+                f"{size / 2**20:,.1f} MiB, more than the client mode brings back ({limit / 2**20:,.1f} MiB): nothing was "
                 "brought back; narrow it (e.g. --unit) or ask an administrator to export it on the server\n"))
         return CliResult(exit_code=done.returncode, stdout=staged.text(done.stdout), stderr=staged.text(done.stderr),
                          files=_encoded(files))

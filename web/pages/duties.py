@@ -15,7 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from engine.base.errors import BadInput
+from engine.base.errors import BadInput, NotFound, PermissionDenied
 from engine.services import duties as duty_services
 from web.auth import caller, current_user
 from web.files import file_response
@@ -90,6 +90,9 @@ def filed_file(request: Request, duty: str, unit: str, occurrence: int, sha256: 
     """A file of a filing, for whoever may read the unit (the county reviewing it, the township)."""
     user = current_user(request)
     store = request.app.state.store
-    got = duty_services.filed_file(store, caller(request, user), store.evidence_files, duty, unit, occurrence,
-                                   sha256).value
+    try:
+        got = duty_services.filed_file(store, caller(request, user), store.evidence_files, duty, unit, occurrence,
+                                       sha256).value
+    except PermissionDenied:  # as for a case: another unit's filing is not there for this official
+        raise NotFound("filed file 报送附件", f"{unit} {duty} #{occurrence}") from None
     return file_response(got)
